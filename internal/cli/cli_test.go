@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/pglocal"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run executes the CLI in-process with exactly the given environment.
+func run(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &CLI{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }}
+	code := c.Run(context.Background(), args)
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal([]byte(s), &v), s)
+	return v
+}
+
+type healthJSON struct {
+	Healthy            bool `json:"healthy"`
+	DatabaseConnection bool `json:"database_connection"`
+	Components         map[string]struct {
+		Healthy   bool     `json:"healthy"`
+		LatencyMS *float64 `json:"latency_ms"`
+		Detail    string   `json:"detail"`
+	} `json:"components"`
+}
+
+func TestHealthOnMigratedDatabase(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]string{"DATABASE_URL": dbtest.URL(t)}, "health", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr+r.stdout)
+	h := decode[healthJSON](t, r.stdout)
+	require.True(t, h.Healthy)
+	require.True(t, h.DatabaseConnection)
+	for _, name := range []string{"database", "migrations", "configuration"} {
+		require.True(t, h.Components[name].Healthy, name)
+	}
+	require.NotNil(t, h.Components["database"].LatencyMS)
+	require.Contains(t, h.Components["database"].Detail, "PostgreSQL")
+}
+
+func TestHealthReportsPendingMigrations(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]string{"DATABASE_URL": dbtest.EmptyURL(t)}, "health", "--json")
+	require.Equal(t, ExitFailure, r.code)
+	h := decode[healthJSON](t, r.stdout)
+	require.False(t, h.Healthy)
+	require.True(t, h.DatabaseConnection)
+	require.False(t, h.Components["migrations"].Healthy)
+	require.Contains(t, h.Components["migrations"].Detail, "scentmatch db migrate")
+}
+
+func TestHealthUnreachableDatabaseAnswersQuickly(t *testing.T) {
+	t.Parallel()
+	// A server that accepts connections and never answers: the worst case.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var conns sync.WaitGroup
+	done := make(chan struct{})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { defer conns.Done(); <-done; c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); close(done); conns.Wait() })
+
+	url := "postgres://app:hunter2@" + l.Addr().String() + "/catalog"
+	start := time.Now()
+	r := run(t, map[string]string{"DATABASE_URL": url}, "health", "--json")
+	elapsed := time.Since(start)
+	require.Equal(t, ExitFailure, r.code)
+	h := decode[healthJSON](t, r.stdout)
+	require.False(t, h.DatabaseConnection)
+	require.False(t, h.Components["database"].Healthy)
+	require.Contains(t, h.Components["database"].Detail, "xxxxx")
+	require.NotContains(t, r.stdout+r.stderr, "hunter2")
+	// The contract is an answer within 5 seconds; allow scheduling noise.
+	require.Less(t, elapsed, 8*time.Second)
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	r := run(t, nil, "config", "validate")
+	require.Equal(t, ExitOK, r.code, r.stdout)
+	require.Contains(t, r.stdout, "Configuration is valid.")
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "scraping_ethics.json"), []byte(`{"sandbox": {"enabled": true, "kind": "sandbox", "base_url": "http://127.0.0.1",
+  "user_agent": "bot (+mailto:a@b.c)", "respect_robots_txt": true, "terms_reviewed": true,
+  "rate_limit": {"requests_per_minute": 60, "delay_ms": -100, "burst": 1},
+  "backoff": {"initial_ms": 100, "max_ms": 1000, "max_retries": 3, "respect_retry_after": true},
+  "timeout_ms": 1000, "max_pages_per_cycle": 5, "crawl_budget_minutes": 1, "colour": "red"}}`), 0o644))
+	r = run(t, nil, "config", "validate", dir, "--json")
+	require.Equal(t, ExitFailure, r.code)
+	rep := decode[configReport](t, r.stdout)
+	require.False(t, rep.Valid)
+	require.Equal(t, 2, rep.Errors, r.stdout)
+	paths := []string{}
+	for _, p := range rep.Problems {
+		paths = append(paths, p.Path+" "+p.Rule)
+		require.Equal(t, filepath.Join(dir, "scraping_ethics.json"), p.File)
+	}
+	require.ElementsMatch(t, []string{"$.sandbox.colour unknown-key", "$.sandbox.rate_limit.delay_ms minimum"}, paths)
+
+	// The human form names file, path and rule too.
+	r = run(t, map[string]string{"SCENTMATCH_CONFIG_DIR": dir}, "config", "validate")
+	require.Equal(t, ExitFailure, r.code)
+	require.Contains(t, r.stdout, "scraping_ethics.json $.sandbox.rate_limit.delay_ms")
+	require.Contains(t, r.stdout, "INVALID")
+
+	// A directory that does not exist is bad input.
+	r = run(t, nil, "config", "validate", filepath.Join(dir, "nope"))
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, "nope")
+}
+
+func TestHealthRefusesBrokenConfiguration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "brand_priorities.json"), []byte(`{"brands": [{"name": "Dior", "priority": 9}]}`), 0o644))
+	r := run(t, map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_CONFIG_DIR": dir}, "health", "--json")
+	require.Equal(t, ExitFailure, r.code)
+	h := decode[healthJSON](t, r.stdout)
+	require.True(t, h.DatabaseConnection)
+	require.False(t, h.Components["configuration"].Healthy)
+	require.Contains(t, h.Components["configuration"].Detail, "$.brands[0].priority")
+}
+
+func TestMigrateAndStatus(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.EmptyURL(t)}
+	r := run(t, env, "db", "status", "--json")
+	require.Equal(t, ExitFailure, r.code, "pending migrations")
+	st := decode[dbStatusReport](t, r.stdout)
+	require.True(t, st.Reachable)
+	require.Positive(t, st.Schema.Pending)
+	require.Contains(t, st.URL, "xxxxx")
+
+	r = run(t, env, "db", "migrate")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "00001_catalog.sql")
+	require.Contains(t, r.stdout, "Schema migrated from version 0")
+
+	r = run(t, env, "db", "migrate", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Empty(t, decode[struct {
+		Applied []any `json:"applied"`
+	}](t, r.stdout).Applied)
+
+	r = run(t, env, "db", "status")
+	require.Equal(t, ExitOK, r.code, r.stdout)
+	require.Contains(t, r.stdout, "00002_vector_index.go")
+	require.NotContains(t, r.stdout, "pending\n")
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"health", "--bogus"},
+		{"nonsense"},
+		{"--log-level", "loud", "version"},
+		{"config", "validate", "a", "b"},
+		{"db", "stop", "extra"},
+	} {
+		r := run(t, nil, args...)
+		require.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
+		require.NotEmpty(t, r.stderr)
+	}
+}
+
+func TestEveryCommandHasHelpWithExample(t *testing.T) {
+	t.Parallel()
+	c := &CLI{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	root := c.rootCommand(&globals{})
+	for _, cmd := range allCommands(root) {
+		if cmd.Hidden || cmd.Name() == "help" || strings.HasPrefix(cmd.CommandPath(), "scentmatch completion") {
+			continue
+		}
+		require.NotEmpty(t, cmd.Short, cmd.CommandPath())
+		require.NotEmpty(t, cmd.Example, "%s has no example", cmd.CommandPath())
+	}
+}
+
+// TestEmbeddedDatabaseLifecycle runs the commands with no DATABASE_URL, on
+// an embedded cluster of the test's own home: concurrent starts reuse one
+// server, stop stops it, and health starts it again.
+func TestEmbeddedDatabaseLifecycle(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	env := map[string]string{"SCENTMATCH_HOME": home}
+	t.Cleanup(func() {
+		if c, err := pglocal.Open(home, nil); err == nil {
+			_ = c.Destroy(context.Background())
+		}
+	})
+
+	var wg sync.WaitGroup
+	results := make([]result, 3)
+	for i := range results {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] = run(t, env, "db", "url") }()
+	}
+	wg.Wait()
+	for _, r := range results {
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.Equal(t, results[0].stdout, r.stdout, "concurrent callers share one cluster")
+	}
+	require.Contains(t, results[0].stdout, "postgres://scentmatch:")
+
+	r := run(t, env, "db", "migrate")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "health", "--json")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+
+	r = run(t, env, "db", "stop")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "stopped")
+	cl, err := pglocal.Open(home, nil)
+	require.NoError(t, err)
+	require.False(t, cl.Running())
+
+	r = run(t, env, "db", "status", "--json")
+	require.Equal(t, ExitFailure, r.code)
+	require.False(t, decode[dbStatusReport](t, r.stdout).Embedded.Running)
+
+	r = run(t, env, "health")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+	require.True(t, cl.Running(), "health starts the embedded database")
+	r = run(t, env, "db", "stop")
+	require.Equal(t, ExitOK, r.code)
+	r = run(t, env, "db", "stop")
+	require.Contains(t, r.stdout, "already stopped")
+}
+
+func allCommands(root *cobra.Command) []*cobra.Command {
+	out := []*cobra.Command{root}
+	for _, c := range root.Commands() {
+		out = append(out, allCommands(c)...)
+	}
+	return out
+}

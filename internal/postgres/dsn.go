@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Environment variables that name the database.
+const (
+	EnvDatabaseURL       = "DATABASE_URL"
+	EnvDatabaseSecretARN = "DATABASE_SECRET_ARN"
+)
+
+// ErrNoDatabaseConfigured is returned by ResolveURL when neither variable is set.
+var ErrNoDatabaseConfigured = errors.New("no database configured: set DATABASE_URL or DATABASE_SECRET_ARN")
+
+// SecretGetter is the part of the Secrets Manager client ResolveURL uses.
+type SecretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+var _ SecretGetter = (*secretsmanager.Client)(nil)
+
+// ResolveURL returns the database URL: DATABASE_URL when set, else the
+// secret named by DATABASE_SECRET_ARN, which holds either a URL or the JSON
+// that RDS writes for a managed secret (username, password, host, port,
+// dbname). sm may be nil when no secret is configured.
+func ResolveURL(ctx context.Context, getenv func(string) string, sm SecretGetter) (string, error) {
+	if u := getenv(EnvDatabaseURL); u != "" {
+		return u, nil
+	}
+	arn := getenv(EnvDatabaseSecretARN)
+	if arn == "" {
+		return "", ErrNoDatabaseConfigured
+	}
+	if sm == nil {
+		return "", fmt.Errorf("%s is set but no Secrets Manager client is available", EnvDatabaseSecretARN)
+	}
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		return "", fmt.Errorf("reading database secret %s: %w", arn, err)
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("database secret %s has no string value", arn)
+	}
+	return urlFromSecret(*out.SecretString)
+}
+
+// rdsSecret is the JSON shape of an RDS-managed secret.
+type rdsSecret struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Host     string `json:"host"`
+	Port     any    `json:"port"`
+	DBName   string `json:"dbname"`
+	URL      string `json:"url"`
+	SSLMode  string `json:"sslmode"`
+}
+
+func urlFromSecret(secret string) (string, error) {
+	s := strings.TrimSpace(secret)
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return s, nil
+	}
+	var v rdsSecret
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return "", errors.New("database secret is neither a postgres:// URL nor JSON with username, password, host, port and dbname")
+	}
+	if v.URL != "" {
+		return v.URL, nil
+	}
+	if v.Host == "" || v.Username == "" {
+		return "", errors.New("database secret JSON lacks host or username")
+	}
+	host := v.Host
+	if v.Port != nil {
+		host = fmt.Sprintf("%s:%v", v.Host, v.Port)
+	}
+	if v.DBName == "" {
+		v.DBName = "postgres"
+	}
+	if v.SSLMode == "" {
+		v.SSLMode = "require"
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(v.Username, v.Password), Host: host, Path: "/" + v.DBName, RawQuery: "sslmode=" + v.SSLMode}
+	return u.String(), nil
+}

@@ -1,0 +1,140 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/postgres"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func connect(t *testing.T, url string) *postgres.Migrator {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	m, err := postgres.NewMigrator(pool, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestMigrationsApplyRevertAndReapply(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.EmptyURL(t)
+	m := connect(t, url)
+
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
+	require.NoError(t, err)
+	defer pool.Close()
+
+	_, err = postgres.CheckSchema(ctx, pool)
+	var behind *postgres.SchemaBehindError
+	require.ErrorAs(t, err, &behind)
+	require.Equal(t, int64(0), behind.Current)
+	require.Contains(t, err.Error(), "scentmatch db migrate")
+
+	res, err := m.Up(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(0), res.From)
+	require.Equal(t, m.TargetVersion(), res.To)
+	require.NotEmpty(t, res.Applied)
+
+	st, err := postgres.CheckSchema(ctx, pool)
+	require.NoError(t, err)
+	require.Zero(t, st.Pending)
+
+	// Every table the pipeline needs exists, and pg_trgm is on.
+	for _, table := range []string{"brands", "brand_aliases", "fragrances", "source_identities", "embeddings",
+		"source_observations", "import_runs", "quarantined_records", "review_queue", "merge_log", "cycles", "notifications"} {
+		var ok bool
+		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok))
+		require.True(t, ok, table)
+	}
+	var trgm bool
+	require.NoError(t, pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')").Scan(&trgm))
+	require.True(t, trgm)
+
+	// A second Up is a no-op.
+	again, err := m.Up(ctx)
+	require.NoError(t, err)
+	require.Empty(t, again.Applied)
+
+	// Reversible: all the way down, then up again.
+	down, err := m.DownTo(ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, down, len(res.Applied))
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'").Scan(&left))
+	require.Zero(t, left)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+}
+
+func TestConcurrentMigrateAppliesOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.EmptyURL(t)
+	const n = 4
+	errs := make(chan error, n)
+	applied := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			m, err := postgres.NewMigrator(pool, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer m.Close()
+			res, err := m.Up(ctx)
+			errs <- err
+			applied <- len(res.Applied)
+		}()
+	}
+	total := 0
+	for i := 0; i < n; i++ {
+		require.NoError(t, <-errs)
+		total += <-applied
+	}
+	m := connect(t, url)
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, len(st.Migrations), total, "each migration applied exactly once")
+}
+
+func TestSchemaAheadIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	_, err := pool.Exec(ctx, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)")
+	require.NoError(t, err)
+	_, err = postgres.CheckSchema(ctx, pool)
+	var ahead *postgres.SchemaAheadError
+	require.True(t, errors.As(err, &ahead), "got %v", err)
+}
+
+func TestUnreachableDatabaseFailsFastWithMaskedURL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, err := postgres.Connect(ctx, "postgres://app:s3cret@127.0.0.1:1/db?connect_timeout=1", postgres.PoolOptions{})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret")
+	require.Contains(t, err.Error(), "xxxxx")
+	var ce *postgres.ConnectError
+	require.ErrorAs(t, err, &ce)
+	require.True(t, ce.Transient(), "a refused connection is transient: %v", err)
+}

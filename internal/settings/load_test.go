@@ -1,0 +1,234 @@
+package settings
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/config"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	cfg, problems, err := Check(context.Background(), nil)
+	require.NoError(t, err)
+	require.Empty(t, problems, "the shipped defaults must be clean")
+	require.Equal(t, "cron(0 2 ? * SUN *)", cfg.Monitoring.Schedule.Expression)
+	require.Equal(t, 20, cfg.Monitoring.Cycle.MaxFragrances)
+	require.Equal(t, "local", cfg.Monitoring.Embedding.Provider)
+	require.True(t, cfg.Sources["sandbox"].Enabled)
+	require.Equal(t, 3000, cfg.Sources["fragrantica"].RateLimit.DelayMS)
+	require.NotEmpty(t, cfg.Brands.Brands)
+	for _, f := range Files {
+		require.Equal(t, "default", cfg.Origins[f])
+	}
+}
+
+func writeDefaults(t *testing.T, dir string, edit map[string]func(string) string) {
+	t.Helper()
+	for name, fn := range edit {
+		data, err := config.Files.ReadFile(name)
+		require.NoError(t, err)
+		out := fn(string(data))
+		require.NotEqual(t, string(data), out, "edit of %s changed nothing", name)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(out), 0o644))
+	}
+}
+
+func TestBrokenConfigurationReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			s = strings.Replace(s, `"max_fragrances": 20`, `"max_fragrances": -5`, 1)
+			s = strings.Replace(s, `"health_score_min": 80`, `"health_score_min": 180`, 1)
+			s = strings.Replace(s, `"expression": "cron(0 2 ? * SUN *)"`, `"expression": "0 2 * * 0"`, 1)
+			s = strings.Replace(s, `"weekly_report": ["ops@scentmatch.local"]`, `"weekly_report": ["not-an-address"]`, 1)
+			s = strings.Replace(s, `"dry_run": false`, `"dry_run": "no", "max_fragances": 3`, 1)
+			s = strings.Replace(s, `"timezone": "UTC"`, `"timezone": "Mars/Olympus"`, 1)
+			return s
+		},
+		EthicsFile: func(s string) string {
+			return strings.Replace(s, `"delay_ms": 100`, `"delay_ms": -1`, 1)
+		},
+	})
+	_, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	want := []struct{ file, path, rule string }{
+		{MonitoringFile, "$.cycle.max_fragrances", "minimum"},
+		{MonitoringFile, "$.thresholds.health_score_min", "maximum"},
+		{MonitoringFile, "$.cycle.dry_run", "type"},
+		{MonitoringFile, "$.cycle.max_fragances", "unknown-key"},
+		{EthicsFile, "$.sandbox.rate_limit.delay_ms", "minimum"},
+	}
+	for _, w := range want {
+		require.True(t, hasProblem(problems, w.file, w.path, w.rule), "missing %s %s %s in:\n%s", w.file, w.path, w.rule, dump(problems))
+	}
+	for _, p := range problems {
+		require.Equal(t, SeverityError, p.Severity)
+		require.True(t, strings.HasPrefix(p.File, dir), "file names the override: %s", p.File)
+	}
+
+	// Semantic rules run once the schema passes: fix the schema errors and
+	// the cron, address and timezone problems surface together.
+	dir2 := t.TempDir()
+	writeDefaults(t, dir2, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			s = strings.Replace(s, `"expression": "cron(0 2 ? * SUN *)"`, `"expression": "0 2 * * 0"`, 1)
+			s = strings.Replace(s, `"weekly_report": ["ops@scentmatch.local"]`, `"weekly_report": ["not-an-address"]`, 1)
+			s = strings.Replace(s, `"timezone": "UTC"`, `"timezone": "Mars/Olympus"`, 1)
+			s = strings.Replace(s, `"import_success_rate": { "warn": 99, "error": 98 }`, `"import_success_rate": { "warn": 90, "error": 98 }`, 1)
+			return s
+		},
+	})
+	_, problems, err = Check(context.Background(), Dir(dir2))
+	require.NoError(t, err)
+	for _, w := range []struct{ path, rule string }{
+		{"$.schedule.expression", "aws-cron"},
+		{"$.schedule.timezone", "timezone"},
+		{"$.notifications.recipients.weekly_report[0]", "email"},
+	} {
+		require.True(t, hasProblem(problems, MonitoringFile, w.path, w.rule), "missing %s %s in:\n%s", w.path, w.rule, dump(problems))
+	}
+	require.True(t, hasProblem(problems, MonitoringFile, "$.kpis.import_success_rate", "threshold-order"))
+	require.Len(t, problems.Warnings(), 1, dump(problems))
+
+	_, err = Load(context.Background(), Dir(dir2))
+	var invalid *InvalidError
+	require.ErrorAs(t, err, &invalid)
+	require.Contains(t, err.Error(), "$.schedule.expression")
+	require.Contains(t, err.Error(), "3 error(s)")
+}
+
+func TestSyntaxErrorNamesLineAndColumn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, BrandsFile), []byte("{\n  \"brands\": [\n    {\"name\": \"Chanel\",}\n  ]\n}\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "monitoring.json"), []byte("{}"), 0o644))
+	_, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.True(t, hasProblem(problems, BrandsFile, "$", "json-syntax"), dump(problems))
+	require.Contains(t, dump(problems), "line 3")
+	require.True(t, hasProblem(problems, "monitoring.json", "$", "known-file"), dump(problems))
+}
+
+func TestOverrideReplacesWholeFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, BrandsFile), []byte(`{"brands": [{"name": "Chanel", "priority": 1, "market_leader": true}]}`), 0o644))
+	cfg, err := Load(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.Len(t, cfg.Brands.Brands, 1)
+	require.Equal(t, filepath.Join(dir, BrandsFile), cfg.Origins[BrandsFile])
+	require.Equal(t, "default", cfg.Origins[MonitoringFile])
+
+	// A partial monitoring file is not merged with the default: the missing
+	// sections are errors.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, MonitoringFile), []byte(`{"monitoring_enabled": false}`), 0o644))
+	_, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.True(t, hasProblem(problems, MonitoringFile, "$.cycle", "required"), dump(problems))
+}
+
+func TestEthicsAndBrandRules(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeDefaults(t, dir, map[string]func(string) string{
+		EthicsFile: func(s string) string {
+			s = strings.Replace(s, `"enabled": false`, `"enabled": true`, 1)
+			return strings.Replace(s, `"respect_robots_txt": true,
+    "terms_reviewed": false`, `"respect_robots_txt": false,
+    "terms_reviewed": false`, 1)
+		},
+		BrandsFile: func(s string) string {
+			return strings.Replace(s, `"aliases": ["Hermes"]`, `"aliases": ["Hermes", "DIOR"]`, 1)
+		},
+	})
+	_, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.True(t, hasProblem(problems, EthicsFile, "$.fragrantica.respect_robots_txt", "robots"), dump(problems))
+	require.True(t, hasProblem(problems, EthicsFile, "$.fragrantica.terms_reviewed", "terms"), dump(problems))
+	require.True(t, hasProblem(problems, BrandsFile, "$.brands[3].aliases[1]", "unique"), dump(problems))
+}
+
+// s3Bucket serves GetObject and ListObjectsV2 for one bucket, path-style.
+func s3Bucket(t *testing.T, bucket string, objects map[string]string) *s3.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/"+bucket)
+		key = strings.TrimPrefix(key, "/")
+		if key == "" && r.URL.Query().Get("list-type") == "2" {
+			prefix := r.URL.Query().Get("prefix")
+			var b strings.Builder
+			b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>` + bucket + `</Name><IsTruncated>false</IsTruncated>`)
+			for k := range objects {
+				if strings.HasPrefix(k, prefix) {
+					fmt.Fprintf(&b, "<Contents><Key>%s</Key><Size>%d</Size></Contents>", k, len(objects[k]))
+				}
+			}
+			b.WriteString("</ListBucketResult>")
+			w.Header().Set("Content-Type", "application/xml")
+			fmt.Fprint(w, b.String())
+			return
+		}
+		body, ok := objects[key]
+		if !ok {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>%s</Key></Error>`, key)
+			return
+		}
+		w.Header().Set("x-amz-version-id", "v42")
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		UsePathStyle: true,
+		Credentials:  aws.AnonymousCredentials{},
+	})
+}
+
+func TestS3PrefixOverride(t *testing.T) {
+	t.Parallel()
+	client := s3Bucket(t, "cfg-bucket", map[string]string{
+		"config/v2/brand_priorities.json": `{"brands": [{"name": "Creed", "priority": 1, "market_leader": true}]}`,
+		"config/v2/typo.json":             `{}`,
+		"config/v1/brand_priorities.json": `{"brands": []}`,
+	})
+	ov, err := ParseS3("s3://cfg-bucket/config/v2", client)
+	require.NoError(t, err)
+	cfg, problems, err := Check(context.Background(), ov)
+	require.NoError(t, err)
+	require.Equal(t, "Creed", cfg.Brands.Brands[0].Name)
+	require.Equal(t, "s3://cfg-bucket/config/v2/brand_priorities.json?versionId=v42", cfg.Origins[BrandsFile])
+	require.Equal(t, "default", cfg.Origins[MonitoringFile])
+	require.True(t, hasProblem(problems, "s3://cfg-bucket/config/v2/typo.json", "$", "known-file"), dump(problems))
+}
+
+func hasProblem(ps Problems, file, path, rule string) bool {
+	for _, p := range ps {
+		if (p.File == file || strings.HasSuffix(p.File, "/"+file)) && p.Path == path && p.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func dump(ps Problems) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.String() + "\n")
+	}
+	return b.String()
+}
