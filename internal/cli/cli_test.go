@@ -262,6 +262,13 @@ func TestEmbeddedDatabaseLifecycle(t *testing.T) {
 	require.Equal(t, ExitOK, r.code)
 	r = run(t, env, "db", "stop")
 	require.Contains(t, r.stdout, "already stopped")
+
+	r = run(t, env, "db", "stop", "--delete-data")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.NoDirExists(t, cl.DataDir)
+	require.NoDirExists(t, cl.SocketDir)
+	r = run(t, env, "db", "stop")
+	require.Contains(t, r.stdout, "nothing to stop")
 }
 
 func allCommands(root *cobra.Command) []*cobra.Command {

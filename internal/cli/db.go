@@ -240,11 +240,16 @@ func (c *CLI) dbStart(g *globals) *cobra.Command {
 }
 
 func (c *CLI) dbStop(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "stop",
-		Short:   "Stop the embedded local database",
-		Example: "  scentmatch db stop",
-		Args:    cobra.NoArgs,
+	var deleteData bool
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the embedded local database",
+		Long: `Stop the embedded local database (fast shutdown: open sessions are ended).
+With --delete-data the cluster's data, socket directory and state are deleted
+too, and the next command creates an empty one.`,
+		Example: `  scentmatch db stop
+  SCENTMATCH_HOME=/tmp/scratch scentmatch db stop --delete-data`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.env.Home()
 			if err != nil {
@@ -258,6 +263,13 @@ func (c *CLI) dbStop(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if deleteData {
+				if err := cl.Destroy(cmd.Context()); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.Stdout, "Local database stopped and its data deleted (%s).\n", cl.DataDir)
+				return nil
+			}
 			if !cl.Running() {
 				fmt.Fprintln(c.Stdout, "The local database is already stopped.")
 				return nil
@@ -269,4 +281,6 @@ func (c *CLI) dbStop(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "also delete the local database's data (irreversible)")
+	return cmd
 }

@@ -25,9 +25,11 @@ var goMigrationNames = map[int64]string{2: "00002_vector_index.go"}
 func goMigrations(logger *slog.Logger) []*goose.Migration {
 	return []*goose.Migration{
 		goose.NewGoMigration(2,
-			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return vectorIndexUp(ctx, db, logger) }},
-			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error {
-				_, err := db.ExecContext(ctx, `DROP INDEX IF EXISTS embeddings_vector_hnsw`)
+			// RunTx, not RunDB: the migration runs on the connection that holds
+			// the migration lock, so a one-connection pool cannot deadlock.
+			&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return vectorIndexUp(ctx, tx, logger) }},
+			&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS embeddings_vector_hnsw`)
 				return err
 			}},
 		),
@@ -37,19 +39,19 @@ func goMigrations(logger *slog.Logger) []*goose.Migration {
 // vectorIndexUp adds an HNSW expression index over the real[] embeddings
 // when the server offers the vector extension (Supabase, RDS), and skips
 // with one log line when it does not.
-func vectorIndexUp(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
+func vectorIndexUp(ctx context.Context, tx *sql.Tx, logger *slog.Logger) error {
 	var available bool
-	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).Scan(&available); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).Scan(&available); err != nil {
 		return fmt.Errorf("looking for the vector extension: %w", err)
 	}
 	if !available {
 		logger.Info("vector extension not available on this server: skipping the HNSW index; similarity search runs exactly over real[]")
 		return nil
 	}
-	if _, err := db.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS vector`); err != nil {
+	if _, err := tx.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS vector`); err != nil {
 		return fmt.Errorf("creating the vector extension (grant CREATE on the database, or install it first): %w", err)
 	}
-	_, err := db.ExecContext(ctx, fmt.Sprintf(
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(
 		`CREATE INDEX IF NOT EXISTS embeddings_vector_hnsw ON embeddings
 		 USING hnsw ((vector::vector(%d)) vector_cosine_ops) WHERE dimension = %d`,
 		VectorIndexDimension, VectorIndexDimension))

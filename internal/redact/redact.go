@@ -11,26 +11,30 @@ import (
 const Mask = "xxxxx"
 
 var (
-	urlPassword = regexp.MustCompile(`((?:postgres|postgresql)://[^:/@\s]*:)[^@\s]*@`)
-	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+	// The password may itself hold '@' or ':': match up to the last '@'
+	// before the host.
+	urlPassword = regexp.MustCompile(`((?:postgres|postgresql)://[^:/@\s]*:)[^\s"'/]*@`)
+	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)`)
 )
 
 // URL returns the connection string with its password replaced by
-// xxxxx. Both URL (postgres://user:pass@host/db) and keyword/value
-// (host=... password=...) forms are handled.
+// xxxxx. Both URL (postgres://user:pass@host/db, or ?password=) and
+// keyword/value (host=... password=...) forms are handled.
 func URL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return Secrets(s)
+	}
+	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), Mask)
-			q := u.Query()
-			if q.Has("password") {
-				q.Set("password", Mask)
-				u.RawQuery = q.Encode()
-			}
-			return u.String()
 		}
 	}
-	return Secrets(s)
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", Mask)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // Secrets masks every connection-string password found anywhere in

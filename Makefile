@@ -1,0 +1,71 @@
+# ScentMatch Pipeline. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO      ?= go
+ENV     ?= default
+STACK   ?= scentmatch-pipeline-$(ENV)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+# Lambda binaries: static, small, arm64, named bootstrap (provided.al2023).
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
+FUNCTIONS    := $(notdir $(wildcard functions/*))
+
+.PHONY: help
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%\/.-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: check-go
+check-go:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "error: Go is not installed: install Go 1.26 or newer and run make again" >&2; exit 1; }
+
+bin/scentmatch: check-go FORCE
+	@mkdir -p bin
+	$(GO) build -ldflags "-X github.com/scentmatch/pipeline/internal/cli.Version=$(VERSION)" -o bin/scentmatch ./cmd/scentmatch
+
+.PHONY: FORCE
+FORCE:
+
+.PHONY: run
+run: bin/scentmatch ## Run the main job on the embedded default: migrate, validate the configuration, report health
+	@if [ -z "$$DATABASE_URL$$DATABASE_SECRET_ARN" ]; then scripts/ensure-postgres.sh; fi
+	bin/scentmatch db migrate
+	bin/scentmatch config validate
+	bin/scentmatch health
+	@echo "The local database keeps running; stop it with: bin/scentmatch db stop" >&2
+
+.PHONY: test
+test: check-go ## gofmt check, go vet and go test -race against a real PostgreSQL (started by the harness)
+	scripts/test.sh
+
+.PHONY: lint
+lint: check-go ## gofmt check and go vet only
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+.PHONY: build
+build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/lambda/<name>/bootstrap, linux/arm64)
+	@for fn in $(FUNCTIONS); do \
+		echo "building $$fn"; \
+		$(LAMBDA_BUILD) -o bin/lambda/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+
+# SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
+.PHONY: build-MigrateFunction
+build-MigrateFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
+
+.PHONY: deploy
+deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once
+	@command -v sam >/dev/null 2>&1 || { echo "error: the AWS SAM CLI is not installed (pip install aws-sam-cli, or see the AWS SAM docs)" >&2; exit 1; }
+	sam build
+	sam deploy --config-env $(ENV)
+	sam remote invoke MigrateFunction --stack-name $(STACK) --event-file events/migrate.json
+
+.PHONY: db/stop
+db/stop: bin/scentmatch ## Stop the embedded local database
+	bin/scentmatch db stop
+
+.PHONY: clean
+clean: ## Remove build output (not the local database: see db/stop)
+	rm -rf bin .aws-sam
