@@ -1,0 +1,66 @@
+package catalog
+
+import "strings"
+
+// BrandResolver maps brand spellings to one canonical brand: "Christian
+// Dior" = "Dior", "YSL" = "Yves Saint Laurent", "Hermes" = "Hermès".
+type BrandResolver struct {
+	// byKey maps a folded spelling to the canonical brand.
+	byKey map[string]*brandEntry
+}
+
+type brandEntry struct {
+	name    string
+	key     string
+	aliases []string
+}
+
+// NewBrandResolver returns an empty resolver.
+func NewBrandResolver() *BrandResolver {
+	return &BrandResolver{byKey: map[string]*brandEntry{}}
+}
+
+// Add registers a canonical brand and its aliases. A spelling already
+// known keeps its first brand.
+func (b *BrandResolver) Add(name string, aliases ...string) {
+	key := Fold(name)
+	if key == "" {
+		return
+	}
+	e, ok := b.byKey[key]
+	if !ok {
+		e = &brandEntry{name: strings.TrimSpace(name), key: key}
+		b.byKey[key] = e
+	}
+	for _, a := range aliases {
+		ak := Fold(a)
+		if ak == "" {
+			continue
+		}
+		if _, taken := b.byKey[ak]; !taken {
+			b.byKey[ak] = e
+		}
+		e.aliases = append(e.aliases, a)
+	}
+}
+
+// Resolve returns the canonical name, its key and its aliases for a
+// spelling; an unknown brand is its own canonical form.
+func (b *BrandResolver) Resolve(spelling string) (name, key string, aliases []string) {
+	k := Fold(spelling)
+	if e, ok := b.byKey[k]; ok {
+		return e.name, e.key, e.aliases
+	}
+	return strings.Join(strings.Fields(spelling), " "), k, nil
+}
+
+// Aliases returns every alias spelling with the key of its brand.
+func (b *BrandResolver) Aliases() map[string]string {
+	out := map[string]string{}
+	for k, e := range b.byKey {
+		if k != e.key {
+			out[k] = e.key
+		}
+	}
+	return out
+}

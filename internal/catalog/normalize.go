@@ -1,0 +1,232 @@
+package catalog
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// foldTransformer: compatibility-decompose, drop combining marks, recompose.
+var stripMarks = runes.Remove(runes.In(unicode.Mn))
+
+// Fold turns a name into its comparison form: Unicode NFKC, diacritics
+// removed ("Hermès" -> "hermes"), lower case, "&" read as "and", "N°" as
+// "no", apostrophes and punctuation as spaces ("L'Homme", "L’Homme" and
+// "L Homme" all give "l homme"), runs of spaces collapsed.
+func Fold(s string) string {
+	s = norm.NFKC.String(s)
+	t := transform.Chain(norm.NFD, stripMarks, norm.NFC)
+	if out, _, err := transform.String(t, s); err == nil {
+		s = out
+	}
+	s = strings.ToLower(s)
+	s = strings.NewReplacer("n°", "no ", "nº", "no ", "&", " and ", "+", " and ", "ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "ł", "l", "đ", "d").Replace(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+			space = false
+			continue
+		}
+		if !space {
+			b.WriteByte(' ')
+			space = true
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Canonical concentrations.
+const (
+	ConcEDT        = "EDT"
+	ConcEDP        = "EDP"
+	ConcParfum     = "Parfum"
+	ConcExtrait    = "Extrait"
+	ConcEDC        = "EDC"
+	ConcCologne    = "Cologne"
+	ConcEauFraiche = "Eau Fraiche"
+)
+
+// concentrationWords maps folded spellings to canonical concentrations.
+// Longer phrases are tried first.
+var concentrationWords = []struct{ folded, canon string }{
+	{"extrait de parfum", ConcExtrait},
+	{"eau de parfum intense", ConcEDP},
+	{"eau de parfum", ConcEDP},
+	{"eau de toilette", ConcEDT},
+	{"eau de toilette intense", ConcEDT},
+	{"toilet water", ConcEDT},
+	{"eau de cologne", ConcEDC},
+	{"eau fraiche", ConcEauFraiche},
+	{"extrait", ConcExtrait},
+	{"parfum", ConcParfum},
+	{"perfume", ConcParfum},
+	{"edp", ConcEDP},
+	{"edt", ConcEDT},
+	{"edc", ConcEDC},
+	{"cologne", ConcCologne},
+	{"pure perfume", ConcParfum},
+}
+
+// packaging words a retail listing adds to a concentration
+// ("Eau de Parfum Spray Refillable").
+var packaging = map[string]bool{"spray": true, "vaporisateur": true, "natural": true, "refillable": true, "refill": true, "splash": true, "bottle": true}
+
+// NormalizeConcentration maps a spelling ("Eau de Toilette", "eau de
+// parfum", "Parfum Spray", "EDT") to its canonical form; ok is false when
+// the value is not a known concentration.
+func NormalizeConcentration(s string) (string, bool) {
+	var kept []string
+	for _, w := range strings.Fields(Fold(s)) {
+		if !packaging[w] {
+			kept = append(kept, w)
+		}
+	}
+	f := strings.TrimPrefix(strings.Join(kept, " "), "le ")
+	for _, c := range concentrationWords {
+		if f == c.folded {
+			return c.canon, true
+		}
+	}
+	return "", false
+}
+
+// namedConcentrations are the phrases pulled off the end of a name. Bare
+// "cologne" is not among them: "Mugler Cologne" is a product's name.
+var namedConcentrations = []struct{ folded, canon string }{
+	{"extrait de parfum", ConcExtrait},
+	{"eau de parfum", ConcEDP},
+	{"eau de toilette", ConcEDT},
+	{"eau de cologne", ConcEDC},
+	{"edp", ConcEDP},
+	{"edt", ConcEDT},
+	{"edc", ConcEDC},
+	{"parfum", ConcParfum},
+	{"extrait", ConcExtrait},
+}
+
+// SplitConcentration pulls a trailing concentration out of a display name:
+// "Sauvage Eau de Parfum" -> ("Sauvage", "EDP"). "Le Male Le Parfum" keeps
+// its name (an article before "Parfum" makes it part of the name), and a
+// name that would become empty is left alone.
+func SplitConcentration(name string) (string, string) {
+	words := strings.Fields(name)
+	folded := make([]string, len(words))
+	for i, w := range words {
+		folded[i] = Fold(w)
+	}
+	for _, c := range namedConcentrations {
+		n := len(strings.Fields(c.folded))
+		if len(words) <= n {
+			continue
+		}
+		tail := strings.Join(nonEmpty(folded[len(words)-n:]), " ")
+		if tail != c.folded {
+			continue
+		}
+		prev := folded[len(words)-n-1]
+		if prev == "le" || prev == "la" || prev == "l" || prev == "de" || prev == "du" {
+			continue
+		}
+		rest := strings.TrimRight(strings.Join(words[:len(words)-n], " "), " -–—,(")
+		if Fold(rest) == "" {
+			continue
+		}
+		return rest, c.canon
+	}
+	return name, ""
+}
+
+func nonEmpty(in []string) []string {
+	out := in[:0:0]
+	for _, s := range in {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Canonical genders.
+const (
+	GenderMen    = "men"
+	GenderWomen  = "women"
+	GenderUnisex = "unisex"
+)
+
+var genderWords = map[string]string{
+	"men": GenderMen, "man": GenderMen, "male": GenderMen, "for men": GenderMen, "him": GenderMen, "for him": GenderMen,
+	"homme": GenderMen, "pour homme": GenderMen, "masculine": GenderMen, "mens": GenderMen, "m": GenderMen,
+	"women": GenderWomen, "woman": GenderWomen, "female": GenderWomen, "for women": GenderWomen, "her": GenderWomen,
+	"for her": GenderWomen, "femme": GenderWomen, "pour femme": GenderWomen, "feminine": GenderWomen, "womens": GenderWomen,
+	"ladies": GenderWomen, "w": GenderWomen, "f": GenderWomen,
+	"unisex": GenderUnisex, "for women and men": GenderUnisex, "for men and women": GenderUnisex, "women and men": GenderUnisex,
+	"men and women": GenderUnisex, "shared": GenderUnisex, "u": GenderUnisex, "all": GenderUnisex,
+}
+
+// NormalizeGender maps "for men", "Women", "for women and men" ... to men,
+// women or unisex; ok is false for anything else.
+func NormalizeGender(s string) (string, bool) {
+	g, ok := genderWords[Fold(s)]
+	return g, ok
+}
+
+// StripBrand removes the brand from the start or end of a title ("Dior
+// Sauvage", "Sauvage by Dior", "Sauvage Dior" -> "Sauvage"), unless nothing
+// would be left.
+func StripBrand(name string, brandNames ...string) string {
+	words := strings.Fields(name)
+	for _, brand := range brandNames {
+		bw := strings.Fields(Fold(brand))
+		if len(bw) == 0 || len(words) <= len(bw) {
+			continue
+		}
+		match := func(ws []string) bool {
+			if len(ws) != len(bw) {
+				return false
+			}
+			for i := range ws {
+				if Fold(ws[i]) != bw[i] {
+					return false
+				}
+			}
+			return true
+		}
+		if match(words[:len(bw)]) {
+			return strings.Join(words[len(bw):], " ")
+		}
+		if match(words[len(words)-len(bw):]) {
+			rest := words[:len(words)-len(bw)]
+			prev := Fold(rest[len(rest)-1])
+			if prev == "by" && len(rest) > 1 {
+				return strings.Join(rest[:len(rest)-1], " ")
+			}
+			// "Terre d'Hermès", "Bleu de Chanel": the brand is part of the name.
+			if !linkWords[prev] {
+				return strings.Join(rest, " ")
+			}
+		}
+	}
+	return name
+}
+
+// linkWords before a trailing brand make it part of the name.
+var linkWords = map[string]bool{"d": true, "de": true, "di": true, "du": true, "des": true, "del": true, "of": true,
+	"la": true, "le": true, "l": true, "the": true, "pour": true, "by": true, "and": true}
+
+// cleanName drops what does not change the product: surrounding spaces
+// and a trailing "(Vintage)". Everything else is kept verbatim.
+func cleanName(name string) string {
+	name = strings.TrimSpace(name)
+	for _, suffix := range []string{"(vintage)", "vintage"} {
+		if f := strings.ToLower(name); strings.HasSuffix(f, " "+suffix) {
+			name = strings.TrimSpace(name[:len(name)-len(suffix)])
+		}
+	}
+	return name
+}

@@ -1,0 +1,594 @@
+// Package catalog turns raw records from any source into clean catalog
+// records: typed fields, validation with rules and severities, and the
+// normalization (Unicode folding, brand aliases, concentration and gender
+// spellings) that yields each fragrance's match key.
+package catalog
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/settings"
+)
+
+// Fields lists the record fields a fragrance file may carry.
+var Fields = []string{"brand", "name", "source", "source_id", "concentration", "gender", "year",
+	"notes", "notes_top", "notes_middle", "notes_base", "accords", "perfumers", "rating", "votes", "url", "description"}
+
+// BrandFields lists the fields of a brand record.
+var BrandFields = []string{"name", "aliases", "country", "website"}
+
+// Accord is a main accord with an optional weight.
+type Accord struct {
+	Name   string   `json:"name"`
+	Weight *float64 `json:"weight,omitempty"`
+}
+
+// Fragrance is a validated, normalized fragrance record.
+type Fragrance struct {
+	Index int `json:"-"`
+	Line  int `json:"-"`
+
+	Brand         string   `json:"brand"`
+	BrandKey      string   `json:"-"`
+	Name          string   `json:"name"`
+	MatchKey      string   `json:"-"`
+	Source        string   `json:"source,omitempty"`
+	SourceID      string   `json:"source_id,omitempty"`
+	Concentration string   `json:"concentration,omitempty"`
+	Gender        string   `json:"gender,omitempty"`
+	Year          *int     `json:"year,omitempty"`
+	NotesTop      []string `json:"notes_top,omitempty"`
+	NotesMiddle   []string `json:"notes_middle,omitempty"`
+	NotesBase     []string `json:"notes_base,omitempty"`
+	NotesUnsorted []string `json:"notes,omitempty"`
+	Accords       []Accord `json:"accords,omitempty"`
+	Perfumers     []string `json:"perfumers,omitempty"`
+	Rating        *float64 `json:"rating,omitempty"`
+	Votes         *int64   `json:"votes,omitempty"`
+	URL           string   `json:"url,omitempty"`
+	Description   string   `json:"description,omitempty"`
+}
+
+// Severity of a validation issue.
+type Severity string
+
+// Severities: an error quarantines the record, a warning keeps it.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Issue is one validation finding.
+type Issue struct {
+	Rule     string   `json:"rule"`
+	Field    string   `json:"field,omitempty"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Excerpt  string   `json:"excerpt,omitempty"`
+}
+
+func (i Issue) String() string {
+	s := i.Rule
+	if i.Field != "" {
+		s += " (" + i.Field + ")"
+	}
+	return s + ": " + i.Message
+}
+
+// Rules and their severities.
+var Rules = map[string]Severity{
+	"required":              Error,
+	"too-large":             Error,
+	"utf8":                  Error,
+	"nul-byte":              Error,
+	"length":                Error,
+	"year-format":           Error,
+	"year-range":            Error,
+	"rating-format":         Error,
+	"rating-range":          Error,
+	"votes-format":          Error,
+	"votes-range":           Error,
+	"type":                  Error,
+	"url":                   Warning,
+	"concentration-unknown": Warning,
+	"gender-unknown":        Warning,
+	"list-length":           Warning,
+	"extra-cells":           Warning,
+}
+
+// Validator checks and normalizes raw records.
+type Validator struct {
+	Quality settings.QualityThresholds
+	Brands  *BrandResolver
+	// Source applies to records that name none (the --source flag).
+	Source string
+	Now    func() time.Time
+}
+
+const excerptLen = 80
+
+func excerptOf(s string) string {
+	s = strings.ToValidUTF8(s, "\ufffd")
+	s = strings.ReplaceAll(s, "\x00", "\\0")
+	if utf8.RuneCountInString(s) > excerptLen {
+		r := []rune(s)
+		s = string(r[:excerptLen]) + "…"
+	}
+	return s
+}
+
+type checker struct {
+	issues []Issue
+}
+
+func (c *checker) add(rule, field, value, format string, args ...any) {
+	c.issues = append(c.issues, Issue{Rule: rule, Field: field, Severity: Rules[rule], Message: fmt.Sprintf(format, args...), Excerpt: excerptOf(value)})
+}
+
+// Check validates raw and returns the normalized record and every issue.
+// The record is usable only when no issue is an Error.
+func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
+	c := &checker{}
+	if raw.TooLarge {
+		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
+		return nil, c.issues
+	}
+	f := &Fragrance{Index: raw.Index, Line: raw.Line}
+	if n, ok := raw.Fields[dataset.ExtraCellsKey].(int); ok {
+		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
+	}
+	str := func(field string, max int) string {
+		val, ok := raw.Fields[field]
+		if !ok || val == nil {
+			return ""
+		}
+		s, ok := scalarString(val)
+		if !ok {
+			c.add("type", field, fmt.Sprint(val), "expected text")
+			return ""
+		}
+		s = strings.TrimSpace(s)
+		if isNullWord(s) {
+			return ""
+		}
+		if !utf8.ValidString(s) {
+			c.add("utf8", field, s, "the value is not valid UTF-8")
+			return ""
+		}
+		if strings.ContainsRune(s, 0) {
+			c.add("nul-byte", field, s, "the value contains a NUL byte")
+			return ""
+		}
+		if max > 0 && utf8.RuneCountInString(s) > max {
+			c.add("length", field, s, "%d characters, at most %d allowed", utf8.RuneCountInString(s), max)
+			return ""
+		}
+		return s
+	}
+	q := v.Quality
+	f.Brand = str("brand", q.MaxNameLength)
+	f.Name = str("name", q.MaxNameLength)
+	f.Source = str("source", 100)
+	if f.Source == "" {
+		f.Source = v.Source
+	}
+	f.SourceID = str("source_id", 500)
+	f.Description = str("description", q.MaxTextLength)
+	f.URL = str("url", 2000)
+	if f.URL != "" {
+		if u, err := url.Parse(f.URL); err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
+			c.add("url", "url", f.URL, "not an http(s) URL or path; dropped")
+			f.URL = ""
+		}
+	}
+	if f.Brand == "" && !hasIssue(c.issues, "brand") {
+		c.add("required", "brand", "", "brand is required")
+	}
+	if f.Name == "" && !hasIssue(c.issues, "name") {
+		c.add("required", "name", "", "name is required")
+	}
+
+	if s := str("year", 20); s != "" {
+		y, err := parseInt(s)
+		maxYear := v.now().Year() + q.MaxYearAhead
+		switch {
+		case err != nil:
+			c.add("year-format", "year", s, "expected a year such as 2015")
+		case y < int64(q.MinYear) || y > int64(maxYear):
+			c.add("year-range", "year", s, "%d is outside %d-%d", y, q.MinYear, maxYear)
+		default:
+			yy := int(y)
+			f.Year = &yy
+		}
+	}
+	if s := str("rating", 20); s != "" {
+		r, err := parseDecimal(s)
+		switch {
+		case err != nil:
+			c.add("rating-format", "rating", s, "expected a number such as 4.2")
+		case r < q.MinRating || r > q.MaxRating:
+			c.add("rating-range", "rating", s, "%g is outside %g-%g", r, q.MinRating, q.MaxRating)
+		default:
+			r = math.Round(r*100) / 100
+			f.Rating = &r
+		}
+	}
+	if s := str("votes", 30); s != "" {
+		n, err := parseInt(strings.NewReplacer(",", "", " ", "", "_", "").Replace(s))
+		switch {
+		case err != nil:
+			c.add("votes-format", "votes", s, "expected a whole number")
+		case n < 0 || n > q.MaxVotes:
+			c.add("votes-range", "votes", s, "%d is outside 0-%d", n, q.MaxVotes)
+		default:
+			f.Votes = &n
+		}
+	}
+
+	list := func(field string) []string {
+		val, ok := raw.Fields[field]
+		if !ok || val == nil {
+			return nil
+		}
+		items, err := toList(val)
+		if err != nil {
+			c.add("type", field, fmt.Sprint(val), "%v", err)
+			return nil
+		}
+		return v.cleanList(c, field, items)
+	}
+	f.Perfumers = list("perfumers")
+	f.NotesTop, f.NotesMiddle, f.NotesBase = list("notes_top"), list("notes_middle"), list("notes_base")
+	if val, ok := raw.Fields["notes"]; ok && val != nil {
+		top, mid, base, flat, err := toNotes(val)
+		if err != nil {
+			c.add("type", "notes", fmt.Sprint(val), "%v", err)
+		} else {
+			f.NotesTop = v.cleanList(c, "notes.top", append(f.NotesTop, top...))
+			f.NotesMiddle = v.cleanList(c, "notes.middle", append(f.NotesMiddle, mid...))
+			f.NotesBase = v.cleanList(c, "notes.base", append(f.NotesBase, base...))
+			f.NotesUnsorted = v.cleanList(c, "notes", flat)
+		}
+	}
+	if val, ok := raw.Fields["accords"]; ok && val != nil {
+		accords, err := toAccords(val)
+		if err != nil {
+			c.add("type", "accords", fmt.Sprint(val), "%v", err)
+		}
+		f.Accords = v.cleanAccords(c, accords)
+	}
+
+	if s := str("concentration", 100); s != "" {
+		if canon, ok := NormalizeConcentration(s); ok {
+			f.Concentration = canon
+		} else {
+			c.add("concentration-unknown", "concentration", s, "not a known concentration (EDT, EDP, Parfum, Extrait, EDC, Cologne, Eau Fraiche); left empty")
+		}
+	}
+	if s := str("gender", 50); s != "" {
+		if canon, ok := NormalizeGender(s); ok {
+			f.Gender = canon
+		} else {
+			c.add("gender-unknown", "gender", s, "not a known gender (men, women, unisex); left empty")
+		}
+	}
+
+	if hasErrors(c.issues) {
+		return nil, c.issues
+	}
+	v.normalize(f)
+	return f, c.issues
+}
+
+func (v *Validator) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// normalize fills the display name, brand resolution and match key.
+func (v *Validator) normalize(f *Fragrance) {
+	brand := f.Brand
+	canonBrand, brandKey := brand, Fold(brand)
+	var aliases []string
+	if v.Brands != nil {
+		canonBrand, brandKey, aliases = v.Brands.Resolve(brand)
+	}
+	f.Brand, f.BrandKey = canonBrand, brandKey
+	name := cleanName(f.Name)
+	name = StripBrand(name, append([]string{brand, canonBrand}, aliases...)...)
+	if rest, conc := SplitConcentration(name); conc != "" {
+		if f.Concentration == "" || f.Concentration == conc {
+			f.Concentration = conc
+			name = rest
+		}
+	}
+	f.Name = cleanName(name)
+	f.MatchKey = MatchKey(f.BrandKey, f.Name, f.Concentration, f.Gender)
+}
+
+// MatchKey is the exact-match identity of a product: brand, folded name,
+// concentration and gender. Flankers differ by name and stay apart.
+func MatchKey(brandKey, name, concentration, gender string) string {
+	return brandKey + "|" + Fold(name) + "|" + strings.ToLower(concentration) + "|" + gender
+}
+
+func (v *Validator) cleanList(c *checker, field string, items []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range items {
+		it = strings.Join(strings.Fields(it), " ")
+		if it == "" || isNullWord(it) {
+			continue
+		}
+		if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
+			c.add("utf8", field, it, "an item is not valid UTF-8 or holds a NUL byte")
+			continue
+		}
+		if utf8.RuneCountInString(it) > v.Quality.MaxNameLength {
+			c.add("length", field, it, "an item is longer than %d characters", v.Quality.MaxNameLength)
+			continue
+		}
+		k := Fold(it)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, it)
+	}
+	if max := v.Quality.MaxListItems; max > 0 && len(out) > max {
+		c.add("list-length", field, "", "%d items, kept the first %d", len(out), max)
+		out = out[:max]
+	}
+	return out
+}
+
+func (v *Validator) cleanAccords(c *checker, in []Accord) []Accord {
+	names := make([]string, len(in))
+	for i, a := range in {
+		names[i] = a.Name
+	}
+	kept := v.cleanList(c, "accords", names)
+	byKey := map[string]Accord{}
+	for _, a := range in {
+		if _, ok := byKey[Fold(a.Name)]; !ok {
+			byKey[Fold(a.Name)] = a
+		}
+	}
+	out := make([]Accord, 0, len(kept))
+	for _, n := range kept {
+		a := byKey[Fold(n)]
+		out = append(out, Accord{Name: strings.ToLower(n), Weight: a.Weight})
+	}
+	return out
+}
+
+// ContentHash is a stable hash of the fields stored for a fragrance, used
+// to tell an unchanged record from an update.
+func ContentHash(f *Fragrance) string {
+	type content struct {
+		Brand, Name, Concentration, Gender string
+		Year                               *int
+		Top, Middle, Base, Unsorted        []string
+		Accords                            []Accord
+		Perfumers                          []string
+		Rating                             *float64
+		Votes                              *int64
+		URL, Description                   string
+	}
+	b, _ := json.Marshal(content{f.BrandKey, f.Name, f.Concentration, f.Gender, f.Year, f.NotesTop, f.NotesMiddle, f.NotesBase,
+		f.NotesUnsorted, f.Accords, f.Perfumers, f.Rating, f.Votes, f.URL, f.Description})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+func hasErrors(issues []Issue) bool {
+	for _, i := range issues {
+		if i.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// FirstError returns the first error-level issue.
+func FirstError(issues []Issue) (Issue, bool) {
+	for _, i := range issues {
+		if i.Severity == Error {
+			return i, true
+		}
+	}
+	return Issue{}, false
+}
+
+func hasIssue(issues []Issue, field string) bool {
+	for _, i := range issues {
+		if i.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+func isNullWord(s string) bool {
+	switch strings.ToLower(s) {
+	case "null", "none", "nan", "n/a", "-":
+		return true
+	}
+	return false
+}
+
+func scalarString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+func parseInt(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) {
+		return 0, fmt.Errorf("not a whole number")
+	}
+	return int64(f), nil
+}
+
+// parseDecimal accepts "4.2" and the decimal comma "4,2".
+func parseDecimal(s string) (float64, error) {
+	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
+		s = strings.Replace(s, ",", ".", 1)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("not a number")
+	}
+	return f, nil
+}
+
+// toList accepts a JSON array, a JSON array in a string (CSV cells), or a
+// string separated by "|" (or by "," when it has no "|").
+func toList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, it := range x {
+			if it == nil {
+				continue
+			}
+			s, ok := scalarString(it)
+			if !ok {
+				if m, ok := it.(map[string]any); ok {
+					if n, ok := m["name"].(string); ok {
+						out = append(out, n)
+						continue
+					}
+				}
+				return nil, fmt.Errorf("expected a list of names")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" || isNullWord(s) {
+			return nil, nil
+		}
+		if strings.HasPrefix(s, "[") {
+			var arr []any
+			if err := json.Unmarshal([]byte(s), &arr); err != nil {
+				return nil, fmt.Errorf("a cell starting with '[' must be a JSON array: %v", err)
+			}
+			return toList(arr)
+		}
+		sep := "|"
+		if !strings.Contains(s, "|") {
+			sep = ","
+		}
+		return strings.Split(s, sep), nil
+	}
+	return nil, fmt.Errorf("expected a list")
+}
+
+// toNotes accepts {"top","middle","base"} (as an object or a JSON string)
+// or a flat list.
+func toNotes(v any) (top, middle, base, flat []string, err error) {
+	if s, ok := v.(string); ok {
+		t := strings.TrimSpace(s)
+		if strings.HasPrefix(t, "{") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(t), &m); err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("a notes cell starting with '{' must be a JSON object: %v", err)
+			}
+			v = m
+		}
+	}
+	if m, ok := v.(map[string]any); ok {
+		get := func(k string) ([]string, error) {
+			if m[k] == nil {
+				return nil, nil
+			}
+			return toList(m[k])
+		}
+		if top, err = get("top"); err != nil {
+			return
+		}
+		if middle, err = get("middle"); err != nil {
+			return
+		}
+		if base, err = get("base"); err != nil {
+			return
+		}
+		for k := range m {
+			if k != "top" && k != "middle" && k != "base" {
+				return nil, nil, nil, nil, fmt.Errorf("notes may have top, middle and base, not %q", k)
+			}
+		}
+		return top, middle, base, nil, nil
+	}
+	flat, err = toList(v)
+	return nil, nil, nil, flat, err
+}
+
+// toAccords accepts names or {"name", "weight"} objects.
+func toAccords(v any) ([]Accord, error) {
+	if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "[") {
+		var arr []any
+		if err := json.Unmarshal([]byte(s), &arr); err != nil {
+			return nil, fmt.Errorf("an accords cell starting with '[' must be a JSON array: %v", err)
+		}
+		v = arr
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		names, err := toList(v)
+		out := make([]Accord, len(names))
+		for i, n := range names {
+			out[i] = Accord{Name: n}
+		}
+		return out, err
+	}
+	out := make([]Accord, 0, len(arr))
+	for _, it := range arr {
+		switch x := it.(type) {
+		case string:
+			out = append(out, Accord{Name: x})
+		case map[string]any:
+			name, _ := x["name"].(string)
+			a := Accord{Name: name}
+			if w, ok := x["weight"]; ok && w != nil {
+				s, _ := scalarString(w)
+				f, err := parseDecimal(s)
+				if err != nil {
+					return nil, fmt.Errorf("accord %q: weight must be a number", name)
+				}
+				a.Weight = &f
+			}
+			out = append(out, a)
+		case nil:
+		default:
+			return nil, fmt.Errorf("expected accord names or {\"name\", \"weight\"} objects")
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package dataset
+
+import (
+	"bufio"
+	"errors"
+	"io"
+)
+
+// lineReader passes bytes through while remembering where lines start, so
+// a byte offset reported by a decoder becomes a line and column. Only the
+// newlines ahead of the last asked-for offset are kept: memory stays flat.
+type lineReader struct {
+	r *bufio.Reader
+	// off is the number of bytes handed out so far.
+	off int64
+	// pending holds offsets of newlines not yet passed by lineAt.
+	pending []int64
+	// passed counts newlines before the last asked-for offset; lastNL is
+	// the offset of the last of them (-1 for none).
+	passed int
+	lastNL int64
+	// lineNo is the current line for readLine (JSON Lines mode).
+	lineNo int
+}
+
+func (l *lineReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == '\n' {
+			l.pending = append(l.pending, l.off+int64(i))
+		}
+	}
+	l.off += int64(n)
+	return n, err
+}
+
+// lineAt returns the 1-based line of byte offset off (0-based). Offsets
+// must not decrease between calls.
+func (l *lineReader) lineAt(off int64) int {
+	line, _ := l.position(off)
+	return line
+}
+
+// position returns the 1-based line and column of byte offset off.
+func (l *lineReader) position(off int64) (int, int) {
+	i := 0
+	for i < len(l.pending) && l.pending[i] < off {
+		l.lastNL = l.pending[i]
+		i++
+	}
+	l.passed += i
+	// Compact instead of reslicing forever.
+	l.pending = append(l.pending[:0], l.pending[i:]...)
+	col := int(off - l.lastNL - 1)
+	if col < 1 {
+		col = 1
+	}
+	return l.passed + 1, col
+}
+
+// firstSignificant peeks (without consuming) at the first byte that is not
+// whitespace; 0 for an empty stream.
+func (l *lineReader) firstSignificant() (byte, error) {
+	for size := 64; ; size *= 2 {
+		buf, err := l.r.Peek(size)
+		for i := 0; i < len(buf); i++ {
+			switch buf[i] {
+			case ' ', '\t', '\r', '\n':
+				continue
+			}
+			return buf[i], nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0, nil
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		if size >= 1<<16 {
+			return 0, nil
+		}
+	}
+}
+
+// readLine returns the next line without its newline, the 1-based line it
+// starts on, and tooLarge when it exceeded max bytes (then only its first
+// bytes are returned and the rest is skipped).
+func (l *lineReader) readLine(max int) ([]byte, int, bool, error) {
+	l.lineNo++
+	start := l.lineNo
+	var line []byte
+	tooLarge := false
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		l.off += int64(len(chunk))
+		if !tooLarge {
+			if len(line)+len(chunk) > max {
+				tooLarge = true
+				keep := 256 - len(line)
+				if keep > 0 && keep <= len(chunk) {
+					line = append(line, chunk[:keep]...)
+				}
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if n := len(line); !tooLarge && n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+		}
+		return line, start, tooLarge, err
+	}
+}

@@ -1,0 +1,423 @@
+// Package dataset streams records out of catalog files: JSON arrays, JSON
+// Lines and CSV with a header row, each optionally gzip-compressed. The
+// format is detected from the content (gzip magic, then the first
+// significant byte), not from the extension. Every record carries its
+// 1-based index and the line where it starts, and memory stays flat however
+// large the file: one record is in memory at a time.
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format is a detected file format.
+type Format string
+
+// Formats.
+const (
+	FormatJSON  Format = "json"
+	FormatJSONL Format = "jsonl"
+	FormatCSV   Format = "csv"
+)
+
+// MaxRecordBytes bounds one record (a JSON Lines line, a JSON array element
+// or a CSV row). A larger record is returned with TooLarge set, once, and
+// reading goes on with the next one.
+const MaxRecordBytes = 16 << 20
+
+// Raw is one record as read, before any validation.
+type Raw struct {
+	// Index is the 1-based record number in the file.
+	Index int
+	// Line is the 1-based line where the record starts.
+	Line int
+	// Fields maps field names (after --map renames) to values: strings for
+	// CSV, decoded JSON values (json.Number for numbers) for JSON.
+	Fields map[string]any
+	// TooLarge is set when the record exceeded MaxRecordBytes; Fields is
+	// then empty and Excerpt holds its first bytes.
+	TooLarge bool
+	Excerpt  string
+}
+
+// SyntaxError says the file itself cannot be read: it names the file,
+// the line (and column when known) and what was expected.
+type SyntaxError struct {
+	File   string
+	Line   int
+	Column int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Column > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// Options tune a Reader.
+type Options struct {
+	// Map renames foreign column or key names to record fields
+	// (e.g. perfume -> name).
+	Map map[string]string
+}
+
+// Reader yields records one at a time.
+type Reader struct {
+	name    string
+	format  Format
+	close   func() error
+	next    func() (*Raw, error)
+	opts    Options
+	index   int
+	counter *countingReader
+	// Unmapped collects source columns or keys that map to no known field.
+	unmapped map[string]bool
+	known    map[string]bool
+}
+
+// Open opens path for reading records. Names in known are the record
+// fields the caller understands; other names (after Map) are reported by
+// Unmapped and dropped.
+func Open(path string, known []string, opts Options) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewReader(path, f, known, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	inner := r.close
+	r.close = func() error {
+		err := inner()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	return r, nil
+}
+
+// NewReader reads records from src; name is used in error messages.
+func NewReader(name string, src io.Reader, known []string, opts Options) (*Reader, error) {
+	r := &Reader{name: name, opts: opts, unmapped: map[string]bool{}, known: map[string]bool{}, close: func() error { return nil }}
+	for _, k := range known {
+		r.known[k] = true
+	}
+	r.counter = &countingReader{r: src}
+	br := bufio.NewReaderSize(r.counter, 64<<10)
+	magic, _ := br.Peek(2)
+	var body io.Reader = br
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &SyntaxError{File: name, Line: 1, Msg: "not a valid gzip stream: " + err.Error()}
+		}
+		r.close = gz.Close
+		body = gz
+	}
+	lines := &lineReader{r: bufio.NewReaderSize(body, 64<<10), lastNL: -1}
+	if bom, _ := lines.r.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = lines.r.Discard(3)
+	}
+	first, err := lines.firstSignificant()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, r.ioError(err, 1)
+	}
+	switch first {
+	case '[':
+		r.format = FormatJSON
+		r.next = r.jsonArray(lines)
+	case '{':
+		r.format = FormatJSONL
+		r.next = r.jsonLines(lines)
+	case 0:
+		r.format = FormatJSONL
+		r.next = func() (*Raw, error) { return nil, io.EOF }
+	default:
+		r.format = FormatCSV
+		next, err := r.csvRows(lines)
+		if err != nil {
+			return nil, err
+		}
+		r.next = next
+	}
+	return r, nil
+}
+
+// Format returns the detected format.
+func (r *Reader) Format() Format { return r.format }
+
+// Name returns the file name used in messages.
+func (r *Reader) Name() string { return r.name }
+
+// BytesRead returns how many bytes of the (possibly compressed) file have
+// been consumed, for progress.
+func (r *Reader) BytesRead() int64 { return r.counter.n }
+
+// Unmapped lists the source names that matched no field, sorted.
+func (r *Reader) Unmapped() []string {
+	out := make([]string, 0, len(r.unmapped))
+	for k := range r.unmapped {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
+
+// Next returns the next record, io.EOF at the end, or a *SyntaxError when
+// the file cannot be read further.
+func (r *Reader) Next() (*Raw, error) { return r.next() }
+
+// Close releases the file.
+func (r *Reader) Close() error { return r.close() }
+
+// field maps a source name to a record field, or "" when it maps to none.
+func (r *Reader) field(name string) string {
+	clean := strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
+	if to, ok := r.opts.Map[clean]; ok {
+		clean = to
+	}
+	if len(r.known) > 0 && !r.known[clean] {
+		r.unmapped[clean] = true
+		return ""
+	}
+	return clean
+}
+
+func (r *Reader) ioError(err error, line int) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
+		return &SyntaxError{File: r.name, Line: line, Msg: "the file is truncated or corrupt (" + err.Error() + "): expected more data"}
+	}
+	return &SyntaxError{File: r.name, Line: line, Msg: err.Error()}
+}
+
+// jsonLines reads one JSON object per line; blank lines are skipped.
+func (r *Reader) jsonLines(lines *lineReader) func() (*Raw, error) {
+	return func() (*Raw, error) {
+		for {
+			line, start, tooLarge, err := lines.readLine(MaxRecordBytes)
+			if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+				if errors.Is(err, io.EOF) {
+					return nil, io.EOF
+				}
+				return nil, r.ioError(err, start)
+			}
+			if tooLarge {
+				r.index++
+				return &Raw{Index: r.index, Line: start, TooLarge: true, Excerpt: excerpt(line)}, nil
+			}
+			trimmed := bytes.TrimSpace(line)
+			if len(trimmed) == 0 {
+				if errors.Is(err, io.EOF) {
+					return nil, io.EOF
+				}
+				continue
+			}
+			r.index++
+			fields, perr := r.decodeObject(trimmed)
+			if perr != nil {
+				return nil, &SyntaxError{File: r.name, Line: start, Column: perr.column, Msg: perr.msg}
+			}
+			return &Raw{Index: r.index, Line: start, Fields: fields}, nil
+		}
+	}
+}
+
+type decodeErr struct {
+	column int
+	msg    string
+}
+
+func (r *Reader) decodeObject(data []byte) (map[string]any, *decodeErr) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return nil, &decodeErr{column: int(se.Offset), msg: "invalid JSON: " + se.Error() + "; expected one JSON object per line"}
+		case errors.As(err, &te):
+			return nil, &decodeErr{column: 1, msg: "expected a JSON object (a record), found " + te.Value}
+		default:
+			return nil, &decodeErr{column: 1, msg: "invalid JSON: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return nil, &decodeErr{column: int(dec.InputOffset()) + 1, msg: "unexpected data after the record; expected one JSON object per line"}
+	}
+	return r.rename(obj), nil
+}
+
+func (r *Reader) rename(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if f := r.field(k); f != "" {
+			out[f] = v
+		}
+	}
+	return out
+}
+
+// jsonArray streams the elements of a top-level JSON array.
+func (r *Reader) jsonArray(lines *lineReader) func() (*Raw, error) {
+	dec := json.NewDecoder(lines)
+	dec.UseNumber()
+	started := false
+	return func() (*Raw, error) {
+		if !started {
+			started = true
+			if _, err := dec.Token(); err != nil { // '['
+				return nil, r.jsonError(err, lines, dec)
+			}
+		}
+		if !dec.More() {
+			if _, err := dec.Token(); err != nil { // ']'
+				return nil, r.jsonError(err, lines, dec)
+			}
+			return nil, io.EOF
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, r.jsonError(err, lines, dec)
+		}
+		// The raw element ends at the decoder's offset: its start is its line.
+		line := lines.lineAt(dec.InputOffset() - int64(len(v)))
+		r.index++
+		if len(v) > MaxRecordBytes {
+			return &Raw{Index: r.index, Line: line, TooLarge: true, Excerpt: excerpt(v)}, nil
+		}
+		fields, perr := r.decodeObject(v)
+		if perr != nil {
+			return nil, &SyntaxError{File: r.name, Line: line, Msg: "array element " + fmt.Sprint(r.index) + ": " + perr.msg}
+		}
+		return &Raw{Index: r.index, Line: line, Fields: fields}, nil
+	}
+}
+
+func (r *Reader) jsonError(err error, lines *lineReader, dec *json.Decoder) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := lines.position(se.Offset)
+		return &SyntaxError{File: r.name, Line: line, Column: col, Msg: "invalid JSON: " + se.Error()}
+	}
+	line, _ := lines.position(dec.InputOffset())
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &SyntaxError{File: r.name, Line: line, Msg: "the JSON array ends early: expected a record, ',' or ']'"}
+	}
+	return r.ioError(err, line)
+}
+
+// csvRows reads a header row and then one record per row.
+func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
+	cr := csv.NewReader(lines)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, r.csvError(err)
+	}
+	names := make([]string, len(header))
+	for i, h := range header {
+		names[i] = r.field(h)
+	}
+	return func() (*Raw, error) {
+		row, err := cr.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			return nil, r.csvError(err)
+		}
+		line, _ := cr.FieldPos(0)
+		r.index++
+		size := 0
+		for _, c := range row {
+			size += len(c)
+		}
+		if size > MaxRecordBytes {
+			return &Raw{Index: r.index, Line: line, TooLarge: true, Excerpt: excerpt([]byte(strings.Join(row, ",")))}, nil
+		}
+		fields := make(map[string]any, len(row))
+		for i, cell := range row {
+			if i < len(names) && names[i] != "" {
+				fields[names[i]] = cell
+			}
+		}
+		if len(row) > len(names) {
+			fields["\x00extra_cells"] = len(row) - len(names)
+		}
+		return &Raw{Index: r.index, Line: line, Fields: fields}, nil
+	}, nil
+}
+
+func (r *Reader) csvError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Err.Error()
+		if errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
+			msg += ": expected a closing '\"' (a quote inside a cell is written \"\")"
+		}
+		if errors.Is(pe.Err, io.ErrUnexpectedEOF) || errors.Is(pe.Err, gzip.ErrChecksum) {
+			return r.ioError(pe.Err, pe.StartLine)
+		}
+		if pe.StartLine != 0 && pe.StartLine != pe.Line {
+			// A quoted cell that never closes swallows the following lines:
+			// name the line where the record starts.
+			return &SyntaxError{File: r.name, Line: pe.StartLine, Msg: fmt.Sprintf("%s (the record starting here runs on to line %d, column %d)", msg, pe.Line, pe.Column)}
+		}
+		return &SyntaxError{File: r.name, Line: pe.Line, Column: pe.Column, Msg: msg}
+	}
+	if errors.Is(err, io.EOF) {
+		return &SyntaxError{File: r.name, Line: 1, Msg: "empty file: expected a header row"}
+	}
+	return r.ioError(err, 0)
+}
+
+// ExtraCellsKey marks a CSV row with more cells than the header.
+const ExtraCellsKey = "\x00extra_cells"
+
+func excerpt(b []byte) string {
+	if len(b) > 120 {
+		b = b[:120]
+	}
+	s := strings.ToValidUTF8(string(b), "\ufffd")
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return strings.ReplaceAll(s, "\x00", "\ufffd")
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
