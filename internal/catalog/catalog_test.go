@@ -170,7 +170,7 @@ func TestWarningsKeepTheRecord(t *testing.T) {
 		"brand": "Hugo Boss", "name": "<script>alert(1)</script>'; DROP TABLE fragrances; --",
 		"concentration": "Gift Set", "gender": "kids", "url": "javascript:alert(1)",
 		"rating": "4,9", "votes": "144",
-		"notes":   `{"top": ["apple", "Apple", " bergamot "], "middle": null, "base": ["cedar"]}`,
+		"notes": `{"top": ["apple", "Apple", " bergamot "], "middle": null, "base": ["cedar"]}`,
 	}})
 	require.NotNil(t, f, "%v", issues)
 	require.Equal(t, "<script>alert(1)</script>'; DROP TABLE fragrances; --", f.Name, "stored verbatim")

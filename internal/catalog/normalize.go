@@ -2,33 +2,57 @@ package catalog
 
 import (
 	"strings"
+	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
-// foldTransformer: compatibility-decompose, drop combining marks, recompose.
-var stripMarks = runes.Remove(runes.In(unicode.Mn))
+var (
+	// foldChain decomposes, drops combining marks (diacritics) and
+	// recomposes. Chains are stateful: each Fold takes one from the pool.
+	foldChains = sync.Pool{New: func() any {
+		return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	}}
+	foldReplacer = strings.NewReplacer("n°", "no ", "nº", "no ", "&", " and ", "+", " and ",
+		"ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "ł", "l", "đ", "d")
+)
 
 // Fold turns a name into its comparison form: Unicode NFKC, diacritics
 // removed ("Hermès" -> "hermes"), lower case, "&" read as "and", "N°" as
 // "no", apostrophes and punctuation as spaces ("L'Homme", "L’Homme" and
 // "L Homme" all give "l homme"), runs of spaces collapsed.
 func Fold(s string) string {
-	s = norm.NFKC.String(s)
-	t := transform.Chain(norm.NFD, stripMarks, norm.NFC)
-	if out, _, err := transform.String(t, s); err == nil {
-		s = out
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
 	}
-	s = strings.ToLower(s)
-	s = strings.NewReplacer("n°", "no ", "nº", "no ", "&", " and ", "+", " and ", "ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "ł", "l", "đ", "d").Replace(s)
+	if !ascii {
+		s = norm.NFKC.String(s)
+		t := foldChains.Get().(transform.Transformer)
+		if out, _, err := transform.String(t, s); err == nil {
+			s = out
+		}
+		foldChains.Put(t)
+		s = strings.ToLower(s)
+		s = foldReplacer.Replace(s)
+	} else {
+		s = strings.ToLower(s)
+		if strings.ContainsAny(s, "&+") {
+			s = foldReplacer.Replace(s)
+		}
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true
 	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
 			b.WriteRune(r)
 			space = false
 			continue
@@ -38,7 +62,11 @@ func Fold(s string) string {
 			space = true
 		}
 	}
-	return strings.TrimSpace(b.String())
+	out := b.String()
+	if n := len(out); n > 0 && out[n-1] == ' ' {
+		out = out[:n-1]
+	}
+	return out
 }
 
 // Canonical concentrations.

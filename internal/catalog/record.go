@@ -387,8 +387,19 @@ func ContentHash(f *Fragrance) string {
 		Votes                              *int64
 		URL, Description                   string
 	}
-	b, _ := json.Marshal(content{f.BrandKey, f.Name, f.Concentration, f.Gender, f.Year, f.NotesTop, f.NotesMiddle, f.NotesBase,
-		f.NotesUnsorted, f.Accords, f.Perfumers, f.Rating, f.Votes, f.URL, f.Description})
+	// Empty and missing lists hash alike: the database stores both as empty.
+	l := func(s []string) []string {
+		if len(s) == 0 {
+			return nil
+		}
+		return s
+	}
+	accords := f.Accords
+	if len(accords) == 0 {
+		accords = nil
+	}
+	b, _ := json.Marshal(content{f.BrandKey, f.Name, f.Concentration, f.Gender, f.Year, l(f.NotesTop), l(f.NotesMiddle), l(f.NotesBase),
+		l(f.NotesUnsorted), accords, l(f.Perfumers), f.Rating, f.Votes, f.URL, f.Description})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
@@ -465,6 +476,10 @@ func parseDecimal(s string) (float64, error) {
 	}
 	return f, nil
 }
+
+// ParseList reads a list field: a JSON array, a JSON array in a string
+// (CSV cells), or a string separated by "|" (or "," when it has no "|").
+func ParseList(v any) ([]string, error) { return toList(v) }
 
 // toList accepts a JSON array, a JSON array in a string (CSV cells), or a
 // string separated by "|" (or by "," when it has no "|").

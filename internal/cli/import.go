@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/postgres"
+)
+
+// importFlags are the import command's flags.
+type importFlags struct {
+	fragrances string
+	brands     string
+	source     string
+	mapping    string
+	report     string
+	batchSize  int
+	dryRun     bool
+	asJSON     bool
+}
+
+// parseMap reads "perfume=name,launch_year=year".
+func parseMap(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	known := map[string]bool{}
+	for _, f := range catalog.Fields {
+		known[f] = true
+	}
+	for _, pair := range strings.Split(s, ",") {
+		from, to, ok := strings.Cut(pair, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			return nil, fmt.Errorf("--map %q: write COLUMN=FIELD pairs separated by commas, e.g. perfume=name,launch_year=year", pair)
+		}
+		if !known[to] {
+			return nil, fmt.Errorf("--map %s=%s: %q is not a record field (fields: %s)", from, to, to, strings.Join(catalog.Fields, ", "))
+		}
+		out[from] = to
+	}
+	return out, nil
+}
+
+func (c *CLI) importCommand(g *globals) *cobra.Command {
+	var fl importFlags
+	cmd := &cobra.Command{
+		Use:   "import --fragrances FILE",
+		Short: "Import a fragrance dataset (JSON, JSON Lines or CSV, optionally gzipped)",
+		Long: `Import a fragrance dataset: every record is validated, normalized and matched
+against the catalog (same source and source_id = an update; the same match
+key = a merge that fills missing fields), written in batches of one
+transaction each. Records that fail validation are quarantined with the
+rule, field and reason (see 'scentmatch quarantine'). Re-importing the same
+file changes nothing.
+
+The format is detected from the content. --map renames foreign columns or
+keys; columns that map to no field are ignored with one warning.
+
+Exit 2 when the file cannot be read (the message names file:line:column);
+batches committed before that stay, and rerunning is safe. Exit 1 when the
+database fails mid-import; rerun to complete it.`,
+		Example: `  scentmatch import --fragrances ../shared/data/catalog-37k.csv.gz --source catalog37k \
+      --map perfume=name,launch_year=year,main_accords=accords,image=source_id --report r.jsonl
+  scentmatch import --fragrances new.jsonl --brands brands.json --dry-run --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.runImport(cmd, g, fl)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.fragrances, "fragrances", "", "fragrance file to import (required)")
+	f.StringVar(&fl.brands, "brands", "", "brand file (name, aliases, country, website) imported first")
+	f.StringVar(&fl.source, "source", "", "source name for records that carry none (identity is source + source_id)")
+	f.StringVar(&fl.mapping, "map", "", "rename columns: COLUMN=FIELD[,COLUMN=FIELD...]")
+	f.StringVar(&fl.report, "report", "", "write one JSON line per input record to this file")
+	f.IntVar(&fl.batchSize, "batch-size", 0, "records per transaction (default: cycle.batch_size)")
+	f.BoolVar(&fl.dryRun, "dry-run", false, "validate and match, report what would change, write nothing")
+	f.BoolVar(&fl.asJSON, "json", false, "print the summary as JSON (and no progress)")
+	return cmd
+}
+
+func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
+	ctx := cmd.Context()
+	if fl.fragrances == "" {
+		return usage("--fragrances FILE is required\nRun 'scentmatch import --help' for an example")
+	}
+	if fl.batchSize < 0 {
+		return usage("--batch-size must be positive")
+	}
+	mapping, err := parseMap(fl.mapping)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	for _, p := range []string{fl.fragrances, fl.brands} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", p, errors.Unwrap(err))}
+		}
+	}
+	cfg, err := g.env.LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	pool, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 4})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := postgres.CheckSchema(ctx, pool); err != nil {
+		return err
+	}
+	im := &importer.Importer{Pool: pool, Config: cfg, Logger: g.logger}
+	showProgress := c.Terminal && !fl.asJSON
+
+	var brandSum *importer.BrandSummary
+	if fl.brands != "" {
+		r, err := dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping})
+		if err != nil {
+			return readError(err)
+		}
+		brandSum, err = im.ImportBrands(ctx, r, fl.dryRun)
+		r.Close()
+		if err != nil {
+			return readError(err)
+		}
+	}
+
+	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping})
+	if err != nil {
+		return readError(err)
+	}
+	defer r.Close()
+	var total int64
+	if info, err := os.Stat(fl.fragrances); err == nil {
+		total = info.Size()
+	}
+	opts := importer.Options{Kind: "manual", Source: fl.source, DryRun: fl.dryRun, BatchSize: fl.batchSize, InputRef: fl.fragrances}
+	var reportFile *os.File
+	var reportBuf *bufio.Writer
+	if fl.report != "" {
+		if reportFile, err = os.Create(fl.report); err != nil {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("creating report %s: %w", fl.report, err)}
+		}
+		defer reportFile.Close()
+		reportBuf = bufio.NewWriterSize(reportFile, 256<<10)
+		opts.Report = reportBuf
+	}
+	bar := newProgress(c.Stderr, showProgress, "importing "+fl.fragrances, total)
+	opts.Progress = func(p importer.Progress) { bar.update(p.Records, p.BytesRead) }
+	sum, runErr := im.Import(ctx, r, opts)
+	bar.done()
+	if reportBuf != nil {
+		if err := reportBuf.Flush(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("writing report %s: %w", fl.report, err)
+		}
+	}
+	if len(sum.Unmapped) > 0 {
+		g.logger.WarnContext(ctx, "columns that map to no field were ignored (use --map COLUMN=FIELD to keep them)", "columns", strings.Join(sum.Unmapped, ", "))
+	}
+	if fl.asJSON {
+		out := map[string]any{"fragrances": sum}
+		if brandSum != nil {
+			out["brands"] = brandSum
+		}
+		if err := c.printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		c.printImportSummary(sum, brandSum, fl)
+	}
+	if runErr != nil {
+		return importError(runErr, sum)
+	}
+	return nil
+}
+
+// readError turns an unreadable file into exit 2.
+func readError(err error) error {
+	var se *dataset.SyntaxError
+	if errors.As(err, &se) {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nFix the file and rerun: records already committed are kept and not imported twice", se)}
+	}
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	return err
+}
+
+func importError(err error, sum *importer.Summary) error {
+	var se *dataset.SyntaxError
+	if errors.As(err, &se) {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n%d batch(es) committed before the error (records 1-%d); the batch in progress was rolled back. Fix the file and rerun: committed records are not imported twice",
+			se, sum.Batches, sum.Records)}
+	}
+	if postgres.IsTransient(err) {
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%w\nthe database connection failed; %d batch(es) were committed. Check `scentmatch health`, then rerun the same command: it completes the import without duplicates", err, sum.Batches)}
+	}
+	return err
+}
+
+func (c *CLI) printImportSummary(sum *importer.Summary, brands *importer.BrandSummary, fl importFlags) {
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	if brands != nil {
+		fmt.Fprintf(w, "brands file:\t%s (%d records: %d brands, %d aliases added, %d rejected)\n", brands.File, brands.Records, brands.Brands, brands.Aliases, brands.Rejected)
+	}
+	mode := ""
+	if sum.DryRun {
+		mode = " (dry run: nothing written)"
+	}
+	fmt.Fprintf(w, "file:\t%s (%s)%s\n", sum.File, sum.Format, mode)
+	fmt.Fprintf(w, "records:\t%d\n", sum.Records)
+	for _, o := range importer.Outcomes {
+		fmt.Fprintf(w, "  %s:\t%d\n", o, sum.Counts[o])
+	}
+	fmt.Fprintf(w, "warnings:\t%d\n", sum.Warnings)
+	for rule, n := range sum.RejectedByRule {
+		fmt.Fprintf(w, "  rejected by %s:\t%d\n", rule, n)
+	}
+	fmt.Fprintf(w, "validation pass rate:\t%.2f%%\n", sum.ValidationPassRate)
+	fmt.Fprintf(w, "import success rate:\t%.2f%%\n", sum.ImportSuccessRate)
+	fmt.Fprintf(w, "duration:\t%.1f s (%.0f records/s)\n", sum.DurationSeconds, sum.RecordsPerSecond)
+	if sum.RunID != 0 && !sum.DryRun {
+		fmt.Fprintf(w, "import run:\t%d\n", sum.RunID)
+	}
+	if fl.report != "" {
+		fmt.Fprintf(w, "report:\t%s\n", fl.report)
+	}
+	w.Flush()
+}

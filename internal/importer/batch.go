@@ -1,0 +1,389 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+)
+
+// importLockID serialises the batches of concurrent imports, so two runs
+// never both insert the same new product.
+const importLockID int64 = 0x5ce2_1a70
+
+// batcher processes the batches of one run.
+type batcher struct {
+	im     *Importer
+	db     runDB
+	opts   Options
+	runID  int64
+	brands *catalog.BrandResolver
+}
+
+// mergeRow is one merge_log row to write.
+type mergeRow struct {
+	target   int64
+	it       *item
+	replaced map[string]any
+	score    float64
+	reason   string
+}
+
+// process writes one batch in one transaction; on error nothing of it stays.
+func (b *batcher) process(ctx context.Context, items []*item) error {
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
+		return fmt.Errorf("waiting for other imports: %w", err)
+	}
+	if err := b.quarantine(ctx, tx, items); err != nil {
+		return err
+	}
+	if err := b.match(ctx, tx, items); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) error {
+	var rows [][]any
+	for _, it := range items {
+		if it.f != nil {
+			for _, is := range it.issues {
+				it.reasons = append(it.reasons, "warning: "+is.String())
+			}
+			continue
+		}
+		it.outcome = OutcomeRejected
+		for _, is := range it.issues {
+			it.reasons = append(it.reasons, string(is.Severity)+": "+is.String())
+		}
+		first, _ := catalog.FirstError(it.issues)
+		var source, sourceID *string
+		if s, ok := it.raw.Fields["source"].(string); ok && s != "" {
+			source = &s
+		} else if b.opts.Source != "" {
+			source = &b.opts.Source
+		}
+		if s, ok := it.raw.Fields["source_id"].(string); ok && s != "" {
+			s = sanitizeText(s, 500)
+			sourceID = &s
+		}
+		rows = append(rows, []any{b.runID, it.raw.Index, it.raw.Line, source, sourceID, first.Rule, nullStr(first.Field),
+			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(sanitizeRecord(it.raw))})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"quarantined_records"},
+		[]string{"import_run_id", "record_index", "line", "source", "source_id", "rule", "field", "reason", "excerpt", "record"},
+		pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("quarantining %d record(s): %w", len(rows), err)
+	}
+	return nil
+}
+
+// match decides each valid record's fate and writes the batch.
+func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
+	var valid []*item
+	for _, it := range items {
+		if it.f != nil {
+			valid = append(valid, it)
+		}
+	}
+	if len(valid) == 0 {
+		return nil
+	}
+	// Which identities this run has already seen in earlier batches.
+	var ids []identity
+	for _, it := range valid {
+		if it.f.Source != "" && it.f.SourceID != "" {
+			ids = append(ids, identity{it.f.Source, it.f.SourceID})
+		}
+	}
+	firstInRun, err := markSeen(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	keys := map[string]bool{}
+	for _, it := range valid {
+		for _, k := range b.im.Matcher.Keys(it.f) {
+			keys[k] = true
+		}
+	}
+	byIdentity, byKey, rows, err := lookup(ctx, tx, ids, sortedKeys(keys))
+	if err != nil {
+		return err
+	}
+	mergedIn, err := mergedIdentities(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+
+	var (
+		pending      []*row                 // new fragrances, ids -1, -2, ...
+		updates      = map[int64]bool{}     // existing rows changed
+		newIDs       = map[identity]int64{} // identities to record
+		merges       []mergeRow
+		seenInBatch  = map[identity]bool{}
+		newIdentURLs = map[identity]string{}
+	)
+	for _, it := range valid {
+		f := it.f
+		id := identity{f.Source, f.SourceID}
+		hasID := f.Source != "" && f.SourceID != ""
+		if hasID && (seenInBatch[id] || !firstInRun[id]) {
+			it.outcome = OutcomeDuplicate
+			it.fid = byIdentity[id]
+			if it.fid == 0 {
+				it.fid = newIDs[id]
+			}
+			it.dupOf = it.fid
+			it.reasons = append(it.reasons, "source_id "+f.SourceID+" appears earlier in this input")
+			continue
+		}
+		if hasID {
+			seenInBatch[id] = true
+		}
+		if fid, ok := byIdentity[id]; hasID && ok {
+			r := rows[fid]
+			next := r.Fragrance
+			if mergedIn[id] {
+				fill(&next, f)
+			} else {
+				overwrite(&next, f)
+			}
+			it.fid = fid
+			if h := catalog.ContentHash(&next); h != r.ContentHash {
+				r.Fragrance, r.ContentHash = next, h
+				updates[fid] = true
+				byKey[next.MatchKey] = appendID(byKey[next.MatchKey], fid)
+				it.outcome = OutcomeUpdated
+				it.reasons = append(it.reasons, "same source identity, content changed")
+			} else {
+				it.outcome = OutcomeUnchanged
+			}
+			continue
+		}
+		var cands []Candidate
+		for _, k := range b.im.Matcher.Keys(f) {
+			for _, cid := range byKey[k] {
+				c := rows[cid]
+				cands = append(cands, Candidate{ID: cid, Fragrance: &c.Fragrance, Identities: c.Identities})
+			}
+		}
+		d := b.im.Matcher.Match(f, cands)
+		switch d.Kind {
+		case Merge:
+			r := rows[d.Target]
+			replaced := fill(&r.Fragrance, f)
+			it.outcome, it.fid, it.dupOf = OutcomeDuplicate, d.Target, d.Target
+			it.reasons = append(it.reasons, d.Reason)
+			if h := catalog.ContentHash(&r.Fragrance); h != r.ContentHash {
+				r.ContentHash = h
+				if d.Target > 0 {
+					updates[d.Target] = true
+				}
+				byKey[r.Fragrance.MatchKey] = appendID(byKey[r.Fragrance.MatchKey], d.Target)
+			}
+			if hasID {
+				newIDs[id] = d.Target
+				newIdentURLs[id] = f.URL
+				r.Identities = append(r.Identities, id)
+			}
+			if len(replaced) > 0 || hasID {
+				merges = append(merges, mergeRow{target: d.Target, it: it, replaced: replaced, score: d.Score, reason: d.Reason})
+			}
+		case Review:
+			return fmt.Errorf("record %d: the review band is not available with this matcher", it.raw.Index)
+		default:
+			r := &row{ID: -int64(len(pending) + 1), Fragrance: *f}
+			r.ContentHash = catalog.ContentHash(f)
+			if hasID {
+				r.Identities = []identity{id}
+				newIDs[id] = r.ID
+				newIdentURLs[id] = f.URL
+			}
+			pending = append(pending, r)
+			rows[r.ID] = r
+			byKey[f.MatchKey] = appendID(byKey[f.MatchKey], r.ID)
+			it.outcome, it.fid = OutcomeInserted, r.ID
+		}
+	}
+
+	// Real ids for the new fragrances.
+	real, err := nextIDs(ctx, tx, len(pending))
+	if err != nil {
+		return err
+	}
+	remap := func(id int64) int64 {
+		if id < 0 {
+			return real[-id-1]
+		}
+		return id
+	}
+	for _, it := range valid {
+		it.fid, it.dupOf = remap(it.fid), remap(it.dupOf)
+	}
+
+	brandNames := map[string]string{}
+	brandAliases := map[string][]string{}
+	for _, r := range pending {
+		name, key, aliases := b.brands.Resolve(r.Fragrance.Brand)
+		if key == r.Fragrance.BrandKey {
+			brandNames[key] = name
+			brandAliases[key] = aliases
+		} else {
+			brandNames[r.Fragrance.BrandKey] = r.Fragrance.Brand
+		}
+	}
+	brandIDs, err := ensureBrands(ctx, tx, brandNames, brandAliases)
+	if err != nil {
+		return err
+	}
+	now := b.im.now()
+	var cycleID *string
+	if b.opts.CycleID != "" {
+		cycleID = &b.opts.CycleID
+	}
+	runID := b.runID
+	var writes []write
+	for _, r := range pending {
+		writes = append(writes, write{op: "insert", id: remap(r.ID), brandID: brandIDs[r.Fragrance.BrandKey], f: &r.Fragrance,
+			hash: r.ContentHash, cycleID: cycleID, importRun: &runID})
+	}
+	for id := range updates {
+		r := rows[id]
+		writes = append(writes, write{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: r.ContentHash})
+	}
+	if err := applyWrites(ctx, tx, writes, now); err != nil {
+		return err
+	}
+	if err := insertIdentities(ctx, tx, newIDs, newIdentURLs, remap, now); err != nil {
+		return err
+	}
+	return b.insertMerges(ctx, tx, merges, remap)
+}
+
+func appendID(list []int64, id int64) []int64 {
+	for _, x := range list {
+		if x == id {
+			return list
+		}
+	}
+	return append(list, id)
+}
+
+// markSeen records identities in the run's seen-table and returns those
+// that were not there yet.
+func markSeen(ctx context.Context, tx pgx.Tx, ids []identity) (map[identity]bool, error) {
+	out := map[identity]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sources, sourceIDs := splitIdentities(ids)
+	r, err := tx.Query(ctx, `INSERT INTO import_seen SELECT * FROM unnest($1::text[], $2::text[])
+		ON CONFLICT DO NOTHING RETURNING source, source_id`, sources, sourceIDs)
+	if err != nil {
+		return nil, fmt.Errorf("tracking identities seen in this run: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id identity
+		if err := r.Scan(&id.Source, &id.SourceID); err != nil {
+			return nil, fmt.Errorf("tracking identities seen in this run: %w", err)
+		}
+		out[id] = true
+	}
+	return out, r.Err()
+}
+
+// mergedIdentities returns the identities that joined their fragrance by a
+// merge (not by creating it): their updates only fill gaps.
+func mergedIdentities(ctx context.Context, tx pgx.Tx, ids []identity) (map[identity]bool, error) {
+	out := map[identity]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sources, sourceIDs := splitIdentities(ids)
+	r, err := tx.Query(ctx, `SELECT DISTINCT m.merged_source, m.merged_source_id FROM merge_log m
+		JOIN unnest($1::text[], $2::text[]) AS q(source, source_id)
+		ON m.merged_source = q.source AND m.merged_source_id = q.source_id WHERE m.undone_at IS NULL`, sources, sourceIDs)
+	if err != nil {
+		return nil, fmt.Errorf("looking up merged identities: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id identity
+		if err := r.Scan(&id.Source, &id.SourceID); err != nil {
+			return nil, fmt.Errorf("looking up merged identities: %w", err)
+		}
+		out[id] = true
+	}
+	return out, r.Err()
+}
+
+func splitIdentities(ids []identity) ([]string, []string) {
+	sources := make([]string, len(ids))
+	sourceIDs := make([]string, len(ids))
+	for i, id := range ids {
+		sources[i], sourceIDs[i] = id.Source, id.SourceID
+	}
+	return sources, sourceIDs
+}
+
+func insertIdentities(ctx context.Context, tx pgx.Tx, ids map[identity]int64, urls map[identity]string, remap func(int64) int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var sources, sourceIDs []string
+	var fids []int64
+	var urlList []*string
+	for id, fid := range ids {
+		sources, sourceIDs, fids = append(sources, id.Source), append(sourceIDs, id.SourceID), append(fids, remap(fid))
+		urlList = append(urlList, nullStr(urls[id]))
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO source_identities (source, source_id, fragrance_id, url, first_seen_at, last_seen_at)
+		SELECT s, i, f, u, $5, $5 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS q(s, i, f, u) ORDER BY s, i
+		ON CONFLICT (source, source_id) DO NOTHING`, sources, sourceIDs, fids, urlList, now); err != nil {
+		return fmt.Errorf("recording source identities: %w", err)
+	}
+	return nil
+}
+
+func (b *batcher) insertMerges(ctx context.Context, tx pgx.Tx, merges []mergeRow, remap func(int64) int64) error {
+	if len(merges) == 0 {
+		return nil
+	}
+	rows := make([][]any, 0, len(merges))
+	for _, m := range merges {
+		record, err := json.Marshal(m.it.f)
+		if err != nil {
+			return fmt.Errorf("encoding merged record: %w", err)
+		}
+		replaced, err := json.Marshal(m.replaced)
+		if err != nil {
+			return fmt.Errorf("encoding replaced values: %w", err)
+		}
+		score := float32(m.score)
+		runID := b.runID
+		rows = append(rows, []any{&runID, remap(m.target), nullStr(m.it.f.Source), nullStr(m.it.f.SourceID), string(record), string(replaced), &score, m.reason})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"merge_log"},
+		[]string{"import_run_id", "fragrance_id", "merged_source", "merged_source_id", "merged_record", "replaced", "score", "reason"},
+		pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("writing the merge log: %w", err)
+	}
+	return nil
+}

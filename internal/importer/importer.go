@@ -1,0 +1,446 @@
+// Package importer writes validated catalog records into PostgreSQL: in
+// batches, each one transaction (CopyFrom into a staging table, then
+// set-based INSERT and UPDATE), brands before fragrances, with identity and
+// exact matching (a Matcher seam for fuzzy matching), merges that fill
+// missing fields and are logged so they can be undone, quarantine for the
+// records that fail validation, and one report line per input record.
+// Re-importing the same data changes nothing.
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/settings"
+)
+
+// Outcomes of one input record.
+const (
+	OutcomeInserted  = "inserted"
+	OutcomeUpdated   = "updated"
+	OutcomeUnchanged = "unchanged"
+	OutcomeDuplicate = "duplicate"
+	OutcomeReview    = "review"
+	OutcomeRejected  = "rejected"
+)
+
+// Outcomes lists every outcome, in report order.
+var Outcomes = []string{OutcomeInserted, OutcomeUpdated, OutcomeUnchanged, OutcomeDuplicate, OutcomeReview, OutcomeRejected}
+
+// ReportLine is one input record's line in the --report file.
+type ReportLine struct {
+	Index       int      `json:"index"`
+	Line        int      `json:"line"`
+	SourceID    string   `json:"source_id,omitempty"`
+	Outcome     string   `json:"outcome"`
+	FragranceID *int64   `json:"fragrance_id"`
+	DuplicateOf *int64   `json:"duplicate_of"`
+	Reasons     []string `json:"reasons"`
+}
+
+// Options describe one import run.
+type Options struct {
+	Kind      string // manual | cycle | upload | replay
+	Source    string // source for records that name none
+	CycleID   string
+	InputRef  string
+	InputETag string
+	DryRun    bool
+	BatchSize int
+	// Report receives one JSON line per input record (may be nil).
+	Report io.Writer
+	// Progress is called after each batch (may be nil).
+	Progress func(Progress)
+}
+
+// Progress is reported after each committed batch.
+type Progress struct {
+	Records   int
+	BytesRead int64
+}
+
+// Summary is what an import run did.
+type Summary struct {
+	RunID              int64          `json:"import_run_id,omitempty"`
+	File               string         `json:"file"`
+	Format             string         `json:"format"`
+	Source             string         `json:"source,omitempty"`
+	DryRun             bool           `json:"dry_run"`
+	Records            int            `json:"records"`
+	Counts             map[string]int `json:"counts"`
+	Warnings           int            `json:"warnings"`
+	WarningsByRule     map[string]int `json:"warnings_by_rule,omitempty"`
+	RejectedByRule     map[string]int `json:"rejected_by_rule,omitempty"`
+	ValidationPassRate float64        `json:"validation_pass_rate"`
+	ImportSuccessRate  float64        `json:"import_success_rate"`
+	Batches            int            `json:"batches_committed"`
+	DurationSeconds    float64        `json:"duration_seconds"`
+	RecordsPerSecond   float64        `json:"records_per_second"`
+	Unmapped           []string       `json:"unmapped_columns,omitempty"`
+	Status             string         `json:"status"`
+	Error              string         `json:"error,omitempty"`
+}
+
+// Importer writes records into one database.
+type Importer struct {
+	Pool    *pgxpool.Pool
+	Config  *settings.Config
+	Matcher Matcher
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+func (im *Importer) now() time.Time {
+	if im.Now != nil {
+		return im.Now()
+	}
+	return time.Now()
+}
+
+// item is one input record on its way through a batch.
+type item struct {
+	raw     *dataset.Raw
+	f       *catalog.Fragrance
+	issues  []catalog.Issue
+	outcome string
+	fid     int64
+	dupOf   int64
+	reasons []string
+}
+
+// BatchError wraps a failure that rolled back the batch in progress.
+type BatchError struct {
+	Batch     int
+	FirstLine int
+	Committed int
+	Err       error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("batch %d (from line %d) rolled back after %d committed batch(es): %v", e.Batch, e.FirstLine, e.Committed, e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// Import reads every record of r and writes it.
+func (im *Importer) Import(ctx context.Context, r *dataset.Reader, opts Options) (*Summary, error) {
+	start := im.now()
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = im.Config.Monitoring.Cycle.BatchSize
+	}
+	if opts.Kind == "" {
+		opts.Kind = "manual"
+	}
+	if im.Matcher == nil {
+		im.Matcher = ExactMatcher{}
+	}
+	sum := &Summary{File: r.Name(), Format: string(r.Format()), Source: opts.Source, DryRun: opts.DryRun,
+		Counts: map[string]int{}, WarningsByRule: map[string]int{}, RejectedByRule: map[string]int{}, Status: "running"}
+	for _, o := range Outcomes {
+		sum.Counts[o] = 0
+	}
+
+	pc, err := im.Pool.Acquire(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("acquiring a database connection: %w", err)
+	}
+	defer pc.Release()
+	var db runDB = pc.Conn()
+	var outer pgx.Tx
+	if opts.DryRun {
+		if outer, err = pc.Begin(ctx); err != nil {
+			return sum, fmt.Errorf("starting dry-run transaction: %w", err)
+		}
+		defer outer.Rollback(context.Background()) //nolint:errcheck
+		db = outer
+	}
+	if _, err := db.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS import_seen (source text, source_id text, PRIMARY KEY (source, source_id));
+		TRUNCATE import_seen`); err != nil {
+		return sum, fmt.Errorf("preparing the run: %w", err)
+	}
+	runID, err := im.startRun(ctx, db, r, opts)
+	if err != nil {
+		return sum, err
+	}
+	sum.RunID = runID
+
+	brands, err := im.brandResolver(ctx, db)
+	if err != nil {
+		return sum, err
+	}
+	v := &catalog.Validator{Quality: im.Config.Monitoring.Quality, Brands: brands, Source: opts.Source, Now: im.Now}
+	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands}
+
+	var batch []*item
+	valid := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := b.process(ctx, batch); err != nil {
+			return &BatchError{Batch: sum.Batches + 1, FirstLine: batch[0].raw.Line, Committed: sum.Batches, Err: err}
+		}
+		sum.Batches++
+		for _, it := range batch {
+			sum.Counts[it.outcome]++
+			if err := writeReport(opts.Report, it); err != nil {
+				return fmt.Errorf("writing the report: %w", err)
+			}
+		}
+		sum.Records += len(batch)
+		batch, valid = batch[:0], 0
+		if opts.Progress != nil {
+			opts.Progress(Progress{Records: sum.Records, BytesRead: r.BytesRead()})
+		}
+		return nil
+	}
+	var runErr error
+	for {
+		raw, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			runErr = err
+			break
+		}
+		f, issues := v.Check(raw)
+		it := &item{raw: raw, f: f, issues: issues}
+		for _, is := range issues {
+			if is.Severity == catalog.Warning {
+				sum.Warnings++
+				sum.WarningsByRule[is.Rule]++
+			}
+		}
+		if f == nil {
+			first, _ := catalog.FirstError(issues)
+			sum.RejectedByRule[first.Rule]++
+		} else {
+			valid++
+		}
+		batch = append(batch, it)
+		if valid >= opts.BatchSize || len(batch) >= 4*opts.BatchSize {
+			if runErr = flush(); runErr != nil {
+				break
+			}
+		}
+	}
+	if runErr == nil {
+		runErr = flush()
+	}
+	sum.Unmapped = r.Unmapped()
+	elapsed := im.now().Sub(start)
+	sum.DurationSeconds = elapsed.Seconds()
+	if elapsed > 0 {
+		sum.RecordsPerSecond = float64(sum.Records) / elapsed.Seconds()
+	}
+	rejected := sum.Counts[OutcomeRejected]
+	if sum.Records > 0 {
+		sum.ValidationPassRate = 100 * float64(sum.Records-rejected) / float64(sum.Records)
+		sum.ImportSuccessRate = 100
+	}
+	if runErr != nil {
+		sum.Status, sum.Error = "failed", runErr.Error()
+		// Records read but not committed count against the success rate.
+		var be *BatchError
+		if errors.As(runErr, &be) && sum.Records+len(batch) > 0 {
+			attempted := sum.Records - rejected + valid
+			if attempted > 0 {
+				sum.ImportSuccessRate = 100 * float64(sum.Records-rejected) / float64(attempted)
+			}
+		}
+	} else {
+		sum.Status = "succeeded"
+	}
+	if err := im.finishRun(context.WithoutCancel(ctx), db, sum); err != nil && runErr == nil {
+		runErr = err
+	}
+	return sum, runErr
+}
+
+// runDB is the one connection an import runs on (it holds the run's
+// temporary table), or in a dry run the transaction that is rolled back at
+// the end: then each batch is a savepoint inside it.
+type runDB interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func (im *Importer) startRun(ctx context.Context, db runDB, r *dataset.Reader, opts Options) (int64, error) {
+	var id int64
+	var cycle, ref, etag, source *string
+	if opts.CycleID != "" {
+		cycle = &opts.CycleID
+	}
+	if opts.InputRef != "" {
+		ref = &opts.InputRef
+	} else {
+		n := r.Name()
+		ref = &n
+	}
+	if opts.InputETag != "" {
+		etag = &opts.InputETag
+	}
+	if opts.Source != "" {
+		source = &opts.Source
+	}
+	err := db.QueryRow(ctx, `INSERT INTO import_runs (cycle_id, kind, source, input_ref, input_etag, dry_run, started_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, cycle, opts.Kind, source, ref, etag, opts.DryRun, im.now()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("recording the import run: %w", err)
+	}
+	return id, nil
+}
+
+func (im *Importer) finishRun(ctx context.Context, db runDB, sum *Summary) error {
+	counts, _ := json.Marshal(sum.Counts)
+	summary, _ := json.Marshal(sum)
+	var errText *string
+	if sum.Error != "" {
+		errText = &sum.Error
+	}
+	if _, err := db.Exec(ctx, `UPDATE import_runs SET status = $2, finished_at = $3, counts = $4, summary = $5, error = $6 WHERE id = $1`,
+		sum.RunID, sum.Status, im.now(), counts, summary, errText); err != nil {
+		return fmt.Errorf("recording the import run's result: %w", err)
+	}
+	return nil
+}
+
+// brandResolver knows the configured priority brands and every brand and
+// alias already stored.
+func (im *Importer) brandResolver(ctx context.Context, db runDB) (*catalog.BrandResolver, error) {
+	res := catalog.NewBrandResolver()
+	rows, err := db.Query(ctx, `SELECT b.name, coalesce(array_agg(a.alias ORDER BY a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}')
+		FROM brands b LEFT JOIN brand_aliases a ON a.brand_id = b.id GROUP BY b.id ORDER BY b.id`)
+	if err != nil {
+		return nil, fmt.Errorf("loading brands: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var aliases []string
+		if err := rows.Scan(&name, &aliases); err != nil {
+			return nil, fmt.Errorf("loading brands: %w", err)
+		}
+		res.Add(name, aliases...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading brands: %w", err)
+	}
+	for _, b := range im.Config.Brands.Brands {
+		res.Add(b.Name, b.Aliases...)
+	}
+	return res, nil
+}
+
+func writeReport(w io.Writer, it *item) error {
+	if w == nil {
+		return nil
+	}
+	line := ReportLine{Index: it.raw.Index, Line: it.raw.Line, Outcome: it.outcome, Reasons: it.reasons}
+	if it.f != nil {
+		line.SourceID = it.f.SourceID
+	} else if s, ok := it.raw.Fields["source_id"].(string); ok {
+		line.SourceID = s
+	}
+	if it.fid != 0 {
+		id := it.fid
+		line.FragranceID = &id
+	}
+	if it.dupOf != 0 {
+		id := it.dupOf
+		line.DuplicateOf = &id
+	}
+	if line.Reasons == nil {
+		line.Reasons = []string{}
+	}
+	data, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+// sanitizeRecord makes a raw record storable as jsonb: valid UTF-8, no NUL
+// (PostgreSQL refuses both), long values cut.
+func sanitizeRecord(raw *dataset.Raw) []byte {
+	if raw.TooLarge {
+		data, _ := json.Marshal(map[string]string{"_excerpt": raw.Excerpt})
+		return data
+	}
+	clean := make(map[string]any, len(raw.Fields))
+	var fix func(v any) any
+	fix = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			s := strings.ReplaceAll(strings.ToValidUTF8(x, "\ufffd"), "\x00", "\ufffd")
+			if len(s) > 64<<10 {
+				s = s[:64<<10]
+				for !utf8.ValidString(s) {
+					s = s[:len(s)-1]
+				}
+				s += "…[truncated]"
+			}
+			return s
+		case []any:
+			out := make([]any, len(x))
+			for i := range x {
+				out[i] = fix(x[i])
+			}
+			return out
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, vv := range x {
+				out[fix(k).(string)] = fix(vv)
+			}
+			return out
+		}
+		return v
+	}
+	for k, v := range raw.Fields {
+		if k == dataset.ExtraCellsKey {
+			continue
+		}
+		clean[k] = fix(v)
+	}
+	data, _ := json.Marshal(clean)
+	return data
+}
+
+// sanitizeText makes s storable as text: valid UTF-8, no NUL, at most max bytes.
+func sanitizeText(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+	if len(s) > max {
+		s = s[:max]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

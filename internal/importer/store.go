@@ -1,0 +1,310 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+)
+
+// row is a fragrance as stored, with its id.
+type row struct {
+	ID          int64
+	BrandID     int64
+	Fragrance   catalog.Fragrance
+	ContentHash string
+	// Identities are the (source, source_id) pairs pointing at it.
+	Identities []identity
+}
+
+type identity struct {
+	Source, SourceID string
+}
+
+const rowColumns = `f.id, f.brand_id, b.match_key, b.name, f.name, f.match_key, coalesce(f.concentration, ''), coalesce(f.gender, ''), f.year,
+	f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords, f.perfumers, f.rating::float8, f.votes,
+	coalesce(f.url, ''), coalesce(f.description, ''), f.content_hash,
+	coalesce((SELECT array_agg(si.source || chr(31) || si.source_id) FROM source_identities si WHERE si.fragrance_id = f.id), '{}')`
+
+func scanRows(rows pgx.Rows) (map[int64]*row, error) {
+	out := map[int64]*row{}
+	for rows.Next() {
+		r := &row{}
+		f := &r.Fragrance
+		var year *int16
+		var votes *int32
+		var accords []byte
+		var ids []string
+		if err := rows.Scan(&r.ID, &r.BrandID, &f.BrandKey, &f.Brand, &f.Name, &f.MatchKey, &f.Concentration, &f.Gender, &year,
+			&f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Perfumers, &f.Rating, &votes,
+			&f.URL, &f.Description, &r.ContentHash, &ids); err != nil {
+			return nil, fmt.Errorf("reading fragrance: %w", err)
+		}
+		if year != nil {
+			y := int(*year)
+			f.Year = &y
+		}
+		if votes != nil {
+			v := int64(*votes)
+			f.Votes = &v
+		}
+		if err := json.Unmarshal(accords, &f.Accords); err != nil {
+			return nil, fmt.Errorf("reading accords of fragrance %d: %w", r.ID, err)
+		}
+		for _, s := range ids {
+			for i := 0; i < len(s); i++ {
+				if s[i] == 31 {
+					r.Identities = append(r.Identities, identity{Source: s[:i], SourceID: s[i+1:]})
+					break
+				}
+			}
+		}
+		normalizeEmpty(f)
+		out[r.ID] = r
+	}
+	return out, rows.Err()
+}
+
+// normalizeEmpty makes stored empty lists nil, as the validator leaves them.
+func normalizeEmpty(f *catalog.Fragrance) {
+	for _, l := range []*[]string{&f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &f.Perfumers} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	if len(f.Accords) == 0 {
+		f.Accords = nil
+	}
+}
+
+// lookup loads what matching needs for one batch: fragrances reached by
+// source identity, and fragrances sharing a match key.
+func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string) (byIdentity map[identity]int64, byKey map[string][]int64, rows map[int64]*row, err error) {
+	byIdentity = map[identity]int64{}
+	byKey = map[string][]int64{}
+	sources := make([]string, len(ids))
+	sourceIDs := make([]string, len(ids))
+	for i, id := range ids {
+		sources[i], sourceIDs[i] = id.Source, id.SourceID
+	}
+	r, err := tx.Query(ctx, `SELECT si.source, si.source_id, si.fragrance_id
+		FROM source_identities si JOIN unnest($1::text[], $2::text[]) AS q(source, source_id)
+		ON si.source = q.source AND si.source_id = q.source_id`, sources, sourceIDs)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("looking up source identities: %w", err)
+	}
+	want := []int64{}
+	for r.Next() {
+		var id identity
+		var fid int64
+		if err := r.Scan(&id.Source, &id.SourceID, &fid); err != nil {
+			r.Close()
+			return nil, nil, nil, fmt.Errorf("reading source identity: %w", err)
+		}
+		byIdentity[id] = fid
+		want = append(want, fid)
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("looking up source identities: %w", err)
+	}
+	r, err = tx.Query(ctx, `SELECT f.id, f.match_key FROM unnest($1::text[]) AS q(k) JOIN fragrances f ON f.match_key = q.k ORDER BY f.id`, keys)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("looking up match keys: %w", err)
+	}
+	for r.Next() {
+		var fid int64
+		var key string
+		if err := r.Scan(&fid, &key); err != nil {
+			r.Close()
+			return nil, nil, nil, fmt.Errorf("reading match key: %w", err)
+		}
+		byKey[key] = append(byKey[key], fid)
+		want = append(want, fid)
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("looking up match keys: %w", err)
+	}
+	rows = map[int64]*row{}
+	if len(want) == 0 {
+		return byIdentity, byKey, rows, nil
+	}
+	r, err = tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = ANY($1::bigint[])`, want)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading fragrances: %w", err)
+	}
+	defer r.Close()
+	rows, err = scanRows(r)
+	return byIdentity, byKey, rows, err
+}
+
+// ensureBrands upserts brands by key (and their aliases) and returns key -> id.
+func ensureBrands(ctx context.Context, tx pgx.Tx, names map[string]string, aliases map[string][]string) (map[string]int64, error) {
+	keys := make([]string, 0, len(names))
+	display := make([]string, 0, len(names))
+	for k, n := range names {
+		keys = append(keys, k)
+		display = append(display, n)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO brands (name, match_key)
+		SELECT n, k FROM unnest($1::text[], $2::text[]) AS q(n, k) ORDER BY k
+		ON CONFLICT (match_key) DO NOTHING`, display, keys); err != nil {
+		return nil, fmt.Errorf("inserting brands: %w", err)
+	}
+	ids := map[string]int64{}
+	r, err := tx.Query(ctx, `SELECT id, match_key FROM brands WHERE match_key = ANY($1::text[])`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("reading brand ids: %w", err)
+	}
+	for r.Next() {
+		var id int64
+		var k string
+		if err := r.Scan(&id, &k); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("reading brand id: %w", err)
+		}
+		ids[k] = id
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("reading brand ids: %w", err)
+	}
+	var aliasKeys, aliasNames []string
+	var aliasBrand []int64
+	for k, list := range aliases {
+		id, ok := ids[k]
+		if !ok {
+			continue
+		}
+		for _, a := range list {
+			ak := catalog.Fold(a)
+			if ak == "" || ak == k {
+				continue
+			}
+			aliasKeys, aliasNames, aliasBrand = append(aliasKeys, ak), append(aliasNames, a), append(aliasBrand, id)
+		}
+	}
+	if len(aliasKeys) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO brand_aliases (alias_key, alias, brand_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ORDER BY 1
+			ON CONFLICT (alias_key) DO NOTHING`, aliasKeys, aliasNames, aliasBrand); err != nil {
+			return nil, fmt.Errorf("inserting brand aliases: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// stageColumns are the staging table's columns, in COPY order.
+var stageColumns = []string{"op", "id", "brand_id", "name", "match_key", "concentration", "gender", "year",
+	"notes_top", "notes_middle", "notes_base", "notes_unsorted", "accords", "perfumers", "rating", "votes",
+	"url", "description", "content_hash", "created_cycle_id", "created_import_run_id"}
+
+const createStage = `CREATE TEMP TABLE IF NOT EXISTS import_stage (
+	op text NOT NULL, id bigint NOT NULL, brand_id bigint NOT NULL, name text NOT NULL, match_key text NOT NULL,
+	concentration text, gender text, year smallint, notes_top text[], notes_middle text[], notes_base text[],
+	notes_unsorted text[], accords jsonb, perfumers text[], rating numeric(3,2), votes integer, url text,
+	description text, content_hash text NOT NULL, created_cycle_id text, created_import_run_id bigint
+) ON COMMIT DELETE ROWS`
+
+// write is one staged change to the fragrances table.
+type write struct {
+	op        string // insert | update
+	id        int64
+	brandID   int64
+	f         *catalog.Fragrance
+	hash      string
+	cycleID   *string
+	importRun *int64
+}
+
+func nullStr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// applyWrites copies the batch's changes into the staging table and
+// applies them with one INSERT and one UPDATE.
+func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, createStage); err != nil {
+		return fmt.Errorf("creating staging table: %w", err)
+	}
+	rows := make([][]any, 0, len(writes))
+	for _, w := range writes {
+		f := w.f
+		accords, err := json.Marshal(f.Accords)
+		if err != nil {
+			return fmt.Errorf("encoding accords: %w", err)
+		}
+		if f.Accords == nil {
+			accords = []byte("[]")
+		}
+		var year *int16
+		if f.Year != nil {
+			y := int16(*f.Year)
+			year = &y
+		}
+		var votes *int32
+		if f.Votes != nil {
+			v := int32(*f.Votes)
+			votes = &v
+		}
+		rows = append(rows, []any{w.op, w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
+			list(f.NotesTop), list(f.NotesMiddle), list(f.NotesBase), list(f.NotesUnsorted), string(accords), list(f.Perfumers),
+			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash, w.cycleID, w.importRun})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copying batch to staging: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO fragrances (id, brand_id, name, match_key, concentration, gender, year,
+			notes_top, notes_middle, notes_base, notes_unsorted, accords, perfumers, rating, votes, url, description,
+			content_hash, created_at, updated_at, created_cycle_id, created_import_run_id)
+		OVERRIDING SYSTEM VALUE
+		SELECT id, brand_id, name, match_key, concentration, gender, year, notes_top, notes_middle, notes_base,
+			notes_unsorted, accords, perfumers, rating, votes, url, description, content_hash, $1, $1,
+			created_cycle_id, created_import_run_id
+		FROM import_stage WHERE op = 'insert' ORDER BY id`, now); err != nil {
+		return fmt.Errorf("inserting fragrances: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key,
+			concentration = s.concentration, gender = s.gender, year = s.year, notes_top = s.notes_top,
+			notes_middle = s.notes_middle, notes_base = s.notes_base, notes_unsorted = s.notes_unsorted,
+			accords = s.accords, perfumers = s.perfumers, rating = s.rating, votes = s.votes, url = s.url,
+			description = s.description, content_hash = s.content_hash, updated_at = $1
+		FROM import_stage s WHERE s.op = 'update' AND f.id = s.id`, now); err != nil {
+		return fmt.Errorf("updating fragrances: %w", err)
+	}
+	return nil
+}
+
+// nextIDs reserves n fragrance ids from the identity sequence.
+func nextIDs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	r, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('fragrances', 'id')) FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return nil, fmt.Errorf("reserving fragrance ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(r, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reserving fragrance ids: %w", err)
+	}
+	return ids, nil
+}
