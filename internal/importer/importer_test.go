@@ -1,0 +1,339 @@
+package importer_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/pglocal"
+	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/settings"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+var catalogMap = map[string]string{"perfume": "name", "launch_year": "year", "main_accords": "accords", "image": "source_id"}
+
+type bundle struct {
+	pool *pgxpool.Pool
+	im   *importer.Importer
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	pool := dbtest.Pool(t)
+	return &bundle{pool: pool, im: &importer.Importer{Pool: pool, Config: settings.Default(), Logger: logging.Discard()}}
+}
+
+func (b *bundle) run(t *testing.T, path string, m map[string]string, opts importer.Options) (*importer.Summary, []importer.ReportLine, error) {
+	t.Helper()
+	r, err := dataset.Open(path, catalog.Fields, dataset.Options{Map: m})
+	require.NoError(t, err)
+	defer r.Close()
+	var report bytes.Buffer
+	opts.Report = &report
+	sum, err := b.im.Import(context.Background(), r, opts)
+	var lines []importer.ReportLine
+	sc := bufio.NewScanner(&report)
+	for sc.Scan() {
+		var l importer.ReportLine
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l))
+		lines = append(lines, l)
+	}
+	return sum, lines, err
+}
+
+// snapshot is every catalog table's content, to compare runs.
+func snapshot(t *testing.T, pool *pgxpool.Pool) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, q := range map[string]string{
+		"fragrances":        "SELECT id, brand_id, name, match_key, concentration, gender, year, notes_top, notes_middle, notes_base, notes_unsorted, accords, perfumers, rating, votes, url, description, content_hash, updated_at FROM fragrances",
+		"brands":            "SELECT id, name, match_key FROM brands",
+		"brand_aliases":     "SELECT alias_key, brand_id FROM brand_aliases",
+		"source_identities": "SELECT source, source_id, fragrance_id, last_seen_at FROM source_identities",
+		"merge_log":         "SELECT id, fragrance_id, merged_source, merged_source_id, replaced FROM merge_log",
+	} {
+		var digest string
+		require.NoError(t, pool.QueryRow(context.Background(), "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ("+q+") t").Scan(&digest))
+		out[q[strings.LastIndex(q, " ")+1:]] = digest
+	}
+	return out
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), q, args...).Scan(&n))
+	return n
+}
+
+// sliceOfCatalog writes the first n data rows of the real 37k catalog.
+func sliceOfCatalog(t *testing.T, n int) string {
+	t.Helper()
+	f, err := os.Open("../../../shared/data/catalog-37k.csv.gz")
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	sc := bufio.NewScanner(gz)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	path := filepath.Join(t.TempDir(), "slice.csv")
+	out, err := os.Create(path)
+	require.NoError(t, err)
+	defer out.Close()
+	for i := 0; i <= n && sc.Scan(); i++ {
+		fmt.Fprintln(out, sc.Text())
+	}
+	return path
+}
+
+func TestImportOfRealCatalogSliceIsIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := sliceOfCatalog(t, 1200)
+	sum, lines, err := b.run(t, path, catalogMap, importer.Options{Source: "catalog37k", BatchSize: 250})
+	require.NoError(t, err)
+	require.Equal(t, 1200, sum.Records)
+	require.Len(t, lines, 1200, "one report line per record")
+	for i, l := range lines {
+		require.Equal(t, i+1, l.Index)
+		require.Equal(t, i+2, l.Line, "CSV rows start on line 2")
+	}
+	require.Equal(t, sum.Counts["inserted"], count(t, b.pool, "SELECT count(*) FROM fragrances"))
+	require.Equal(t, sum.Counts["inserted"], count(t, b.pool, "SELECT count(*) FROM source_identities WHERE source = 'catalog37k'"))
+	require.Positive(t, sum.Counts["inserted"])
+	require.Equal(t, 100.0, sum.ImportSuccessRate)
+	before := snapshot(t, b.pool)
+
+	again, lines2, err := b.run(t, path, catalogMap, importer.Options{Source: "catalog37k", BatchSize: 97})
+	require.NoError(t, err)
+	require.Zero(t, again.Counts["inserted"])
+	require.Zero(t, again.Counts["updated"])
+	require.Equal(t, sum.Counts["inserted"], again.Counts["unchanged"])
+	require.Equal(t, sum.Counts["duplicate"], again.Counts["duplicate"])
+	require.Equal(t, sum.Counts["rejected"], again.Counts["rejected"])
+	require.Equal(t, before, snapshot(t, b.pool), "a second import changes no table")
+	for i := range lines {
+		require.Equal(t, lines[i].FragranceID, lines2[i].FragranceID)
+	}
+	// Both runs are recorded with their counts.
+	require.Equal(t, 2, count(t, b.pool, "SELECT count(*) FROM import_runs WHERE status = 'succeeded'"))
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	return path
+}
+
+func TestIdentityMergeAndFlankerRules(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := writeFile(t, "catalog.jsonl", strings.Join([]string{
+		`{"source_id": "1", "brand": "Christian Dior", "name": "Sauvage Eau de Parfum", "year": 2018, "notes": {"top": ["Bergamot"], "middle": ["Lavender"], "base": ["Ambroxan"]}}`,
+		`{"source_id": "2", "brand": "Dior", "name": "Sauvage Elixir", "year": 2021}`,
+		`{"source_id": "3", "brand": "Dolce & Gabbana", "name": "Light Blue", "gender": "for women"}`,
+		`{"source_id": "4", "brand": "Dolce & Gabbana", "name": "Light Blue Intense", "gender": "for women"}`,
+		`{"source_id": "5", "brand": "Hermes", "name": "Terre d Hermes", "concentration": "EDT"}`,
+		`{"source_id": "6", "brand": "Hermes", "name": "Terre d Hermes", "concentration": "EDT"}`,
+	}, "\n"))
+	sum, lines, err := b.run(t, first, nil, importer.Options{Source: "shopA"})
+	require.NoError(t, err)
+	require.Equal(t, 6, sum.Counts["inserted"], "flankers and two ids of one source stay apart: %+v", lines)
+
+	retail := writeFile(t, "retail.csv", "brand,name_1,category,gender,customer_rating,review_count,id\n"+
+		"DIOR,Sauvage,Eau de Parfum Spray,Men,\"4,6\",120,r1\n"+
+		"Hermès,Terre d'Hermès,Eau de Toilette Spray,,\"4,8\",90,r2\n")
+	m := map[string]string{"name_1": "name", "category": "concentration", "customer_rating": "rating", "review_count": "votes", "id": "source_id"}
+	sum, lines, err = b.run(t, retail, m, importer.Options{Source: "retail"})
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.Counts["duplicate"], "%+v", lines)
+	require.Equal(t, 1, sum.Counts["inserted"], "the men's Sauvage EDP has a gender the catalog row lacks, so keys differ: %+v", lines)
+	dup := lines[1]
+	require.Equal(t, "duplicate", dup.Outcome)
+	require.NotNil(t, dup.DuplicateOf)
+
+	// The merge filled what the catalog lacked and logged it.
+	var rating *float64
+	var votes *int
+	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT rating::float8, votes FROM fragrances WHERE id = $1", *dup.DuplicateOf).Scan(&rating, &votes))
+	require.Equal(t, 4.8, *rating)
+	require.Equal(t, 90, *votes)
+	var replaced map[string]any
+	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT replaced FROM merge_log WHERE merged_source = 'retail' AND merged_source_id = 'r2'").Scan(&replaced))
+	require.Contains(t, replaced, "rating")
+	require.Contains(t, replaced, "votes")
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM source_identities WHERE source = 'retail' AND source_id = 'r2' AND fragrance_id = $1", *dup.DuplicateOf))
+
+	// Re-running both files changes nothing, merged identities included.
+	before := snapshot(t, b.pool)
+	for _, run := range []struct {
+		path string
+		m    map[string]string
+		src  string
+	}{{first, nil, "shopA"}, {retail, m, "retail"}} {
+		again, _, err := b.run(t, run.path, run.m, importer.Options{Source: run.src})
+		require.NoError(t, err)
+		require.Zero(t, again.Counts["inserted"]+again.Counts["updated"], "%s: %+v", run.src, again.Counts)
+	}
+	require.Equal(t, before, snapshot(t, b.pool))
+
+	// A source's newer view of its own record is an update.
+	changed := writeFile(t, "changed.jsonl", `{"source_id": "2", "brand": "Dior", "name": "Sauvage Elixir", "year": 2021, "perfumers": ["François Demachy"]}`)
+	sum, lines, err = b.run(t, changed, nil, importer.Options{Source: "shopA"})
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.Counts["updated"], "%+v", lines)
+}
+
+func TestHostileValuesAreQuarantinedOrStoredVerbatim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	huge := strings.Repeat("x", 10<<20)
+	path := writeFile(t, "hostile.jsonl", strings.Join([]string{
+		`{"source_id": "a", "brand": "Acme", "name": "<script>alert('x')</script>"}`,
+		`{"source_id": "b", "brand": "Acme", "name": "Robert'); DROP TABLE fragrances;--"}`,
+		`{"source_id": "c", "brand": "Acme", "name": "Big", "description": "` + huge + `"}`,
+		`{"source_id": "d", "brand": "Acme", "name": "Nul\u0000Byte"}`,
+		"{\"source_id\": \"e\", \"brand\": \"Acme\", \"name\": \"Bad \xff\xfe UTF\"}",
+		`{"source_id": "f", "brand": "Acme", "name": "Fine", "year": 1492}`,
+		`{"source_id": "g", "brand": "Acme", "name": "` + strings.Repeat("y", dataset.MaxRecordBytes) + `"}`,
+	}, "\n"))
+	sum, lines, err := b.run(t, path, nil, importer.Options{Source: "hostile"})
+	require.NoError(t, err)
+	require.Equal(t, 7, sum.Records)
+	outcomes := map[string]string{}
+	for _, l := range lines {
+		outcomes[l.SourceID] = l.Outcome
+	}
+	require.Equal(t, "inserted", outcomes["a"])
+	require.Equal(t, "inserted", outcomes["b"])
+	require.Equal(t, "rejected", outcomes["c"])
+	require.Equal(t, "rejected", outcomes["d"])
+	require.Equal(t, "inserted", outcomes["e"], "encoding/json already replaced the invalid bytes")
+	require.Equal(t, "rejected", outcomes["f"])
+	require.Equal(t, "rejected", lines[6].Outcome, "a 16 MiB line is one quarantined record")
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name = $1", "<script>alert('x')</script>"))
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name = $1", "Robert'); DROP TABLE fragrances;--"))
+	rules := map[string]string{}
+	rows, err := b.pool.Query(context.Background(), "SELECT coalesce(source_id, ''), rule, length(excerpt), length(record::text) FROM quarantined_records ORDER BY record_index")
+	require.NoError(t, err)
+	for rows.Next() {
+		var sid, rule string
+		var excerptLen, recordLen int
+		require.NoError(t, rows.Scan(&sid, &rule, &excerptLen, &recordLen))
+		rules[sid] = rule
+		require.LessOrEqual(t, excerptLen, 200)
+		require.Less(t, recordLen, 1<<20, "stored records are bounded")
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, map[string]string{"c": "length", "d": "nul-byte", "f": "year-range", "": "too-large"}, rules)
+}
+
+func TestUnreadableFileKeepsCommittedBatchesAndRerunCompletes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var good strings.Builder
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&good, `{"source_id": "%d", "brand": "Acme", "name": "Scent %d"}`+"\n", i, i)
+	}
+	broken := good.String()[:len(good.String())/2] + "{\"source_id\": \"x\", \"brand\": Acme}\n"
+	path := writeFile(t, "broken.jsonl", broken)
+	sum, _, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 5})
+	var se *dataset.SyntaxError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 16, se.Line)
+	require.Equal(t, "failed", sum.Status)
+	committed := count(t, b.pool, "SELECT count(*) FROM fragrances")
+	require.Equal(t, 15, committed, "three batches of five committed, nothing of the batch in progress")
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM import_runs WHERE status = 'failed'"))
+
+	fixed := writeFile(t, "fixed.jsonl", good.String())
+	sum, _, err = b.run(t, fixed, nil, importer.Options{Source: "s", BatchSize: 5})
+	require.NoError(t, err)
+	require.Equal(t, 15, sum.Counts["inserted"])
+	require.Equal(t, 15, sum.Counts["unchanged"])
+	require.Equal(t, 30, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := writeFile(t, "d.jsonl", `{"source_id": "1", "brand": "Acme", "name": "One"}`+"\n"+`{"source_id": "1", "brand": "Acme", "name": "One"}`+"\n"+`{"brand": "Acme"}`)
+	sum, lines, err := b.run(t, path, nil, importer.Options{Source: "s", DryRun: true, BatchSize: 1})
+	require.NoError(t, err)
+	require.Equal(t, []string{"inserted", "duplicate", "rejected"}, []string{lines[0].Outcome, lines[1].Outcome, lines[2].Outcome})
+	require.True(t, sum.DryRun)
+	for _, table := range []string{"fragrances", "brands", "source_identities", "import_runs", "quarantined_records"} {
+		require.Zero(t, count(t, b.pool, "SELECT count(*) FROM "+table), table)
+	}
+}
+
+// TestDatabaseLostMidImport stops a throwaway cluster after the first
+// batch: the import fails with a transient error, and a rerun on the
+// restarted server completes without duplicates.
+func TestDatabaseLostMidImport(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cluster := dbtest.NewCluster(t)
+	require.NoError(t, cluster.EnsureDatabase(ctx, "catalog"))
+	url := cluster.URL("catalog")
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
+	require.NoError(t, err)
+	m, err := postgres.NewMigrator(pool, nil)
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	m.Close()
+	b := &bundle{pool: pool, im: &importer.Importer{Pool: pool, Config: settings.Default(), Logger: logging.Discard()}}
+
+	var content strings.Builder
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&content, `{"source_id": "%d", "brand": "Acme", "name": "Scent %d"}`+"\n", i, i)
+	}
+	path := writeFile(t, "all.jsonl", content.String())
+	stopped := false
+	_, _, err = b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 10, Progress: func(p importer.Progress) {
+		if !stopped {
+			stopped = true
+			require.NoError(t, cluster.Stop(ctx))
+		}
+	}})
+	require.Error(t, err)
+	require.True(t, postgres.IsTransient(err), "losing the server is transient: %v", err)
+	pool.Close()
+
+	restarted, err := pglocalEnsure(t, cluster.Home())
+	require.NoError(t, err)
+	pool2, err := postgres.Connect(ctx, restarted.URL("catalog"), postgres.PoolOptions{})
+	require.NoError(t, err)
+	defer pool2.Close()
+	b2 := &bundle{pool: pool2, im: &importer.Importer{Pool: pool2, Config: settings.Default(), Logger: logging.Discard()}}
+	sum, _, err := b2.run(t, path, nil, importer.Options{Source: "s", BatchSize: 10})
+	require.NoError(t, err)
+	require.Equal(t, 10, sum.Counts["unchanged"], "the first batch was committed before the loss")
+	require.Equal(t, 30, sum.Counts["inserted"])
+	require.Equal(t, 40, count(t, pool2, "SELECT count(*) FROM fragrances"))
+	require.Equal(t, 40, count(t, pool2, "SELECT count(DISTINCT match_key) FROM fragrances"))
+}
+
+func pglocalEnsure(t *testing.T, home string) (*pglocal.Cluster, error) {
+	t.Helper()
+	return pglocal.Ensure(context.Background(), pglocal.Options{Home: home, Ephemeral: true})
+}
