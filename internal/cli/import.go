@@ -110,19 +110,11 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 			return &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", p, errors.Unwrap(err))}
 		}
 	}
-	cfg, err := g.env.LoadConfig(ctx)
+	im, closeFn, err := c.openImporter(cmd, g)
 	if err != nil {
 		return err
 	}
-	pool, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 4})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if _, err := postgres.CheckSchema(ctx, pool); err != nil {
-		return err
-	}
-	im := &importer.Importer{Pool: pool, Config: cfg, Logger: g.logger}
+	defer closeFn()
 	showProgress := c.Terminal && !fl.asJSON
 
 	var brandSum *importer.BrandSummary

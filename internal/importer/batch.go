@@ -91,6 +91,14 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 	if err != nil {
 		return fmt.Errorf("quarantining %d record(s): %w", len(rows), err)
 	}
+	// A record quarantined again supersedes its open rows of earlier runs,
+	// so the weekly cycle does not pile up the same upstream faults.
+	if _, err := tx.Exec(ctx, `UPDATE quarantined_records o SET status = 'discarded', resolved_at = $2
+		FROM quarantined_records n
+		WHERE n.import_run_id = $1 AND n.source_id IS NOT NULL AND o.status = 'open' AND o.import_run_id <> $1
+		  AND o.source = n.source AND o.source_id = n.source_id`, b.runID, b.im.now()); err != nil {
+		return fmt.Errorf("superseding earlier quarantine rows: %w", err)
+	}
 	return nil
 }
 

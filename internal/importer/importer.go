@@ -136,8 +136,20 @@ func (e *BatchError) Error() string {
 
 func (e *BatchError) Unwrap() error { return e.Err }
 
+// Records is a stream of raw records: a dataset.Reader, or the
+// quarantined records being replayed.
+type Records interface {
+	Next() (*dataset.Raw, error)
+	Name() string
+	Format() dataset.Format
+	BytesRead() int64
+	Unmapped() []string
+}
+
+var _ Records = (*dataset.Reader)(nil)
+
 // Import reads every record of r and writes it.
-func (im *Importer) Import(ctx context.Context, r *dataset.Reader, opts Options) (*Summary, error) {
+func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summary, error) {
 	start := im.now()
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = im.Config.Monitoring.Cycle.BatchSize
@@ -282,7 +294,7 @@ type runDB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func (im *Importer) startRun(ctx context.Context, db runDB, r *dataset.Reader, opts Options) (int64, error) {
+func (im *Importer) startRun(ctx context.Context, db runDB, r Records, opts Options) (int64, error) {
 	var id int64
 	var cycle, ref, etag, source *string
 	if opts.CycleID != "" {

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/importer"
+)
+
+func TestImportCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	data := filepath.Join(dir, "cat.csv")
+	require.NoError(t, os.WriteFile(data, []byte("perfume,house,year,image,longevity\n"+
+		"Sauvage,Dior,2015,o.1.jpg,\"[1]\"\nNo 5,Chanel,1921,o.2.jpg,\"[2]\"\n,Chanel,1921,o.3.jpg,\"[3]\"\nShalimar,Guerlain,1492,o.4.jpg,\"[4]\"\n"), 0o644))
+	report := filepath.Join(dir, "r.jsonl")
+	args := []string{"import", "--fragrances", data, "--source", "cat", "--map", "perfume=name,house=brand,image=source_id", "--report", report}
+
+	r := run(t, env, append(args, "--json")...)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	out := decode[struct {
+		Fragrances importer.Summary `json:"fragrances"`
+	}](t, r.stdout).Fragrances
+	require.Equal(t, 4, out.Records)
+	require.Equal(t, 2, out.Counts["inserted"])
+	require.Equal(t, 2, out.Counts["rejected"])
+	require.Equal(t, []string{"longevity"}, out.Unmapped)
+	require.Contains(t, r.stderr, "longevity", "unmapped columns are named once in a warning")
+	reportData, err := os.ReadFile(report)
+	require.NoError(t, err)
+	require.Equal(t, 4, strings.Count(string(reportData), "\n"))
+
+	r = run(t, env, args...)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "unchanged:")
+	require.Regexp(t, `inserted:\s+0\n`, r.stdout)
+
+	r = run(t, env, "quarantine", "list", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	list := decode[[]importer.Quarantined](t, r.stdout)
+	require.Len(t, list, 2, "the second run supersedes the first run's rows")
+	rules := []string{list[0].Rule, list[1].Rule}
+	require.ElementsMatch(t, []string{"required", "year-range"}, rules)
+
+	// Loosen the year rule: replay imports the record that now passes.
+	cfgDir := t.TempDir()
+	mon, err := os.ReadFile("../../config/monitoring_config.json")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "monitoring_config.json"), []byte(strings.Replace(string(mon), `"min_year": 1700`, `"min_year": 1400`, 1)), 0o644))
+	env2 := map[string]string{"DATABASE_URL": env["DATABASE_URL"], "SCENTMATCH_CONFIG_DIR": cfgDir}
+	r = run(t, env2, "quarantine", "replay")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "1 now pass and were imported, 1 still fail")
+	r = run(t, env2, "quarantine", "list", "--json")
+	require.Len(t, decode[[]importer.Quarantined](t, r.stdout), 1)
+}
+
+func TestImportBadInputExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	broken := filepath.Join(dir, "broken.csv")
+	require.NoError(t, os.WriteFile(broken, []byte("brand,name\nDior,Sauvage\nChanel,\"No 5\nGuerlain,Shalimar\n"), 0o644))
+	r := run(t, env, "import", "--fragrances", broken)
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, "broken.csv:3")
+	require.Contains(t, r.stderr, "rolled back")
+
+	trunc := filepath.Join(dir, "t.jsonl.gz")
+	f, err := os.Create(trunc)
+	require.NoError(t, err)
+	gz := gzip.NewWriter(f)
+	for i := 0; i < 200; i++ {
+		_, _ = gz.Write([]byte(`{"brand": "Acme", "name": "Scent ` + strings.Repeat("x", i) + `"}` + "\n"))
+	}
+	require.NoError(t, gz.Close())
+	info, _ := f.Stat()
+	require.NoError(t, f.Truncate(info.Size()/2))
+	f.Close()
+	r = run(t, env, "import", "--fragrances", trunc, "--source", "t")
+	require.Equal(t, ExitUsage, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stderr, "t.jsonl.gz:")
+	require.Contains(t, r.stderr, "truncated")
+
+	for _, args := range [][]string{
+		{"import"},
+		{"import", "--fragrances", filepath.Join(dir, "missing.csv")},
+		{"import", "--fragrances", broken, "--map", "perfume"},
+		{"import", "--fragrances", broken, "--map", "perfume=colour"},
+	} {
+		r := run(t, env, args...)
+		require.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
+	}
+}
