@@ -51,9 +51,11 @@ build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/l
 	done
 
 # SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
-.PHONY: build-MigrateFunction
+.PHONY: build-MigrateFunction build-ImportFunction
 build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
+build-ImportFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once

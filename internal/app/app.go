@@ -232,3 +232,29 @@ func (e *Env) Open(ctx context.Context, opts postgres.PoolOptions) (*Deps, error
 	}
 	return &Deps{Config: cfg, Pool: pool, Logger: e.Logger}, nil
 }
+
+// Lazy opens Deps on first use and keeps them for the later invocations of
+// a warm Lambda container; a failed open is retried on the next call
+// rather than poisoning the container.
+type Lazy struct {
+	Env  *Env
+	Pool postgres.PoolOptions
+
+	mu   sync.Mutex
+	deps *Deps
+}
+
+// Get returns the cached Deps, opening them when needed.
+func (l *Lazy) Get(ctx context.Context) (*Deps, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.deps != nil {
+		return l.deps, nil
+	}
+	deps, err := l.Env.Open(ctx, l.Pool)
+	if err != nil {
+		return nil, err
+	}
+	l.deps = deps
+	return deps, nil
+}
