@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -166,7 +167,7 @@ func (r *Reader) Name() string { return r.name }
 
 // BytesRead returns how many bytes of the (possibly compressed) file have
 // been consumed, for progress.
-func (r *Reader) BytesRead() int64 { return r.counter.n }
+func (r *Reader) BytesRead() int64 { return r.counter.n.Load() }
 
 // Unmapped lists the source names that matched no field, sorted.
 func (r *Reader) Unmapped() []string {
@@ -413,11 +414,11 @@ func sortStrings(s []string) {
 
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }

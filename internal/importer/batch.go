@@ -351,20 +351,18 @@ func splitIdentities(ids []identity) ([]string, []string) {
 	return sources, sourceIDs
 }
 
+// insertIdentities records new source identities by COPY: they were
+// looked up in this transaction under importLockID, so none exists yet.
 func insertIdentities(ctx context.Context, tx pgx.Tx, ids map[identity]int64, urls map[identity]string, remap func(int64) int64, now time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	var sources, sourceIDs []string
-	var fids []int64
-	var urlList []*string
+	rows := make([][]any, 0, len(ids))
 	for id, fid := range ids {
-		sources, sourceIDs, fids = append(sources, id.Source), append(sourceIDs, id.SourceID), append(fids, remap(fid))
-		urlList = append(urlList, nullStr(urls[id]))
+		rows = append(rows, []any{id.Source, id.SourceID, remap(fid), nullStr(urls[id]), now, now})
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO source_identities (source, source_id, fragrance_id, url, first_seen_at, last_seen_at)
-		SELECT s, i, f, u, $5, $5 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS q(s, i, f, u) ORDER BY s, i
-		ON CONFLICT (source, source_id) DO NOTHING`, sources, sourceIDs, fids, urlList, now); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"source_identities"},
+		[]string{"source", "source_id", "fragrance_id", "url", "first_seen_at", "last_seen_at"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("recording source identities: %w", err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -197,63 +198,64 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	v := &catalog.Validator{Quality: im.Config.Monitoring.Quality, Brands: brands, Source: opts.Source, Now: im.Now}
 	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands}
 
-	var batch []*item
-	valid := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	// Reading and validating run in their own goroutine, one batch ahead of
+	// the database writes.
+	batches := make(chan readBatch, 1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(batches)
+		produce(r, v, opts.BatchSize, batches, stop)
+	}()
+	shutdown := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer shutdown()
+
+	var runErr error
+	pendingValid := 0
+	for rb := range batches {
+		if rb.err != nil {
+			runErr, pendingValid = rb.err, rb.valid
+			break
 		}
-		if err := b.process(ctx, batch); err != nil {
-			return &BatchError{Batch: sum.Batches + 1, FirstLine: batch[0].raw.Line, Committed: sum.Batches, Err: err}
+		for _, it := range rb.items {
+			for _, is := range it.issues {
+				if is.Severity == catalog.Warning {
+					sum.Warnings++
+					sum.WarningsByRule[is.Rule]++
+				}
+			}
+			if it.f == nil {
+				first, _ := catalog.FirstError(it.issues)
+				sum.RejectedByRule[first.Rule]++
+			}
+		}
+		if err := b.process(ctx, rb.items); err != nil {
+			runErr = &BatchError{Batch: sum.Batches + 1, FirstLine: rb.items[0].raw.Line, Committed: sum.Batches, Err: err}
+			pendingValid = rb.valid
+			break
 		}
 		sum.Batches++
-		for _, it := range batch {
+		for _, it := range rb.items {
 			sum.Counts[it.outcome]++
 			if err := writeReport(opts.Report, it); err != nil {
-				return fmt.Errorf("writing the report: %w", err)
-			}
-		}
-		sum.Records += len(batch)
-		batch, valid = batch[:0], 0
-		if opts.Progress != nil {
-			opts.Progress(Progress{Records: sum.Records, BytesRead: r.BytesRead()})
-		}
-		return nil
-	}
-	var runErr error
-	for {
-		raw, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			runErr = err
-			break
-		}
-		f, issues := v.Check(raw)
-		it := &item{raw: raw, f: f, issues: issues}
-		for _, is := range issues {
-			if is.Severity == catalog.Warning {
-				sum.Warnings++
-				sum.WarningsByRule[is.Rule]++
-			}
-		}
-		if f == nil {
-			first, _ := catalog.FirstError(issues)
-			sum.RejectedByRule[first.Rule]++
-		} else {
-			valid++
-		}
-		batch = append(batch, it)
-		if valid >= opts.BatchSize || len(batch) >= 4*opts.BatchSize {
-			if runErr = flush(); runErr != nil {
+				runErr = fmt.Errorf("writing the report: %w", err)
 				break
 			}
 		}
+		if runErr != nil {
+			break
+		}
+		sum.Records += len(rb.items)
+		if opts.Progress != nil {
+			opts.Progress(Progress{Records: sum.Records, BytesRead: rb.bytesRead})
+		}
 	}
-	if runErr == nil {
-		runErr = flush()
-	}
+	shutdown()
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
 	sum.DurationSeconds = elapsed.Seconds()
@@ -268,12 +270,8 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	if runErr != nil {
 		sum.Status, sum.Error = "failed", runErr.Error()
 		// Records read but not committed count against the success rate.
-		var be *BatchError
-		if errors.As(runErr, &be) && sum.Records+len(batch) > 0 {
-			attempted := sum.Records - rejected + valid
-			if attempted > 0 {
-				sum.ImportSuccessRate = 100 * float64(sum.Records-rejected) / float64(attempted)
-			}
+		if attempted := sum.Records - rejected + pendingValid; attempted > 0 {
+			sum.ImportSuccessRate = 100 * float64(sum.Records-rejected) / float64(attempted)
 		}
 	} else {
 		sum.Status = "succeeded"
@@ -282,6 +280,54 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		runErr = err
 	}
 	return sum, runErr
+}
+
+// readBatch is a batch of records read and validated ahead of the writes,
+// or the error that ended reading.
+type readBatch struct {
+	items     []*item
+	valid     int
+	bytesRead int64
+	err       error
+}
+
+// produce reads and validates records into batches of size valid records
+// (or 4x that many records in all, so a run of rejects still flushes).
+func produce(r Records, v *catalog.Validator, size int, out chan<- readBatch, stop <-chan struct{}) {
+	var cur []*item
+	valid := 0
+	send := func(rb readBatch) bool {
+		select {
+		case out <- rb:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	for {
+		raw, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			if len(cur) > 0 {
+				send(readBatch{items: cur, valid: valid, bytesRead: r.BytesRead()})
+			}
+			return
+		}
+		if err != nil {
+			send(readBatch{valid: valid, err: err})
+			return
+		}
+		f, issues := v.Check(raw)
+		cur = append(cur, &item{raw: raw, f: f, issues: issues})
+		if f != nil {
+			valid++
+		}
+		if valid >= size || len(cur) >= 4*size {
+			if !send(readBatch{items: cur, valid: valid, bytesRead: r.BytesRead()}) {
+				return
+			}
+			cur, valid = nil, 0
+		}
+	}
 }
 
 // runDB is the one connection an import runs on (it holds the run's

@@ -293,18 +293,25 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 	return nil
 }
 
-// nextIDs reserves n fragrance ids from the identity sequence.
+// nextIDs reserves n consecutive fragrance ids in two statements. Only
+// imports insert fragrances, and they hold importLockID, so no one can
+// draw from the sequence between the two.
 func nextIDs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	r, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('fragrances', 'id')) FROM generate_series(1, $1)`, n)
-	if err != nil {
+	var first int64
+	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('fragrances', 'id'))`).Scan(&first); err != nil {
 		return nil, fmt.Errorf("reserving fragrance ids: %w", err)
 	}
-	ids, err := pgx.CollectRows(r, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("reserving fragrance ids: %w", err)
+	if n > 1 {
+		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('fragrances', 'id'), $1)`, first+int64(n)-1); err != nil {
+			return nil, fmt.Errorf("reserving fragrance ids: %w", err)
+		}
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = first + int64(i)
 	}
 	return ids, nil
 }
