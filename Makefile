@@ -43,6 +43,11 @@ lint: check-go ## gofmt check and go vet only
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+.PHONY: bench
+bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), then the import benchmark (docs/BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
+	scripts/bench-import.sh
+
 .PHONY: build
 build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/lambda/<name>/bootstrap, linux/arm64)
 	@for fn in $(FUNCTIONS); do \

@@ -26,7 +26,7 @@ trap cleanup EXIT
 bin/scentmatch db start >/dev/null 2>&1
 admin=$(bin/scentmatch db url)
 newdb() {
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+  PGOPTIONS="--client-min-messages=warning" psql -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
   echo "${admin%/scentmatch?*}/$1?sslmode=disable"
 }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }

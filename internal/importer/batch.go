@@ -22,6 +22,24 @@ type batcher struct {
 	opts   Options
 	runID  int64
 	brands *catalog.BrandResolver
+	// inserted counts fragrances this run inserted; analyzedAt is the
+	// count at the last ANALYZE.
+	inserted, analyzedAt int
+}
+
+// analyzeIfGrown refreshes the planner's statistics each time this run has
+// doubled the fragrances it inserted: an import into an empty catalog would
+// otherwise keep planning its lookups for an empty table (sequential scans
+// where the indexes pay), until autovacuum catches up.
+func (b *batcher) analyzeIfGrown(ctx context.Context) error {
+	if b.inserted < 2*b.analyzedAt+1000 {
+		return nil
+	}
+	if _, err := b.db.Exec(ctx, `ANALYZE fragrances, source_identities`); err != nil {
+		return fmt.Errorf("refreshing statistics: %w", err)
+	}
+	b.analyzedAt = b.inserted
+	return nil
 }
 
 // mergeRow is one merge_log row to write.
@@ -51,6 +69,11 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
+	}
+	for _, it := range items {
+		if it.outcome == OutcomeInserted {
+			b.inserted++
+		}
 	}
 	return nil
 }

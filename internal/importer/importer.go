@@ -240,6 +240,10 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			break
 		}
 		sum.Batches++
+		if err := b.analyzeIfGrown(ctx); err != nil {
+			runErr = err
+			break
+		}
 		for _, it := range rb.items {
 			sum.Counts[it.outcome]++
 			if err := writeReport(opts.Report, it); err != nil {
