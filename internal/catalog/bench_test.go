@@ -7,9 +7,8 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/scentmatch/pipeline/internal/settings"
+	"github.com/scentmatch/pipeline/internal/shareddata"
 )
-
-const realCatalog = "../../../shared/data/catalog-37k.csv.gz"
 
 var realCatalogMap = map[string]string{"perfume": "name", "launch_year": "year", "main_accords": "accords", "image": "source_id"}
 
@@ -23,11 +22,15 @@ func benchmarkCatalog(b *testing.B, validate bool) {
 		brands.Add(br.Name, br.Aliases...)
 	}
 	b.ReportAllocs()
+	realCatalog, err := shareddata.Path("catalog-37k.csv.gz")
+	if err != nil {
+		b.Skipf("real catalog not available: %v", err)
+	}
 	records := 0
 	for i := 0; i < b.N; i++ {
 		r, err := dataset.Open(realCatalog, Fields, dataset.Options{Map: realCatalogMap})
 		if err != nil {
-			b.Skipf("real catalog not available: %v", err)
+			b.Fatal(err)
 		}
 		v := &Validator{Quality: q, Brands: brands, Source: "catalog37k"}
 		for {

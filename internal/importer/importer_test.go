@@ -23,6 +23,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/pglocal"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/settings"
+	"github.com/scentmatch/pipeline/internal/shareddata"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -86,7 +87,9 @@ func count(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
 // sliceOfCatalog writes the first n data rows of the real 37k catalog.
 func sliceOfCatalog(t *testing.T, n int) string {
 	t.Helper()
-	f, err := os.Open("../../../shared/data/catalog-37k.csv.gz")
+	src, err := shareddata.Path("catalog-37k.csv.gz")
+	require.NoError(t, err)
+	f, err := os.Open(src)
 	require.NoError(t, err)
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
