@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/matching"
 )
 
 // importLockID serialises the batches of concurrent imports, so two runs
@@ -140,7 +141,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	var ids []identity
 	for _, it := range valid {
 		if it.f.Source != "" && it.f.SourceID != "" {
-			ids = append(ids, identity{it.f.Source, it.f.SourceID})
+			ids = append(ids, identity{Source: it.f.Source, SourceID: it.f.SourceID})
 		}
 	}
 	firstInRun, err := markSeen(ctx, tx, ids)
@@ -172,7 +173,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	)
 	for _, it := range valid {
 		f := it.f
-		id := identity{f.Source, f.SourceID}
+		id := identity{Source: f.Source, SourceID: f.SourceID}
 		hasID := f.Source != "" && f.SourceID != ""
 		if hasID && (seenInBatch[id] || !firstInRun[id]) {
 			it.outcome = OutcomeDuplicate
@@ -207,16 +208,16 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			continue
 		}
-		var cands []Candidate
+		var cands []matching.Candidate
 		for _, k := range b.im.Matcher.Keys(f) {
 			for _, cid := range byKey[k] {
 				c := rows[cid]
-				cands = append(cands, Candidate{ID: cid, Fragrance: &c.Fragrance, Identities: c.Identities})
+				cands = append(cands, matching.Candidate{ID: cid, Fragrance: &c.Fragrance, Identities: c.Identities})
 			}
 		}
 		d := b.im.Matcher.Match(f, cands)
 		switch d.Kind {
-		case Merge:
+		case matching.Merge:
 			r := rows[d.Target]
 			replaced := fill(&r.Fragrance, f)
 			it.outcome, it.fid, it.dupOf = OutcomeDuplicate, d.Target, d.Target
@@ -236,7 +237,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			if len(replaced) > 0 || hasID {
 				merges = append(merges, mergeRow{target: d.Target, it: it, replaced: replaced, score: d.Score, reason: d.Reason})
 			}
-		case Review:
+		case matching.Review:
 			return fmt.Errorf("record %d: the review band is not available with this matcher", it.raw.Index)
 		default:
 			r := &row{ID: -int64(len(pending) + 1), Fragrance: *f}

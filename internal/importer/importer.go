@@ -1,7 +1,7 @@
 // Package importer writes validated catalog records into PostgreSQL: in
 // batches, each one transaction (CopyFrom into a staging table, then
 // set-based INSERT and UPDATE), brands before fragrances, with identity and
-// exact matching (a Matcher seam for fuzzy matching), merges that fill
+// exact matching (a matching.Matcher seam for fuzzy matching), merges that fill
 // missing fields and are logged so they can be undone, quarantine for the
 // records that fail validation, and one report line per input record.
 // Re-importing the same data changes nothing.
@@ -26,6 +26,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/matching"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
@@ -100,7 +101,7 @@ type Summary struct {
 type Importer struct {
 	Pool    *pgxpool.Pool
 	Config  *settings.Config
-	Matcher Matcher
+	Matcher matching.Matcher
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -159,7 +160,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		opts.Kind = "manual"
 	}
 	if im.Matcher == nil {
-		im.Matcher = ExactMatcher{}
+		im.Matcher = matching.ExactMatcher{}
 	}
 	sum := &Summary{File: r.Name(), Format: string(r.Format()), Source: opts.Source, DryRun: opts.DryRun,
 		Counts: map[string]int{}, WarningsByRule: map[string]int{}, RejectedByRule: map[string]int{}, Status: "running"}

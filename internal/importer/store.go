@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/matching"
 )
 
 // row is a fragrance as stored, with its id.
@@ -21,9 +22,7 @@ type row struct {
 	Identities []identity
 }
 
-type identity struct {
-	Source, SourceID string
-}
+type identity = matching.Identity
 
 const rowColumns = `f.id, f.brand_id, b.match_key, b.name, f.name, f.match_key, coalesce(f.concentration, ''), coalesce(f.gender, ''), f.year,
 	f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords, f.perfumers, f.rating::float8, f.votes,
