@@ -158,7 +158,7 @@ func SplitConcentration(name string) (string, string) {
 			continue
 		}
 		prev := folded[len(words)-n-1]
-		if prev == "le" || prev == "la" || prev == "l" || prev == "de" || prev == "du" {
+		if prev == "le" || prev == "la" || prev == "l" || prev == "d" || prev == "de" || prev == "du" {
 			continue
 		}
 		rest := strings.TrimRight(strings.Join(words[:len(words)-n], " "), " -–—,(")
@@ -205,9 +205,20 @@ func NormalizeGender(s string) (string, bool) {
 }
 
 // StripBrand removes the brand from the start or end of a title ("Dior
-// Sauvage", "Sauvage by Dior", "Sauvage Dior" -> "Sauvage"), unless nothing
-// would be left.
+// Sauvage", "Sauvage by Dior", "Sauvage Dior", "Gant Gant Adventure" ->
+// "Sauvage", "Adventure"), unless nothing would be left.
 func StripBrand(name string, brandNames ...string) string {
+	for i := 0; i < 3; i++ {
+		stripped := stripBrandOnce(name, brandNames...)
+		if stripped == name {
+			break
+		}
+		name = stripped
+	}
+	return name
+}
+
+func stripBrandOnce(name string, brandNames ...string) string {
 	words := strings.Fields(name)
 	for _, brand := range brandNames {
 		bw := strings.Fields(Fold(brand))
