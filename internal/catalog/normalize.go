@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 	"unicode"
@@ -258,10 +259,19 @@ func stripBrandOnce(name string, brandNames ...string) string {
 var linkWords = map[string]bool{"d": true, "de": true, "di": true, "du": true, "des": true, "del": true, "of": true,
 	"la": true, "le": true, "l": true, "the": true, "pour": true, "by": true, "and": true}
 
+var trailingYear = regexp.MustCompile(`\s*\((1[7-9]|20)\d\d\)$`)
+
 // cleanName drops what does not change the product: surrounding spaces
-// and a trailing "(Vintage)". Everything else is kept verbatim.
+// a trailing "(Vintage)" and a trailing "(1925)". Everything else is kept
+// verbatim.
 func cleanName(name string) string {
 	name = strings.TrimSpace(name)
+	// A parenthesised trailing year is a listing's decoration, not the
+	// product's name ("Shalimar (1925)"); a bare one is kept ("Eternity
+	// Summer 2005" is its own product).
+	if m := trailingYear.FindStringIndex(name); m != nil && m[0] > 0 {
+		name = strings.TrimSpace(name[:m[0]])
+	}
 	for _, suffix := range []string{"(vintage)", "vintage"} {
 		if f := strings.ToLower(name); strings.HasSuffix(f, " "+suffix) {
 			name = strings.TrimSpace(name[:len(name)-len(suffix)])

@@ -38,25 +38,29 @@ type Fragrance struct {
 	Index int `json:"-"`
 	Line  int `json:"-"`
 
-	Brand         string   `json:"brand"`
-	BrandKey      string   `json:"-"`
-	Name          string   `json:"name"`
-	MatchKey      string   `json:"-"`
-	Source        string   `json:"source,omitempty"`
-	SourceID      string   `json:"source_id,omitempty"`
-	Concentration string   `json:"concentration,omitempty"`
-	Gender        string   `json:"gender,omitempty"`
-	Year          *int     `json:"year,omitempty"`
-	NotesTop      []string `json:"notes_top,omitempty"`
-	NotesMiddle   []string `json:"notes_middle,omitempty"`
-	NotesBase     []string `json:"notes_base,omitempty"`
-	NotesUnsorted []string `json:"notes,omitempty"`
-	Accords       []Accord `json:"accords,omitempty"`
-	Perfumers     []string `json:"perfumers,omitempty"`
-	Rating        *float64 `json:"rating,omitempty"`
-	Votes         *int64   `json:"votes,omitempty"`
-	URL           string   `json:"url,omitempty"`
-	Description   string   `json:"description,omitempty"`
+	Brand         string `json:"brand"`
+	BrandKey      string `json:"-"`
+	Name          string `json:"name"`
+	MatchKey      string `json:"-"`
+	Source        string `json:"source,omitempty"`
+	SourceID      string `json:"source_id,omitempty"`
+	Concentration string `json:"concentration,omitempty"`
+	// ConcentrationFromName is set when the concentration was pulled out
+	// of the name ("Coco Noir Extrait"): the name itself announces a
+	// variant, which matching treats as a product of its own.
+	ConcentrationFromName bool     `json:"-"`
+	Gender                string   `json:"gender,omitempty"`
+	Year                  *int     `json:"year,omitempty"`
+	NotesTop              []string `json:"notes_top,omitempty"`
+	NotesMiddle           []string `json:"notes_middle,omitempty"`
+	NotesBase             []string `json:"notes_base,omitempty"`
+	NotesUnsorted         []string `json:"notes,omitempty"`
+	Accords               []Accord `json:"accords,omitempty"`
+	Perfumers             []string `json:"perfumers,omitempty"`
+	Rating                *float64 `json:"rating,omitempty"`
+	Votes                 *int64   `json:"votes,omitempty"`
+	URL                   string   `json:"url,omitempty"`
+	Description           string   `json:"description,omitempty"`
 }
 
 // Severity of a validation issue.
@@ -311,6 +315,7 @@ func (v *Validator) normalize(f *Fragrance) {
 	if rest, conc := SplitConcentration(name); conc != "" {
 		if f.Concentration == "" || f.Concentration == conc {
 			f.Concentration = conc
+			f.ConcentrationFromName = true
 			name = rest
 		}
 	}

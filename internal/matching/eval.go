@@ -38,8 +38,8 @@ func ReadPairs(r io.Reader) ([]LabeledPair, error) {
 	return out, sc.Err()
 }
 
-// Score counts a matcher's decisions on labeled pairs.
-type Score struct {
+// Result counts a matcher's decisions on labeled pairs.
+type Result struct {
 	Pairs, Same, Different int
 	// TruePositives: same and merged; FalsePositives: different and merged.
 	TruePositives, FalsePositives int
@@ -53,7 +53,7 @@ type Score struct {
 }
 
 // Precision is merged-and-same over merged (1 when nothing merged).
-func (s Score) Precision() float64 {
+func (s Result) Precision() float64 {
 	if s.TruePositives+s.FalsePositives == 0 {
 		return 1
 	}
@@ -61,7 +61,7 @@ func (s Score) Precision() float64 {
 }
 
 // Recall is merged-and-same over same.
-func (s Score) Recall() float64 {
+func (s Result) Recall() float64 {
 	if s.Same == 0 {
 		return 1
 	}
@@ -69,7 +69,7 @@ func (s Score) Recall() float64 {
 }
 
 // ReviewRate is the share of pairs sent to review.
-func (s Score) ReviewRate() float64 {
+func (s Result) ReviewRate() float64 {
 	if s.Pairs == 0 {
 		return 0
 	}
@@ -78,8 +78,8 @@ func (s Score) ReviewRate() float64 {
 
 // Evaluate runs m on every pair of the split ("" for all): record B is
 // matched against record A as the only catalog candidate.
-func Evaluate(m Matcher, v *catalog.Validator, pairs []LabeledPair, split string) Score {
-	s := Score{Missed: map[string][]string{}, Wrong: map[string][]string{}}
+func Evaluate(m Matcher, v *catalog.Validator, pairs []LabeledPair, split string) Result {
+	s := Result{Missed: map[string][]string{}, Wrong: map[string][]string{}}
 	for i, p := range pairs {
 		if split != "" && p.Split != split {
 			continue
@@ -119,7 +119,7 @@ func Evaluate(m Matcher, v *catalog.Validator, pairs []LabeledPair, split string
 }
 
 // Report renders a score for humans.
-func (s Score) Report() string {
+func (s Result) Report() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pairs %d (same %d, different %d): precision %.4f, recall %.4f, review %.2f%%, rejected %d\n",
 		s.Pairs, s.Same, s.Different, s.Precision(), s.Recall(), 100*s.ReviewRate(), s.Rejected)

@@ -62,6 +62,9 @@ func checkMonitoring(m *Monitoring, add addFunc) {
 			add(SeverityWarning, "$.kpis."+k, "threshold-order", "lower is better for %s, so warn (%g) should be at or below error (%g)", k, t.Warn, t.Error)
 		}
 	}
+	if mt := m.Matching; mt != nil && mt.ReviewThreshold > mt.MergeThreshold {
+		add(SeverityError, "$.matching.review_threshold", "range", "review_threshold (%g) is above merge_threshold (%g)", mt.ReviewThreshold, mt.MergeThreshold)
+	}
 	if m.Quality.MinRating > m.Quality.MaxRating {
 		add(SeverityError, "$.quality_thresholds.min_rating", "range", "min_rating (%g) is above max_rating (%g)", m.Quality.MinRating, m.Quality.MaxRating)
 	}

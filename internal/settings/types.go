@@ -30,6 +30,7 @@ type Monitoring struct {
 	Thresholds        Thresholds        `json:"thresholds"`
 	KPIs              map[string]KPI    `json:"kpis"`
 	Quality           QualityThresholds `json:"quality_thresholds"`
+	Matching          *Matching         `json:"matching,omitempty"`
 	Retention         Retention         `json:"retention"`
 	Notifications     Notifications     `json:"notifications"`
 	Embedding         Embedding         `json:"embedding"`
@@ -84,6 +85,26 @@ type QualityThresholds struct {
 	MinRating     float64 `json:"min_rating"`
 	MaxRating     float64 `json:"max_rating"`
 	MaxVotes      int64   `json:"max_votes"`
+}
+
+// Matching holds the duplicate-detection bands: a score at or above
+// MergeThreshold merges, at or above ReviewThreshold goes to review, below
+// it inserts.
+type Matching struct {
+	MergeThreshold  float64 `json:"merge_threshold"`
+	ReviewThreshold float64 `json:"review_threshold"`
+	MaxCandidates   int     `json:"max_candidates"`
+}
+
+// DefaultMatching applies when monitoring_config.json has no matching section.
+var DefaultMatching = Matching{MergeThreshold: 0.92, ReviewThreshold: 0.8, MaxCandidates: 50}
+
+// MatchingOrDefault returns the matching section, or DefaultMatching.
+func (m *Monitoring) MatchingOrDefault() Matching {
+	if m.Matching == nil {
+		return DefaultMatching
+	}
+	return *m.Matching
 }
 
 // Retention says how long maintenance keeps things.

@@ -1,0 +1,369 @@
+package matching
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/adrg/strutil/metrics"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/settings"
+)
+
+// BlockKeys are the keys under which a fragrance is filed for candidate
+// lookup: its exact match key, and per significant name token (and the
+// first five letters of long tokens, for typos) a brand-scoped key. Two
+// records can only be compared when they share one, so a lookup never
+// scans a brand, let alone the catalog.
+func BlockKeys(f *catalog.Fragrance) []string {
+	keys := []string{f.MatchKey}
+	seen := map[string]bool{f.MatchKey: true}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, t := range nameTokens(f) {
+		if stopwords[t] || yearToken.MatchString(t) {
+			continue
+		}
+		add(f.BrandKey + "|t:" + t)
+		if len(t) >= 6 {
+			add(f.BrandKey + "|p:" + t[:5])
+		}
+	}
+	return keys
+}
+
+// stopwords are too common to block on.
+var stopwords = map[string]bool{"de": true, "d": true, "la": true, "le": true, "l": true, "les": true, "du": true, "des": true,
+	"the": true, "of": true, "by": true, "and": true, "a": true, "eau": true, "pour": true, "for": true, "di": true, "el": true}
+
+// noise tokens do not make a different product ("(Vintage)", a trailing
+// year, concentration words left in a title).
+var noise = map[string]bool{"vintage": true, "edt": true, "edp": true, "spray": true, "the": true, "by": true}
+
+// concentrationWords are compared as concentrations, not as name words.
+// Bare "cologne" is not among them: "Mugler Cologne" is a name.
+var concentrationWords = map[string]bool{"extrait": true, "parfum": true, "toilette": true, "edc": true, "perfume": true}
+
+var (
+	yearToken   = regexp.MustCompile(`^(17|18|19|20)\d\d$`)
+	numberToken = regexp.MustCompile(`^\d+$`)
+	digitRun    = regexp.MustCompile(`\d+`)
+)
+
+// rareConcentrations are usually products of their own next to a base
+// fragrance whose listing names no concentration ("Coco Noir" / "Coco Noir
+// Extrait"); EDT and EDP usually are the base product itself.
+var rareConcentrations = map[string]bool{catalog.ConcExtrait: true, catalog.ConcParfum: true, catalog.ConcEDC: true,
+	catalog.ConcCologne: true, catalog.ConcEauFraiche: true}
+
+func nameTokens(f *catalog.Fragrance) []string {
+	return strings.Fields(catalog.Fold(f.Name))
+}
+
+// FuzzyMatcher matches respellings of a product (word order, typos, a
+// trailing year) while keeping flankers, numbered editions, other
+// concentrations, genders and brands apart. Scores at or above
+// MergeThreshold merge; scores at or above ReviewThreshold, and records
+// that miss a gender or concentration several candidates differ in, go to
+// review.
+type FuzzyMatcher struct {
+	Bands settings.Matching
+}
+
+var jw = func() *metrics.JaroWinkler {
+	m := metrics.NewJaroWinkler()
+	m.CaseSensitive = true
+	return m
+}()
+
+// Keys implements Matcher.
+func (FuzzyMatcher) Keys(f *catalog.Fragrance) []string { return BlockKeys(f) }
+
+// Match implements Matcher.
+func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decision {
+	type scored struct {
+		c      Candidate
+		score  float64
+		reason string
+	}
+	// Exact keys first: a candidate with the very same match key is the
+	// product, unless the name is too weak to merge on alone.
+	for _, c := range candidates {
+		if c.Fragrance.MatchKey == f.MatchKey && !sameSourceOtherID(f, c.Identities) && (!weakName(f) || corroborated(f, c.Fragrance)) {
+			return Decision{Kind: Merge, Target: c.ID, Score: 1, Reason: "same match key " + f.MatchKey}
+		}
+	}
+	var fits []scored
+	for _, c := range candidates {
+		if sameSourceOtherID(f, c.Identities) {
+			continue
+		}
+		s, reason := Score(f, c.Fragrance)
+		if s >= m.Bands.ReviewThreshold {
+			fits = append(fits, scored{c, s, reason})
+		}
+	}
+	if len(fits) == 0 {
+		return Decision{Kind: Insert}
+	}
+	sort.SliceStable(fits, func(i, j int) bool {
+		if fits[i].score != fits[j].score {
+			return fits[i].score > fits[j].score
+		}
+		return fits[i].c.ID < fits[j].c.ID
+	})
+	best := fits[0]
+	// A record missing a gender or concentration matches only when exactly
+	// one candidate fits; several that differ in it are a question.
+	if len(fits) > 1 && ((f.Gender == "" && differ(fits, func(x scored) string { return x.c.Fragrance.Gender })) ||
+		(f.Concentration == "" && differ(fits, func(x scored) string { return x.c.Fragrance.Concentration }))) {
+		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
+			Reason: fmt.Sprintf("%d candidates fit and the record lacks the gender or concentration that tells them apart", len(fits))}
+	}
+	weak := weakName(f) && !corroborated(f, best.c.Fragrance)
+	if best.score >= m.Bands.MergeThreshold && !weak {
+		return Decision{Kind: Merge, Target: best.c.ID, Score: best.score, Reason: best.reason}
+	}
+	reason := best.reason
+	if weak {
+		reason = "the name is too short or only the brand, and nothing else corroborates it: " + reason
+	}
+	return Decision{Kind: Review, Target: best.c.ID, Score: best.score, Reason: reason}
+}
+
+func differ[T any](items []T, attr func(T) string) bool {
+	first := attr(items[0])
+	for _, it := range items[1:] {
+		if attr(it) != first {
+			return true
+		}
+	}
+	return false
+}
+
+// weakName: a name empty after normalization, of one or two letters, or
+// nothing but the brand is never merged on the name alone.
+func weakName(f *catalog.Fragrance) bool {
+	key := strings.ReplaceAll(catalog.Fold(f.Name), " ", "")
+	return len(key) < 3 || catalog.Fold(f.Name) == f.BrandKey
+}
+
+// corroborated: the same launch year, or most accords or notes shared.
+func corroborated(a, b *catalog.Fragrance) bool {
+	if a.Year != nil && b.Year != nil && *a.Year == *b.Year {
+		return true
+	}
+	return overlap(accordNames(a), accordNames(b)) >= 0.5 || overlap(noteNames(a), noteNames(b)) >= 0.5
+}
+
+// Score rates how likely a and b are one product, 0 to 1, with the reason.
+// Hard rules come first: another brand, concentration, gender, number or
+// year in the name, or a word one name has and the other lacks (a
+// flanker), each makes them different products.
+func Score(a, b *catalog.Fragrance) (float64, string) {
+	if a.BrandKey != b.BrandKey {
+		return 0, "different brands"
+	}
+	if a.Concentration != "" && b.Concentration != "" && a.Concentration != b.Concentration {
+		return 0, "different concentrations"
+	}
+	if a.Gender != "" && b.Gender != "" && a.Gender != b.Gender {
+		return 0, "different genders"
+	}
+	ta, tb := nameTokens(a), nameTokens(b)
+	na, nb := numbers(ta), numbers(tb)
+	brandTokens := strings.Fields(a.BrandKey)
+	if na != nb {
+		return 0, "different numbers in the name"
+	}
+	ya, yb := years(ta), years(tb)
+	if ya != "" && yb != "" && ya != yb {
+		return 0, "different years in the name"
+	}
+	sim, extra := align(ta, tb, brandTokens)
+	if extra != "" {
+		return 0, "flanker: \"" + extra + "\" is in one name only"
+	}
+	score := sim
+	reason := fmt.Sprintf("names agree (%.3f)", sim)
+	if sim == 1 && strings.Join(ta, " ") != strings.Join(tb, " ") {
+		reason = "same words"
+	}
+	if named := namedVariant(a, b); named != "" {
+		score -= 0.15
+		reason += ", only one is named as a " + named + " variant"
+	}
+	// Supporting and opposing evidence.
+	if a.Year != nil && b.Year != nil {
+		switch d := *a.Year - *b.Year; {
+		case d == 0:
+			score += 0.02
+		case d > 2 || d < -2:
+			score -= 0.1
+			reason += fmt.Sprintf(", launch years %d and %d", *a.Year, *b.Year)
+		}
+	}
+	if o := overlap(accordNames(a), accordNames(b)); o >= 0 {
+		if o >= 0.5 {
+			score += 0.02
+		} else if o < 0.2 {
+			score -= 0.05
+			reason += ", accords disagree"
+		}
+	}
+	if score > 1 {
+		score = 1
+	}
+	if score < 0 {
+		score = 0
+	}
+	return score, reason
+}
+
+// numbers lists the digit runs of a name ("No 5", "Bravado2"), years aside.
+// namedVariant returns the concentration when exactly one of a and b has
+// one, it is a rare one, and it came from the name ("Coco Noir Extrait"
+// against "Coco Noir"): a variant named so is usually its own product.
+func namedVariant(a, b *catalog.Fragrance) string {
+	for _, p := range [][2]*catalog.Fragrance{{a, b}, {b, a}} {
+		x, y := p[0], p[1]
+		if x.Concentration != "" && y.Concentration == "" && x.ConcentrationFromName && rareConcentrations[x.Concentration] {
+			return x.Concentration
+		}
+	}
+	return ""
+}
+
+func numbers(tokens []string) string {
+	var out []string
+	for _, t := range tokens {
+		if yearToken.MatchString(t) {
+			continue
+		}
+		for _, d := range digitRun.FindAllString(t, -1) {
+			out = append(out, strings.TrimLeft(d, "0"))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+func years(tokens []string) string {
+	for _, t := range tokens {
+		if yearToken.MatchString(t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// ignorable words do not tell products apart: noise, years, concentration
+// words (compared as concentrations) and the brand's own words, even
+// misspelt.
+func ignorable(t string, brandTokens []string) bool {
+	if noise[t] || concentrationWords[t] || yearToken.MatchString(t) {
+		return true
+	}
+	for _, b := range brandTokens {
+		if t == b || (len(t) >= 5 && len(b) >= 5 && jw.Compare(t, b) >= 0.9) {
+			return true
+		}
+	}
+	return false
+}
+
+// align pairs the words of two names, exactly or as close respellings, and
+// returns the mean similarity and a word left over on either side
+// (ignorable words excepted).
+func align(ta, tb, brandTokens []string) (float64, string) {
+	used := make([]bool, len(tb))
+	total, n := 0.0, 0
+	for _, x := range ta {
+		if ignorable(x, brandTokens) {
+			continue
+		}
+		best, bi := 0.0, -1
+		for j, y := range tb {
+			if used[j] || ignorable(y, brandTokens) {
+				continue
+			}
+			s := 0.0
+			switch {
+			case x == y:
+				s = 1
+			case len(x) >= 5 && len(y) >= 5 && !numberToken.MatchString(x) && !numberToken.MatchString(y):
+				s = jw.Compare(x, y)
+			}
+			if s > best {
+				best, bi = s, j
+			}
+		}
+		if bi < 0 || best < 0.9 {
+			return 0, x
+		}
+		used[bi] = true
+		total += best
+		n++
+	}
+	for j, y := range tb {
+		if !used[j] && !ignorable(y, brandTokens) {
+			return 0, y
+		}
+	}
+	if n == 0 {
+		// Nothing but ignorable words on both sides ("Trussardi" by
+		// Trussardi): equal names agree; weakName keeps them from merging
+		// on that alone.
+		if strings.Join(ta, " ") == strings.Join(tb, " ") {
+			return 1, ""
+		}
+		return 0, ""
+	}
+	return total / float64(n), ""
+}
+
+func noteNames(f *catalog.Fragrance) []string {
+	var out []string
+	for _, l := range [][]string{f.NotesTop, f.NotesMiddle, f.NotesBase, f.NotesUnsorted} {
+		for _, n := range l {
+			out = append(out, catalog.Fold(n))
+		}
+	}
+	return out
+}
+
+func accordNames(f *catalog.Fragrance) []string {
+	out := make([]string, len(f.Accords))
+	for i, a := range f.Accords {
+		out[i] = a.Name
+	}
+	return out
+}
+
+// overlap is |a ∩ b| / min(|a|, |b|), or -1 when either is empty.
+func overlap(a, b []string) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return -1
+	}
+	set := map[string]bool{}
+	for _, x := range a {
+		set[x] = true
+	}
+	n := 0
+	for _, y := range b {
+		if set[y] {
+			n++
+		}
+	}
+	m := len(a)
+	if len(b) < m {
+		m = len(b)
+	}
+	return float64(n) / float64(m)
+}
