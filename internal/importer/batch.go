@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -168,6 +169,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		updates      = map[int64]bool{}     // existing rows changed
 		newIDs       = map[identity]int64{} // identities to record
 		merges       []mergeRow
+		reviews      []reviewRow
 		seenInBatch  = map[identity]bool{}
 		newIdentURLs = map[identity]string{}
 	)
@@ -200,7 +202,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			if h := catalog.ContentHash(&next); h != r.ContentHash {
 				r.Fragrance, r.ContentHash = next, h
 				updates[fid] = true
-				byKey[next.MatchKey] = appendID(byKey[next.MatchKey], fid)
+				fileUnder(byKey, &next, fid)
 				it.outcome = OutcomeUpdated
 				it.reasons = append(it.reasons, "same source identity, content changed")
 			} else {
@@ -208,14 +210,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			continue
 		}
-		var cands []matching.Candidate
-		for _, k := range b.im.Matcher.Keys(f) {
-			for _, cid := range byKey[k] {
-				c := rows[cid]
-				cands = append(cands, matching.Candidate{ID: cid, Fragrance: &c.Fragrance, Identities: c.Identities})
-			}
-		}
-		d := b.im.Matcher.Match(f, cands)
+		d := b.im.Matcher.Match(f, b.candidates(f, byKey, rows))
 		switch d.Kind {
 		case matching.Merge:
 			r := rows[d.Target]
@@ -227,7 +222,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				if d.Target > 0 {
 					updates[d.Target] = true
 				}
-				byKey[r.Fragrance.MatchKey] = appendID(byKey[r.Fragrance.MatchKey], d.Target)
+				fileUnder(byKey, &r.Fragrance, d.Target)
 			}
 			if hasID {
 				newIDs[id] = d.Target
@@ -238,7 +233,9 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				merges = append(merges, mergeRow{target: d.Target, it: it, replaced: replaced, score: d.Score, reason: d.Reason})
 			}
 		case matching.Review:
-			return fmt.Errorf("record %d: the review band is not available with this matcher", it.raw.Index)
+			it.outcome, it.dupOf = OutcomeReview, d.Target
+			it.reasons = append(it.reasons, fmt.Sprintf("review (score %.3f): %s", d.Score, d.Reason))
+			reviews = append(reviews, reviewRow{target: d.Target, it: it, score: d.Score, reason: d.Reason})
 		default:
 			r := &row{ID: -int64(len(pending) + 1), Fragrance: *f}
 			r.ContentHash = catalog.ContentHash(f)
@@ -249,7 +246,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			pending = append(pending, r)
 			rows[r.ID] = r
-			byKey[f.MatchKey] = appendID(byKey[f.MatchKey], r.ID)
+			fileUnder(byKey, f, r.ID)
 			it.outcome, it.fid = OutcomeInserted, r.ID
 		}
 	}
@@ -305,7 +302,73 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if err := insertIdentities(ctx, tx, newIDs, newIdentURLs, remap, now); err != nil {
 		return err
 	}
+	if err := b.insertReviews(ctx, tx, reviews, remap); err != nil {
+		return err
+	}
 	return b.insertMerges(ctx, tx, merges, remap)
+}
+
+// candidates gathers the fragrances filed under f's keys, those sharing
+// the most keys first, at most matching.max_candidates of them.
+func (b *batcher) candidates(f *catalog.Fragrance, byKey map[string][]int64, rows map[int64]*row) []matching.Candidate {
+	shared := map[int64]int{}
+	var order []int64
+	for _, k := range b.im.Matcher.Keys(f) {
+		for _, id := range byKey[k] {
+			if shared[id] == 0 {
+				order = append(order, id)
+			}
+			shared[id]++
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return shared[order[i]] > shared[order[j]] })
+	if max := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates; len(order) > max {
+		order = order[:max]
+	}
+	out := make([]matching.Candidate, 0, len(order))
+	for _, id := range order {
+		r := rows[id]
+		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+	}
+	return out
+}
+
+// fileUnder registers a fragrance under its block keys for the rest of the batch.
+func fileUnder(byKey map[string][]int64, f *catalog.Fragrance, id int64) {
+	for _, k := range matching.BlockKeys(f) {
+		byKey[k] = appendID(byKey[k], id)
+	}
+}
+
+// reviewRow is one review_queue row to write.
+type reviewRow struct {
+	target int64
+	it     *item
+	score  float64
+	reason string
+}
+
+// insertReviews queues the gray-band records with both sides' data; a
+// record already waiting on the same candidate is not queued twice.
+func (b *batcher) insertReviews(ctx context.Context, tx pgx.Tx, reviews []reviewRow, remap func(int64) int64) error {
+	for _, rv := range reviews {
+		f := rv.it.f
+		record, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encoding review candidate: %w", err)
+		}
+		key := "hash:" + catalog.ContentHash(f)
+		if f.Source != "" && f.SourceID != "" {
+			key = "id:" + f.Source + "|" + f.SourceID
+		}
+		reasons, _ := json.Marshal([]string{rv.reason})
+		if _, err := tx.Exec(ctx, `INSERT INTO review_queue (import_run_id, fragrance_id, candidate, score, reasons, candidate_key)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
+			b.runID, remap(rv.target), record, float32(rv.score), reasons, key); err != nil {
+			return fmt.Errorf("queueing a review: %w", err)
+		}
+	}
+	return nil
 }
 
 func appendID(list []int64, id int64) []int64 {

@@ -160,7 +160,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		opts.Kind = "manual"
 	}
 	if im.Matcher == nil {
-		im.Matcher = matching.ExactMatcher{}
+		im.Matcher = matching.FuzzyMatcher{Bands: im.Config.Monitoring.MatchingOrDefault()}
 	}
 	sum := &Summary{File: r.Name(), Format: string(r.Format()), Source: opts.Source, DryRun: opts.DryRun,
 		Counts: map[string]int{}, WarningsByRule: map[string]int{}, RejectedByRule: map[string]int{}, Status: "running"}

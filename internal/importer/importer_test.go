@@ -167,8 +167,9 @@ func TestIdentityMergeAndFlankerRules(t *testing.T) {
 	m := map[string]string{"name_1": "name", "category": "concentration", "customer_rating": "rating", "review_count": "votes", "id": "source_id"}
 	sum, lines, err = b.run(t, retail, m, importer.Options{Source: "retail"})
 	require.NoError(t, err)
-	require.Equal(t, 1, sum.Counts["duplicate"], "%+v", lines)
-	require.Equal(t, 1, sum.Counts["inserted"], "the men's Sauvage EDP has a gender the catalog row lacks, so keys differ: %+v", lines)
+	require.Equal(t, 2, sum.Counts["duplicate"], "%+v", lines)
+	require.Zero(t, sum.Counts["inserted"], "the men's Sauvage EDP is the only Sauvage EDP: its gender fills the gap: %+v", lines)
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name = 'Sauvage' AND gender = 'men' AND concentration = 'EDP'"))
 	dup := lines[1]
 	require.Equal(t, "duplicate", dup.Outcome)
 	require.NotNil(t, dup.DuplicateOf)
@@ -339,4 +340,62 @@ func TestDatabaseLostMidImport(t *testing.T) {
 func pglocalEnsure(t *testing.T, home string) (*pglocal.Cluster, error) {
 	t.Helper()
 	return pglocal.Ensure(context.Background(), pglocal.Options{Home: home, Ephemeral: true})
+}
+
+func TestFuzzyMergesAndTheReviewBand(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	base := writeFile(t, "base.jsonl", strings.Join([]string{
+		`{"source_id": "1", "brand": "Dolce & Gabbana", "name": "Light Blue", "gender": "women", "year": 2001}`,
+		`{"source_id": "2", "brand": "Dolce & Gabbana", "name": "Light Blue Pour Homme", "gender": "men", "year": 2007}`,
+		`{"source_id": "3", "brand": "Guerlain", "name": "Shalimar", "year": 1925}`,
+		`{"source_id": "4", "brand": "Calvin Klein", "name": "Eternity", "gender": "women", "year": 1988}`,
+		`{"source_id": "5", "brand": "Calvin Klein", "name": "Eternity", "gender": "men", "year": 1989}`,
+	}, "\n"))
+	_, _, err := b.run(t, base, nil, importer.Options{Source: "cat"})
+	require.NoError(t, err)
+
+	incoming := writeFile(t, "incoming.jsonl", strings.Join([]string{
+		`{"source_id": "a", "brand": "Guerlain", "name": "Shalimr", "year": 1925}`,
+		`{"source_id": "b", "brand": "D&G", "name": "Light Blue Intense", "gender": "women"}`,
+		`{"source_id": "c", "brand": "Calvin Klein", "name": "Eternity"}`,
+		`{"source_id": "d", "brand": "Calvin Klein", "name": "Eternity Summer 2005", "gender": "women"}`,
+		// The shop tied "a" to Shalimar already: its "e" is another product.
+		`{"source_id": "e", "brand": "Guerlain", "name": "Shalimar (1925)", "concentration": "EDP"}`,
+	}, "\n"))
+	sum, lines, err := b.run(t, incoming, nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	outcome := map[string]string{}
+	for _, l := range lines {
+		outcome[l.SourceID] = l.Outcome
+	}
+	require.Equal(t, map[string]string{
+		"a": "duplicate", // a typo of Shalimar
+		"b": "inserted",  // a flanker
+		"c": "review",    // men's or women's Eternity?
+		"d": "inserted",  // an edition of its own
+		"e": "inserted",  // never merged with another source_id of the same source
+	}, outcome, "%+v", lines)
+	require.Equal(t, 1, sum.Counts["review"])
+
+	// From another source, a trailing year and a concentration the catalog
+	// lacks are the same Shalimar.
+	other := writeFile(t, "other.jsonl", `{"source_id": "x", "brand": "Guerlain", "name": "Shalimar (1925)", "concentration": "Parfum"}`)
+	_, lines2, err := b.run(t, other, nil, importer.Options{Source: "other"})
+	require.NoError(t, err)
+	require.Equal(t, "duplicate", lines2[0].Outcome, "%+v", lines2)
+
+	var candidate map[string]any
+	var score float64
+	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT candidate, score FROM review_queue WHERE status = 'open'").Scan(&candidate, &score))
+	require.Equal(t, "Eternity", candidate["name"])
+
+	// Re-importing queues no second review and changes nothing else.
+	before := snapshot(t, b.pool)
+	again, _, err := b.run(t, incoming, nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	require.Zero(t, again.Counts["inserted"]+again.Counts["updated"])
+	require.Equal(t, 1, again.Counts["review"])
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM review_queue"))
+	require.Equal(t, before, snapshot(t, b.pool))
 }

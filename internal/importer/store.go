@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,23 +112,23 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string) (byId
 	if err := r.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("looking up source identities: %w", err)
 	}
-	r, err = tx.Query(ctx, `SELECT f.id, f.match_key FROM unnest($1::text[]) AS q(k) JOIN fragrances f ON f.match_key = q.k ORDER BY f.id`, keys)
+	// Candidates: fragrances filed under any of the batch's block keys
+	// (the GIN index on block_keys answers without scanning).
+	r, err = tx.Query(ctx, `SELECT f.id FROM fragrances f WHERE f.block_keys && $1::text[] ORDER BY f.id`, keys)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("looking up match keys: %w", err)
+		return nil, nil, nil, fmt.Errorf("looking up candidates: %w", err)
 	}
 	for r.Next() {
 		var fid int64
-		var key string
-		if err := r.Scan(&fid, &key); err != nil {
+		if err := r.Scan(&fid); err != nil {
 			r.Close()
-			return nil, nil, nil, fmt.Errorf("reading match key: %w", err)
+			return nil, nil, nil, fmt.Errorf("reading candidate: %w", err)
 		}
-		byKey[key] = append(byKey[key], fid)
 		want = append(want, fid)
 	}
 	r.Close()
 	if err := r.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("looking up match keys: %w", err)
+		return nil, nil, nil, fmt.Errorf("looking up candidates: %w", err)
 	}
 	rows = map[int64]*row{}
 	if len(want) == 0 {
@@ -138,8 +139,18 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string) (byId
 		return nil, nil, nil, fmt.Errorf("loading fragrances: %w", err)
 	}
 	defer r.Close()
-	rows, err = scanRows(r)
-	return byIdentity, byKey, rows, err
+	if rows, err = scanRows(r); err != nil {
+		return nil, nil, nil, err
+	}
+	for id, row := range rows {
+		for _, k := range matching.BlockKeys(&row.Fragrance) {
+			byKey[k] = append(byKey[k], id)
+		}
+	}
+	for k := range byKey {
+		sort.Slice(byKey[k], func(i, j int) bool { return byKey[k][i] < byKey[k][j] })
+	}
+	return byIdentity, byKey, rows, nil
 }
 
 // ensureBrands upserts brands by key (and their aliases) and returns key -> id.
@@ -199,12 +210,12 @@ func ensureBrands(ctx context.Context, tx pgx.Tx, names map[string]string, alias
 }
 
 // stageColumns are the staging table's columns, in COPY order.
-var stageColumns = []string{"op", "id", "brand_id", "name", "match_key", "concentration", "gender", "year",
+var stageColumns = []string{"op", "id", "brand_id", "name", "match_key", "block_keys", "concentration", "gender", "year",
 	"notes_top", "notes_middle", "notes_base", "notes_unsorted", "accords", "perfumers", "rating", "votes",
 	"url", "description", "content_hash", "created_cycle_id", "created_import_run_id"}
 
 const createStage = `CREATE TEMP TABLE IF NOT EXISTS import_stage (
-	op text NOT NULL, id bigint NOT NULL, brand_id bigint NOT NULL, name text NOT NULL, match_key text NOT NULL,
+	op text NOT NULL, id bigint NOT NULL, brand_id bigint NOT NULL, name text NOT NULL, match_key text NOT NULL, block_keys text[] NOT NULL,
 	concentration text, gender text, year smallint, notes_top text[], notes_middle text[], notes_base text[],
 	notes_unsorted text[], accords jsonb, perfumers text[], rating numeric(3,2), votes integer, url text,
 	description text, content_hash text NOT NULL, created_cycle_id text, created_import_run_id bigint
@@ -264,24 +275,24 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			v := int32(*f.Votes)
 			votes = &v
 		}
-		rows = append(rows, []any{w.op, w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
+		rows = append(rows, []any{w.op, w.id, w.brandID, f.Name, f.MatchKey, matching.BlockKeys(f), nullStr(f.Concentration), nullStr(f.Gender), year,
 			list(f.NotesTop), list(f.NotesMiddle), list(f.NotesBase), list(f.NotesUnsorted), string(accords), list(f.Perfumers),
 			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash, w.cycleID, w.importRun})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("copying batch to staging: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO fragrances (id, brand_id, name, match_key, concentration, gender, year,
+	if _, err := tx.Exec(ctx, `INSERT INTO fragrances (id, brand_id, name, match_key, block_keys, concentration, gender, year,
 			notes_top, notes_middle, notes_base, notes_unsorted, accords, perfumers, rating, votes, url, description,
 			content_hash, created_at, updated_at, created_cycle_id, created_import_run_id)
 		OVERRIDING SYSTEM VALUE
-		SELECT id, brand_id, name, match_key, concentration, gender, year, notes_top, notes_middle, notes_base,
+		SELECT id, brand_id, name, match_key, block_keys, concentration, gender, year, notes_top, notes_middle, notes_base,
 			notes_unsorted, accords, perfumers, rating, votes, url, description, content_hash, $1, $1,
 			created_cycle_id, created_import_run_id
 		FROM import_stage WHERE op = 'insert' ORDER BY id`, now); err != nil {
 		return fmt.Errorf("inserting fragrances: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key,
+	if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key, block_keys = s.block_keys,
 			concentration = s.concentration, gender = s.gender, year = s.year, notes_top = s.notes_top,
 			notes_middle = s.notes_middle, notes_base = s.notes_base, notes_unsorted = s.notes_unsorted,
 			accords = s.accords, perfumers = s.perfumers, rating = s.rating, votes = s.votes, url = s.url,

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/matching"
 )
 
 // VectorIndexDimension is the embedding dimension the optional pgvector HNSW
@@ -16,10 +19,10 @@ const VectorIndexDimension = 384
 
 // GoMigrationsRevision changes whenever a Go migration changes, so that
 // test templates built from the old code are not reused.
-const GoMigrationsRevision = "2:vector-index-v1"
+const GoMigrationsRevision = "2:vector-index-v1,5:block-keys-v1"
 
 // goMigrationNames names the Go migrations in status output.
-var goMigrationNames = map[int64]string{2: "00002_vector_index.go"}
+var goMigrationNames = map[int64]string{2: "00002_vector_index.go", 5: "00005_block_keys.go"}
 
 // goMigrations are the migrations that need a decision SQL cannot make.
 func goMigrations(logger *slog.Logger) []*goose.Migration {
@@ -33,7 +36,52 @@ func goMigrations(logger *slog.Logger) []*goose.Migration {
 				return err
 			}},
 		),
+		goose.NewGoMigration(5,
+			&goose.GoFunc{RunTx: backfillBlockKeys},
+			&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `UPDATE fragrances SET block_keys = '{}'`)
+				return err
+			}},
+		),
 	}
+}
+
+// backfillBlockKeys files every existing fragrance under its candidate
+// keys, computed by the same code the importer writes them with.
+func backfillBlockKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT f.id, b.match_key, f.name, f.match_key FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.block_keys = '{}'`)
+	if err != nil {
+		return fmt.Errorf("reading fragrances: %w", err)
+	}
+	type upd struct {
+		id   int64
+		keys []string
+	}
+	var updates []upd
+	for rows.Next() {
+		var f catalog.Fragrance
+		var id int64
+		if err := rows.Scan(&id, &f.BrandKey, &f.Name, &f.MatchKey); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading fragrances: %w", err)
+		}
+		updates = append(updates, upd{id, matching.BlockKeys(&f)})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading fragrances: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE fragrances SET block_keys = $2 WHERE id = $1`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, u := range updates {
+		if _, err := stmt.ExecContext(ctx, u.id, u.keys); err != nil {
+			return fmt.Errorf("filing fragrance %d: %w", u.id, err)
+		}
+	}
+	return nil
 }
 
 // vectorIndexUp adds an HNSW expression index over the real[] embeddings
