@@ -1,0 +1,305 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+)
+
+// ErrNotFound is returned for a review or merge id that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ReviewItem is one queued question: is Candidate the same product as the
+// catalog's fragrance?
+type ReviewItem struct {
+	ID          int64              `json:"id"`
+	Status      string             `json:"status"`
+	Score       float64            `json:"score"`
+	Reasons     []string           `json:"reasons"`
+	CreatedAt   time.Time          `json:"created_at"`
+	FragranceID int64              `json:"fragrance_id"`
+	Fragrance   *catalog.Fragrance `json:"fragrance"`
+	Candidate   *catalog.Fragrance `json:"candidate"`
+}
+
+// ListReviews returns open reviews (all when all is set), oldest first.
+func (im *Importer) ListReviews(ctx context.Context, all bool, limit int) ([]ReviewItem, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	r, err := im.Pool.Query(ctx, `SELECT id FROM review_queue WHERE $1 OR status = 'open' ORDER BY created_at, id LIMIT $2`, all, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing reviews: %w", err)
+	}
+	ids, err := pgx.CollectRows(r, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("listing reviews: %w", err)
+	}
+	out := make([]ReviewItem, 0, len(ids))
+	for _, id := range ids {
+		it, err := im.Review(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *it)
+	}
+	return out, nil
+}
+
+// Review returns one review with both records.
+func (im *Importer) Review(ctx context.Context, id int64) (*ReviewItem, error) {
+	return review(ctx, im.Pool, id, false)
+}
+
+func review(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, id int64, lock bool) (*ReviewItem, error) {
+	it := &ReviewItem{ID: id}
+	var candidate, reasons []byte
+	var score float32
+	sql := `SELECT status, score, reasons, created_at, fragrance_id, candidate FROM review_queue WHERE id = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	err := q.QueryRow(ctx, sql, id).Scan(&it.Status, &score, &reasons, &it.CreatedAt, &it.FragranceID, &candidate)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("review %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading review %d: %w", id, err)
+	}
+	it.Score = float64(score)
+	if err := json.Unmarshal(reasons, &it.Reasons); err != nil {
+		return nil, fmt.Errorf("reading review %d: %w", id, err)
+	}
+	if it.Candidate, err = decodeRecord(candidate); err != nil {
+		return nil, fmt.Errorf("reading review %d: %w", id, err)
+	}
+	rows, err := q.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1`, it.FragranceID)
+	if err != nil {
+		return nil, fmt.Errorf("reading fragrance %d: %w", it.FragranceID, err)
+	}
+	found, err := scanRows(rows)
+	rows.Close()
+	if err != nil {
+		return nil, err
+	}
+	if r := found[it.FragranceID]; r != nil {
+		it.Fragrance = &r.Fragrance
+	}
+	return it, nil
+}
+
+// decodeRecord reads a stored record and restores its derived keys.
+func decodeRecord(data []byte) (*catalog.Fragrance, error) {
+	var f catalog.Fragrance
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	f.BrandKey = catalog.Fold(f.Brand)
+	f.MatchKey = catalog.MatchKey(f.BrandKey, f.Name, f.Concentration, f.Gender)
+	return &f, nil
+}
+
+// ResolveReview accepts (merge the candidate into the fragrance) or
+// rejects (insert it as a product of its own) an open review, in one
+// transaction. by names the operator.
+func (im *Importer) ResolveReview(ctx context.Context, id int64, accept bool, by string) (int64, error) {
+	var fragranceID int64
+	err := pgx.BeginFunc(ctx, im.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
+			return fmt.Errorf("waiting for imports: %w", err)
+		}
+		it, err := review(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if it.Status != "open" {
+			return fmt.Errorf("review %d is already %s", id, it.Status)
+		}
+		status := "rejected"
+		if accept {
+			status = "accepted"
+			if it.Fragrance == nil {
+				return fmt.Errorf("review %d: fragrance %d no longer exists; reject it to insert the record", id, it.FragranceID)
+			}
+			fragranceID = it.FragranceID
+			err = im.mergeInto(ctx, tx, it.FragranceID, it.Candidate, float64(it.Score), fmt.Sprintf("review %d accepted by %s", id, by))
+		} else {
+			fragranceID, err = im.insertNew(ctx, tx, it.Candidate)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE review_queue SET status = $2, resolved_at = $3, resolved_by = $4 WHERE id = $1`, id, status, im.now(), by)
+		return err
+	})
+	return fragranceID, err
+}
+
+// mergeInto fills fragrance id from f, records f's identity and logs the merge.
+func (im *Importer) mergeInto(ctx context.Context, tx pgx.Tx, id int64, f *catalog.Fragrance, score float64, reason string) error {
+	rows, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1 FOR UPDATE OF f`, id)
+	if err != nil {
+		return fmt.Errorf("reading fragrance %d: %w", id, err)
+	}
+	found, err := scanRows(rows)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	r := found[id]
+	if r == nil {
+		return fmt.Errorf("fragrance %d: %w", id, ErrNotFound)
+	}
+	replaced := fill(&r.Fragrance, f)
+	now := im.now()
+	if h := catalog.ContentHash(&r.Fragrance); h != r.ContentHash {
+		if err := applyWrites(ctx, tx, []write{{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: h}}, now); err != nil {
+			return err
+		}
+	}
+	if f.Source != "" && f.SourceID != "" {
+		ids := map[identity]int64{{Source: f.Source, SourceID: f.SourceID}: id}
+		if err := insertIdentities(ctx, tx, ids, map[identity]string{}, func(x int64) int64 { return x }, now); err != nil {
+			return err
+		}
+	}
+	record, _ := json.Marshal(f)
+	rep, _ := json.Marshal(replaced)
+	if _, err := tx.Exec(ctx, `INSERT INTO merge_log (fragrance_id, merged_source, merged_source_id, merged_record, replaced, score, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, nullStr(f.Source), nullStr(f.SourceID), record, rep, float32(score), reason); err != nil {
+		return fmt.Errorf("writing the merge log: %w", err)
+	}
+	return nil
+}
+
+// insertNew inserts f as a fragrance of its own, with its identity.
+func (im *Importer) insertNew(ctx context.Context, tx pgx.Tx, f *catalog.Fragrance) (int64, error) {
+	brandIDs, err := ensureBrands(ctx, tx, map[string]string{f.BrandKey: f.Brand}, nil)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := nextIDs(ctx, tx, 1)
+	if err != nil {
+		return 0, err
+	}
+	now := im.now()
+	if err := applyWrites(ctx, tx, []write{{op: "insert", id: ids[0], brandID: brandIDs[f.BrandKey], f: f, hash: catalog.ContentHash(f)}}, now); err != nil {
+		return 0, err
+	}
+	if f.Source != "" && f.SourceID != "" {
+		m := map[identity]int64{{Source: f.Source, SourceID: f.SourceID}: ids[0]}
+		if err := insertIdentities(ctx, tx, m, map[identity]string{}, func(x int64) int64 { return x }, now); err != nil {
+			return 0, err
+		}
+	}
+	return ids[0], nil
+}
+
+// Unmerge undoes merge mergeID: the fragrance gets back the values the
+// merge replaced, and the merged record becomes a fragrance of its own
+// (with its source identity). Returns the new fragrance's id.
+func (im *Importer) Unmerge(ctx context.Context, mergeID int64) (int64, error) {
+	var newID int64
+	err := pgx.BeginFunc(ctx, im.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
+			return fmt.Errorf("waiting for imports: %w", err)
+		}
+		var fid int64
+		var record, replaced []byte
+		var undone *time.Time
+		err := tx.QueryRow(ctx, `SELECT fragrance_id, merged_record, replaced, undone_at FROM merge_log WHERE id = $1 FOR UPDATE`, mergeID).
+			Scan(&fid, &record, &replaced, &undone)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("merge %d: %w", mergeID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("reading merge %d: %w", mergeID, err)
+		}
+		if undone != nil {
+			return fmt.Errorf("merge %d was already undone at %s", mergeID, undone.Format(time.RFC3339))
+		}
+		merged, err := decodeRecord(record)
+		if err != nil {
+			return fmt.Errorf("reading merge %d: %w", mergeID, err)
+		}
+		var old map[string]json.RawMessage
+		if err := json.Unmarshal(replaced, &old); err != nil {
+			return fmt.Errorf("reading merge %d: %w", mergeID, err)
+		}
+		if len(old) > 0 {
+			if err := restore(ctx, tx, fid, old, im.now()); err != nil {
+				return err
+			}
+		}
+		if merged.Source != "" && merged.SourceID != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM source_identities WHERE source = $1 AND source_id = $2 AND fragrance_id = $3`,
+				merged.Source, merged.SourceID, fid); err != nil {
+				return fmt.Errorf("detaching the merged identity: %w", err)
+			}
+		}
+		if newID, err = im.insertNew(ctx, tx, merged); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE merge_log SET undone_at = $2 WHERE id = $1`, mergeID, im.now())
+		return err
+	})
+	return newID, err
+}
+
+// restore puts back the values a merge replaced and recomputes the hash.
+func restore(ctx context.Context, tx pgx.Tx, id int64, old map[string]json.RawMessage, now time.Time) error {
+	rows, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1 FOR UPDATE OF f`, id)
+	if err != nil {
+		return fmt.Errorf("reading fragrance %d: %w", id, err)
+	}
+	found, err := scanRows(rows)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	r := found[id]
+	if r == nil {
+		return fmt.Errorf("fragrance %d: %w", id, ErrNotFound)
+	}
+	f := &r.Fragrance
+	targets := map[string]any{
+		"concentration": &f.Concentration, "gender": &f.Gender, "url": &f.URL, "description": &f.Description,
+		"year": &f.Year, "notes_top": &f.NotesTop, "notes_middle": &f.NotesMiddle, "notes_base": &f.NotesBase,
+		"notes_unsorted": &f.NotesUnsorted, "perfumers": &f.Perfumers, "accords": &f.Accords, "rating": &f.Rating, "votes": &f.Votes,
+	}
+	for field, raw := range old {
+		dst, ok := targets[field]
+		if !ok {
+			return fmt.Errorf("merge log names unknown field %q", field)
+		}
+		// A JSON null restores the zero value: the field was empty.
+		if err := json.Unmarshal(zeroIfNull(raw, dst), dst); err != nil {
+			return fmt.Errorf("restoring %s: %w", field, err)
+		}
+	}
+	normalizeEmpty(f)
+	f.MatchKey = catalog.MatchKey(f.BrandKey, f.Name, f.Concentration, f.Gender)
+	return applyWrites(ctx, tx, []write{{op: "update", id: id, brandID: r.BrandID, f: f, hash: catalog.ContentHash(f)}}, now)
+}
+
+func zeroIfNull(raw json.RawMessage, dst any) json.RawMessage {
+	if string(raw) != "null" {
+		return raw
+	}
+	switch dst.(type) {
+	case *string:
+		return json.RawMessage(`""`)
+	case *[]string, *[]catalog.Accord:
+		return json.RawMessage(`[]`)
+	}
+	return raw
+}
