@@ -96,12 +96,18 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 			row := func(label string, get func(*catalog.Fragrance) string) {
 				fmt.Fprintf(w, "%s\t%s\t%s\n", label, get(it.Candidate), get(it.Fragrance))
 			}
-			row("brand", func(f *catalog.Fragrance) string { return field(f, func(f *catalog.Fragrance) string { return f.Brand }) })
-			row("name", func(f *catalog.Fragrance) string { return field(f, func(f *catalog.Fragrance) string { return f.Name }) })
+			row("brand", func(f *catalog.Fragrance) string {
+				return field(f, func(f *catalog.Fragrance) string { return f.Brand })
+			})
+			row("name", func(f *catalog.Fragrance) string {
+				return field(f, func(f *catalog.Fragrance) string { return f.Name })
+			})
 			row("concentration", func(f *catalog.Fragrance) string {
 				return field(f, func(f *catalog.Fragrance) string { return f.Concentration })
 			})
-			row("gender", func(f *catalog.Fragrance) string { return field(f, func(f *catalog.Fragrance) string { return f.Gender }) })
+			row("gender", func(f *catalog.Fragrance) string {
+				return field(f, func(f *catalog.Fragrance) string { return f.Gender })
+			})
 			row("year", func(f *catalog.Fragrance) string {
 				return field(f, func(f *catalog.Fragrance) string {
 					if f.Year == nil {
