@@ -155,7 +155,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			keys[k] = true
 		}
 	}
-	byIdentity, byKey, rows, err := lookup(ctx, tx, ids, sortedKeys(keys))
+	byIdentity, byKey, rows, err := lookup(ctx, tx, ids, sortedKeys(keys), b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates)
 	if err != nil {
 		return err
 	}

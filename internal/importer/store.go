@@ -83,7 +83,7 @@ func normalizeEmpty(f *catalog.Fragrance) {
 
 // lookup loads what matching needs for one batch: fragrances reached by
 // source identity, and fragrances sharing a match key.
-func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string) (byIdentity map[identity]int64, byKey map[string][]int64, rows map[int64]*row, err error) {
+func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKey int) (byIdentity map[identity]int64, byKey map[string][]int64, rows map[int64]*row, err error) {
 	byIdentity = map[identity]int64{}
 	byKey = map[string][]int64{}
 	sources := make([]string, len(ids))
@@ -112,9 +112,10 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string) (byId
 	if err := r.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("looking up source identities: %w", err)
 	}
-	// Candidates: fragrances filed under any of the batch's block keys
-	// (the GIN index on block_keys answers without scanning).
-	r, err = tx.Query(ctx, `SELECT f.id FROM fragrances f WHERE f.block_keys && $1::text[] ORDER BY f.id`, keys)
+	// Candidates: fragrances filed under any of the batch's block keys, at
+	// most perKey under one key: one B-tree probe per key.
+	r, err = tx.Query(ctx, `SELECT DISTINCT c.fragrance_id FROM unnest($1::text[]) AS q(k)
+		CROSS JOIN LATERAL (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k LIMIT $2) c`, keys, perKey)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("looking up candidates: %w", err)
 	}
@@ -210,12 +211,12 @@ func ensureBrands(ctx context.Context, tx pgx.Tx, names map[string]string, alias
 }
 
 // stageColumns are the staging table's columns, in COPY order.
-var stageColumns = []string{"op", "id", "brand_id", "name", "match_key", "block_keys", "concentration", "gender", "year",
+var stageColumns = []string{"op", "id", "brand_id", "name", "match_key", "concentration", "gender", "year",
 	"notes_top", "notes_middle", "notes_base", "notes_unsorted", "accords", "perfumers", "rating", "votes",
 	"url", "description", "content_hash", "created_cycle_id", "created_import_run_id"}
 
 const createStage = `CREATE TEMP TABLE IF NOT EXISTS import_stage (
-	op text NOT NULL, id bigint NOT NULL, brand_id bigint NOT NULL, name text NOT NULL, match_key text NOT NULL, block_keys text[] NOT NULL,
+	op text NOT NULL, id bigint NOT NULL, brand_id bigint NOT NULL, name text NOT NULL, match_key text NOT NULL,
 	concentration text, gender text, year smallint, notes_top text[], notes_middle text[], notes_base text[],
 	notes_unsorted text[], accords jsonb, perfumers text[], rating numeric(3,2), votes integer, url text,
 	description text, content_hash text NOT NULL, created_cycle_id text, created_import_run_id bigint
@@ -275,30 +276,54 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			v := int32(*f.Votes)
 			votes = &v
 		}
-		rows = append(rows, []any{w.op, w.id, w.brandID, f.Name, f.MatchKey, matching.BlockKeys(f), nullStr(f.Concentration), nullStr(f.Gender), year,
+		rows = append(rows, []any{w.op, w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
 			list(f.NotesTop), list(f.NotesMiddle), list(f.NotesBase), list(f.NotesUnsorted), string(accords), list(f.Perfumers),
 			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash, w.cycleID, w.importRun})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("copying batch to staging: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO fragrances (id, brand_id, name, match_key, block_keys, concentration, gender, year,
+	if _, err := tx.Exec(ctx, `INSERT INTO fragrances (id, brand_id, name, match_key, concentration, gender, year,
 			notes_top, notes_middle, notes_base, notes_unsorted, accords, perfumers, rating, votes, url, description,
 			content_hash, created_at, updated_at, created_cycle_id, created_import_run_id)
 		OVERRIDING SYSTEM VALUE
-		SELECT id, brand_id, name, match_key, block_keys, concentration, gender, year, notes_top, notes_middle, notes_base,
+		SELECT id, brand_id, name, match_key, concentration, gender, year, notes_top, notes_middle, notes_base,
 			notes_unsorted, accords, perfumers, rating, votes, url, description, content_hash, $1, $1,
 			created_cycle_id, created_import_run_id
 		FROM import_stage WHERE op = 'insert' ORDER BY id`, now); err != nil {
 		return fmt.Errorf("inserting fragrances: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key, block_keys = s.block_keys,
+	if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key,
 			concentration = s.concentration, gender = s.gender, year = s.year, notes_top = s.notes_top,
 			notes_middle = s.notes_middle, notes_base = s.notes_base, notes_unsorted = s.notes_unsorted,
 			accords = s.accords, perfumers = s.perfumers, rating = s.rating, votes = s.votes, url = s.url,
 			description = s.description, content_hash = s.content_hash, updated_at = $1
 		FROM import_stage s WHERE s.op = 'update' AND f.id = s.id`, now); err != nil {
 		return fmt.Errorf("updating fragrances: %w", err)
+	}
+	return fileKeys(ctx, tx, writes)
+}
+
+// fileKeys files the written fragrances under their candidate keys,
+// replacing an updated fragrance's old keys.
+func fileKeys(ctx context.Context, tx pgx.Tx, writes []write) error {
+	var updated []int64
+	var rows [][]any
+	for _, w := range writes {
+		if w.op == "update" {
+			updated = append(updated, w.id)
+		}
+		for _, k := range matching.BlockKeys(w.f) {
+			rows = append(rows, []any{k, w.id})
+		}
+	}
+	if len(updated) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM fragrance_keys WHERE fragrance_id = ANY($1::bigint[])`, updated); err != nil {
+			return fmt.Errorf("refiling updated fragrances: %w", err)
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fragrance_keys"}, []string{"key", "fragrance_id"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("filing fragrances under their keys: %w", err)
 	}
 	return nil
 }

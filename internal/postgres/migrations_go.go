@@ -19,7 +19,7 @@ const VectorIndexDimension = 384
 
 // GoMigrationsRevision changes whenever a Go migration changes, so that
 // test templates built from the old code are not reused.
-const GoMigrationsRevision = "2:vector-index-v1,5:block-keys-v1"
+const GoMigrationsRevision = "2:vector-index-v1,5:fragrance-keys-v1"
 
 // goMigrationNames names the Go migrations in status output.
 var goMigrationNames = map[int64]string{2: "00002_vector_index.go", 5: "00005_block_keys.go"}
@@ -39,7 +39,7 @@ func goMigrations(logger *slog.Logger) []*goose.Migration {
 		goose.NewGoMigration(5,
 			&goose.GoFunc{RunTx: backfillBlockKeys},
 			&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, `UPDATE fragrances SET block_keys = '{}'`)
+				_, err := tx.ExecContext(ctx, `DELETE FROM fragrance_keys`)
 				return err
 			}},
 		),
@@ -49,7 +49,8 @@ func goMigrations(logger *slog.Logger) []*goose.Migration {
 // backfillBlockKeys files every existing fragrance under its candidate
 // keys, computed by the same code the importer writes them with.
 func backfillBlockKeys(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT f.id, b.match_key, f.name, f.match_key FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.block_keys = '{}'`)
+	rows, err := tx.QueryContext(ctx, `SELECT f.id, b.match_key, f.name, f.match_key FROM fragrances f JOIN brands b ON b.id = f.brand_id
+		WHERE NOT EXISTS (SELECT 1 FROM fragrance_keys k WHERE k.fragrance_id = f.id)`)
 	if err != nil {
 		return fmt.Errorf("reading fragrances: %w", err)
 	}
@@ -71,7 +72,7 @@ func backfillBlockKeys(ctx context.Context, tx *sql.Tx) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading fragrances: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, `UPDATE fragrances SET block_keys = $2 WHERE id = $1`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO fragrance_keys (key, fragrance_id) SELECT unnest($2::text[]), $1 ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
 	}

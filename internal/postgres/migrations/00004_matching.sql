@@ -1,9 +1,14 @@
 -- +goose Up
 -- Candidate lookup for fuzzy matching: each fragrance is filed under its
 -- exact match key and brand-scoped name-token keys (internal/matching
--- BlockKeys); the 00005 Go migration fills them for existing rows.
-ALTER TABLE fragrances ADD COLUMN block_keys text[] NOT NULL DEFAULT '{}';
-CREATE INDEX fragrances_block_keys ON fragrances USING gin (block_keys);
+-- BlockKeys). A B-tree probe per key; the 00005 Go migration files the
+-- fragrances that exist already.
+CREATE TABLE fragrance_keys (
+    key           text NOT NULL,
+    fragrance_id  bigint NOT NULL REFERENCES fragrances (id) ON DELETE CASCADE,
+    PRIMARY KEY (key, fragrance_id)
+);
+CREATE INDEX fragrance_keys_fragrance ON fragrance_keys (fragrance_id);
 
 -- One open review per incoming record and catalog candidate, so a re-import
 -- does not queue the same question twice.
@@ -13,5 +18,4 @@ CREATE UNIQUE INDEX review_queue_open_once ON review_queue (fragrance_id, candid
 -- +goose Down
 DROP INDEX review_queue_open_once;
 ALTER TABLE review_queue DROP COLUMN candidate_key;
-DROP INDEX fragrances_block_keys;
-ALTER TABLE fragrances DROP COLUMN block_keys;
+DROP TABLE fragrance_keys;
