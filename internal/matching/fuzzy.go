@@ -147,11 +147,20 @@ func differ[T any](items []T, attr func(T) string) bool {
 	return false
 }
 
-// weakName: a name empty after normalization, of one or two letters, or
-// nothing but the brand is never merged on the name alone.
+// weakName: a name empty after normalization ("---"), of one or two
+// letters, or nothing but the brand or a concentration ("EDT") is never
+// merged on the name alone.
 func weakName(f *catalog.Fragrance) bool {
-	key := strings.ReplaceAll(catalog.Fold(f.Name), " ", "")
-	return len(key) < 3 || catalog.Fold(f.Name) == f.BrandKey
+	brandTokens := strings.Fields(f.BrandKey)
+	rest := ""
+	for _, t := range nameTokens(f) {
+		if !ignorable(t, brandTokens) && !stopwords[t] {
+			rest += t
+		}
+	}
+	// What is left once the brand, concentration words ("EDT") and noise
+	// are set aside must be a name of three letters or more.
+	return len(rest) < 3
 }
 
 // corroborated: the same launch year, or most accords or notes shared.
@@ -263,11 +272,12 @@ func years(tokens []string) string {
 	return ""
 }
 
-// ignorable words do not tell products apart: noise, years, concentration
-// words (compared as concentrations) and the brand's own words, even
-// misspelt.
+// ignorable words do not tell products apart: noise, concentration words
+// (compared as concentrations) and the brand's own words, even misspelt.
+// A year only when it ends the name ("Shalimar 1925"); leading or inside
+// ("1911 Donna") it is part of the name.
 func ignorable(t string, brandTokens []string) bool {
-	if noise[t] || concentrationWords[t] || yearToken.MatchString(t) {
+	if noise[t] || concentrationWords[t] {
 		return true
 	}
 	for _, b := range brandTokens {
@@ -282,6 +292,7 @@ func ignorable(t string, brandTokens []string) bool {
 // returns the mean similarity and a word left over on either side
 // (ignorable words excepted).
 func align(ta, tb, brandTokens []string) (float64, string) {
+	ta, tb = dropTrailingYear(ta), dropTrailingYear(tb)
 	used := make([]bool, len(tb))
 	total, n := 0.0, 0
 	for _, x := range ta {
@@ -336,6 +347,13 @@ func noteNames(f *catalog.Fragrance) []string {
 		}
 	}
 	return out
+}
+
+func dropTrailingYear(tokens []string) []string {
+	if n := len(tokens); n > 1 && yearToken.MatchString(tokens[n-1]) {
+		return tokens[:n-1]
+	}
+	return tokens
 }
 
 func accordNames(f *catalog.Fragrance) []string {
