@@ -126,6 +126,13 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
 			Reason: fmt.Sprintf("%d candidates fit and the record lacks the gender or concentration that tells them apart", len(fits))}
 	}
+	// Several catalog fragrances that fit equally well (two "1 Million"
+	// entries, say, and a record naming a concentration neither has)
+	// cannot be told apart by the matcher either.
+	if len(fits) > 1 && best.score >= m.Bands.MergeThreshold && best.score-fits[1].score < 0.02 {
+		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
+			Reason: fmt.Sprintf("fragrances %d and %d fit equally well (%.3f)", best.c.ID, fits[1].c.ID, best.score)}
+	}
 	weak := weakName(f) && !corroborated(f, best.c.Fragrance)
 	if best.score >= m.Bands.MergeThreshold && !weak {
 		return Decision{Kind: Merge, Target: best.c.ID, Score: best.score, Reason: best.reason}
