@@ -155,7 +155,27 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			keys[k] = true
 		}
 	}
-	byIdentity, byKey, rows, err := lookup(ctx, tx, ids, sortedKeys(keys), b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates)
+	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
+	byIdentity, byKey, err := lookup(ctx, tx, ids, sortedKeys(keys), maxCands)
+	if err != nil {
+		return err
+	}
+	// Load only the rows matching will look at: identity matches, and each
+	// record's best-ranked candidates (most keys shared).
+	want := map[int64]bool{}
+	for _, fid := range byIdentity {
+		want[fid] = true
+	}
+	for _, it := range valid {
+		for _, id := range rankCandidates(b.im.Matcher.Keys(it.f), byKey, maxCands) {
+			want[id] = true
+		}
+	}
+	wantIDs := make([]int64, 0, len(want))
+	for id := range want {
+		wantIDs = append(wantIDs, id)
+	}
+	rows, err := loadRows(ctx, tx, wantIDs)
 	if err != nil {
 		return err
 	}
@@ -308,12 +328,12 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	return b.insertMerges(ctx, tx, merges, remap)
 }
 
-// candidates gathers the fragrances filed under f's keys, those sharing
-// the most keys first, at most matching.max_candidates of them.
-func (b *batcher) candidates(f *catalog.Fragrance, byKey map[string][]int64, rows map[int64]*row) []matching.Candidate {
+// rankCandidates orders the fragrances filed under keys by how many keys
+// they share, and keeps at most max.
+func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 	shared := map[int64]int{}
 	var order []int64
-	for _, k := range b.im.Matcher.Keys(f) {
+	for _, k := range keys {
 		for _, id := range byKey[k] {
 			if shared[id] == 0 {
 				order = append(order, id)
@@ -322,13 +342,21 @@ func (b *batcher) candidates(f *catalog.Fragrance, byKey map[string][]int64, row
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return shared[order[i]] > shared[order[j]] })
-	if max := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates; len(order) > max {
+	if len(order) > max {
 		order = order[:max]
 	}
-	out := make([]matching.Candidate, 0, len(order))
-	for _, id := range order {
-		r := rows[id]
-		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+	return order
+}
+
+// candidates gathers f's best-ranked candidates that are loaded (all
+// rows, including this batch's new ones).
+func (b *batcher) candidates(f *catalog.Fragrance, byKey map[string][]int64, rows map[int64]*row) []matching.Candidate {
+	ids := rankCandidates(b.im.Matcher.Keys(f), byKey, b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates)
+	out := make([]matching.Candidate, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := rows[id]; ok {
+			out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+		}
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,77 +80,65 @@ func normalizeEmpty(f *catalog.Fragrance) {
 	}
 }
 
-// lookup loads what matching needs for one batch: fragrances reached by
-// source identity, and fragrances sharing a match key.
-func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKey int) (byIdentity map[identity]int64, byKey map[string][]int64, rows map[int64]*row, err error) {
+// lookup finds what matching needs for one batch: the fragrances reached
+// by source identity, and per candidate key the fragrances filed under it
+// (at most perKey each). Rows are not loaded here: see loadRows.
+func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKey int) (byIdentity map[identity]int64, byKey map[string][]int64, err error) {
 	byIdentity = map[identity]int64{}
 	byKey = map[string][]int64{}
-	sources := make([]string, len(ids))
-	sourceIDs := make([]string, len(ids))
-	for i, id := range ids {
-		sources[i], sourceIDs[i] = id.Source, id.SourceID
-	}
+	sources, sourceIDs := splitIdentities(ids)
 	r, err := tx.Query(ctx, `SELECT si.source, si.source_id, si.fragrance_id
 		FROM source_identities si JOIN unnest($1::text[], $2::text[]) AS q(source, source_id)
 		ON si.source = q.source AND si.source_id = q.source_id`, sources, sourceIDs)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("looking up source identities: %w", err)
+		return nil, nil, fmt.Errorf("looking up source identities: %w", err)
 	}
-	want := []int64{}
 	for r.Next() {
 		var id identity
 		var fid int64
 		if err := r.Scan(&id.Source, &id.SourceID, &fid); err != nil {
 			r.Close()
-			return nil, nil, nil, fmt.Errorf("reading source identity: %w", err)
+			return nil, nil, fmt.Errorf("reading source identity: %w", err)
 		}
 		byIdentity[id] = fid
-		want = append(want, fid)
 	}
 	r.Close()
 	if err := r.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("looking up source identities: %w", err)
+		return nil, nil, fmt.Errorf("looking up source identities: %w", err)
 	}
-	// Candidates: fragrances filed under any of the batch's block keys, at
-	// most perKey under one key: one B-tree probe per key.
-	r, err = tx.Query(ctx, `SELECT DISTINCT c.fragrance_id FROM unnest($1::text[]) AS q(k)
-		CROSS JOIN LATERAL (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k LIMIT $2) c`, keys, perKey)
+	// One B-tree probe per key; only ids travel back.
+	r, err = tx.Query(ctx, `SELECT q.k, c.fragrance_id FROM unnest($1::text[]) AS q(k)
+		CROSS JOIN LATERAL (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) c`, keys, perKey)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("looking up candidates: %w", err)
+		return nil, nil, fmt.Errorf("looking up candidates: %w", err)
 	}
 	for r.Next() {
+		var k string
 		var fid int64
-		if err := r.Scan(&fid); err != nil {
+		if err := r.Scan(&k, &fid); err != nil {
 			r.Close()
-			return nil, nil, nil, fmt.Errorf("reading candidate: %w", err)
+			return nil, nil, fmt.Errorf("reading candidate: %w", err)
 		}
-		want = append(want, fid)
+		byKey[k] = append(byKey[k], fid)
 	}
 	r.Close()
 	if err := r.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("looking up candidates: %w", err)
+		return nil, nil, fmt.Errorf("looking up candidates: %w", err)
 	}
-	rows = map[int64]*row{}
-	if len(want) == 0 {
-		return byIdentity, byKey, rows, nil
+	return byIdentity, byKey, nil
+}
+
+// loadRows reads the fragrances with the given ids.
+func loadRows(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*row, error) {
+	if len(ids) == 0 {
+		return map[int64]*row{}, nil
 	}
-	r, err = tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = ANY($1::bigint[])`, want)
+	r, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = ANY($1::bigint[])`, ids)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("loading fragrances: %w", err)
+		return nil, fmt.Errorf("loading fragrances: %w", err)
 	}
 	defer r.Close()
-	if rows, err = scanRows(r); err != nil {
-		return nil, nil, nil, err
-	}
-	for id, row := range rows {
-		for _, k := range matching.BlockKeys(&row.Fragrance) {
-			byKey[k] = append(byKey[k], id)
-		}
-	}
-	for k := range byKey {
-		sort.Slice(byKey[k], func(i, j int) bool { return byKey[k][i] < byKey[k][j] })
-	}
-	return byIdentity, byKey, rows, nil
+	return scanRows(r)
 }
 
 // ensureBrands upserts brands by key (and their aliases) and returns key -> id.

@@ -100,11 +100,12 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		}
 	}
 	var fits []scored
+	ft := nameTokens(f) // folded once per record, not once per candidate
 	for _, c := range candidates {
 		if sameSourceOtherID(f, c.Identities) {
 			continue
 		}
-		s, reason := Score(f, c.Fragrance)
+		s, reason := score(f, c.Fragrance, ft, nameTokens(c.Fragrance))
 		if s >= m.Bands.ReviewThreshold {
 			fits = append(fits, scored{c, s, reason})
 		}
@@ -183,6 +184,11 @@ func corroborated(a, b *catalog.Fragrance) bool {
 // year in the name, or a word one name has and the other lacks (a
 // flanker), each makes them different products.
 func Score(a, b *catalog.Fragrance) (float64, string) {
+	return score(a, b, nameTokens(a), nameTokens(b))
+}
+
+// score is Score with the names' folded words given.
+func score(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
 	if a.BrandKey != b.BrandKey {
 		return 0, "different brands"
 	}
@@ -192,7 +198,6 @@ func Score(a, b *catalog.Fragrance) (float64, string) {
 	if a.Gender != "" && b.Gender != "" && a.Gender != b.Gender {
 		return 0, "different genders"
 	}
-	ta, tb := nameTokens(a), nameTokens(b)
 	na, nb := numbers(ta), numbers(tb)
 	brandTokens := strings.Fields(a.BrandKey)
 	if na != nb {

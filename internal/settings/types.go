@@ -97,7 +97,7 @@ type Matching struct {
 }
 
 // DefaultMatching applies when monitoring_config.json has no matching section.
-var DefaultMatching = Matching{MergeThreshold: 0.92, ReviewThreshold: 0.8, MaxCandidates: 50}
+var DefaultMatching = Matching{MergeThreshold: 0.92, ReviewThreshold: 0.8, MaxCandidates: 20}
 
 // MatchingOrDefault returns the matching section, or DefaultMatching.
 func (m *Monitoring) MatchingOrDefault() Matching {
