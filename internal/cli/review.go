@@ -74,11 +74,7 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 		Example: "  scentmatch review show 12",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			im, closeFn, err := c.openImporter(cmd, g)
+			id, im, closeFn, err := c.idAndImporter(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
@@ -132,11 +128,7 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 		return &cobra.Command{
 			Use: use, Short: short, Example: example, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				id, err := parseID(args[0])
-				if err != nil {
-					return err
-				}
-				im, closeFn, err := c.openImporter(cmd, g)
+				id, im, closeFn, err := c.idAndImporter(cmd, g, args[0])
 				if err != nil {
 					return err
 				}
@@ -164,11 +156,7 @@ in import reports (a "duplicate" outcome's fragrance).`,
 		Example: "  scentmatch review unmerge 340",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			im, closeFn, err := c.openImporter(cmd, g)
+			id, im, closeFn, err := c.idAndImporter(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
@@ -183,6 +171,19 @@ in import reports (a "duplicate" outcome's fragrance).`,
 	}
 	cmd.AddCommand(list, show, resolve(true), resolve(false), unmerge)
 	return cmd
+}
+
+// idAndImporter parses an id argument and opens the importer.
+func (c *CLI) idAndImporter(cmd *cobra.Command, g *globals, arg string) (int64, *importer.Importer, func(), error) {
+	id, err := parseID(arg)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	im, closeFn, err := c.openImporter(cmd, g)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return id, im, closeFn, nil
 }
 
 func parseID(s string) (int64, error) {

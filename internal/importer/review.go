@@ -146,18 +146,9 @@ func (im *Importer) ResolveReview(ctx context.Context, id int64, accept bool, by
 
 // mergeInto fills fragrance id from f, records f's identity and logs the merge.
 func (im *Importer) mergeInto(ctx context.Context, tx pgx.Tx, id int64, f *catalog.Fragrance, score float64, reason string) error {
-	rows, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1 FOR UPDATE OF f`, id)
-	if err != nil {
-		return fmt.Errorf("reading fragrance %d: %w", id, err)
-	}
-	found, err := scanRows(rows)
-	rows.Close()
+	r, err := lockRow(ctx, tx, id)
 	if err != nil {
 		return err
-	}
-	r := found[id]
-	if r == nil {
-		return fmt.Errorf("fragrance %d: %w", id, ErrNotFound)
 	}
 	replaced := fill(&r.Fragrance, f)
 	now := im.now()
@@ -179,6 +170,24 @@ func (im *Importer) mergeInto(ctx context.Context, tx pgx.Tx, id int64, f *catal
 		return fmt.Errorf("writing the merge log: %w", err)
 	}
 	return nil
+}
+
+// lockRow reads fragrance id and locks it for the rest of the transaction.
+func lockRow(ctx context.Context, tx pgx.Tx, id int64) (*row, error) {
+	rows, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1 FOR UPDATE OF f`, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading fragrance %d: %w", id, err)
+	}
+	found, err := scanRows(rows)
+	rows.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := found[id]
+	if r == nil {
+		return nil, fmt.Errorf("fragrance %d: %w", id, ErrNotFound)
+	}
+	return r, nil
 }
 
 // insertNew inserts f as a fragrance of its own, with its identity.
@@ -257,18 +266,9 @@ func (im *Importer) Unmerge(ctx context.Context, mergeID int64) (int64, error) {
 
 // restore puts back the values a merge replaced and recomputes the hash.
 func restore(ctx context.Context, tx pgx.Tx, id int64, old map[string]json.RawMessage, now time.Time) error {
-	rows, err := tx.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1 FOR UPDATE OF f`, id)
-	if err != nil {
-		return fmt.Errorf("reading fragrance %d: %w", id, err)
-	}
-	found, err := scanRows(rows)
-	rows.Close()
+	r, err := lockRow(ctx, tx, id)
 	if err != nil {
 		return err
-	}
-	r := found[id]
-	if r == nil {
-		return fmt.Errorf("fragrance %d: %w", id, ErrNotFound)
 	}
 	f := &r.Fragrance
 	targets := map[string]any{
