@@ -151,8 +151,9 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 		Short: "Undo a merge from the merge log: restore the fragrance, re-insert the merged record",
 		Long: `Undo a wrong merge: the fragrance gets back the values the merge replaced
 (as the merge log recorded them), and the merged record becomes a fragrance
-of its own with its source identity. Merge ids are in the merge_log table and
-in import reports (a "duplicate" outcome's fragrance).`,
+of its own with its source identity. Merge ids are in the merge_log table,
+e.g. for the fragrance a report line names as duplicate_of:
+  psql "$(scentmatch db url)" -c "SELECT id, merged_source, merged_source_id, reason FROM merge_log WHERE fragrance_id = 42"`,
 		Example: "  scentmatch review unmerge 340",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
