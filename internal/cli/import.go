@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
@@ -26,6 +29,23 @@ type importFlags struct {
 	batchSize  int
 	dryRun     bool
 	asJSON     bool
+	embedWait  string
+}
+
+// parseTimeout reads "10s", "2m" or a bare number of seconds ("10", as the
+// old runbook wrote it).
+func parseTimeout(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("--embedding-timeout %q must not be negative", s)
+		}
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--embedding-timeout %q: give seconds (10) or a duration (10s, 2m)", s)
+	}
+	return d, nil
 }
 
 // parseMap reads "perfume=name,launch_year=year".
@@ -87,6 +107,7 @@ database fails mid-import; rerun to complete it.`,
 	f.IntVar(&fl.batchSize, "batch-size", 0, "records per transaction (default: cycle.batch_size)")
 	f.BoolVar(&fl.dryRun, "dry-run", false, "validate and match, report what would change, write nothing")
 	f.BoolVar(&fl.asJSON, "json", false, "print the summary as JSON (and no progress)")
+	f.StringVar(&fl.embedWait, "embedding-timeout", "", "time to embed new and changed fragrances after the writes, e.g. 10s or 10 (default: embedding.timeout_seconds); the rest stays pending")
 	return cmd
 }
 
@@ -115,6 +136,15 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 		return err
 	}
 	defer closeFn()
+	embedWait := time.Duration(im.Config.Monitoring.Embedding.TimeoutSeconds * float64(time.Second))
+	if fl.embedWait != "" {
+		if embedWait, err = parseTimeout(fl.embedWait); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+	}
+	if im.Embedder, err = embedding.FromConfig(im.Config.Monitoring.Embedding); err != nil {
+		g.logger.WarnContext(ctx, "fragrances are not embedded during this import; they stay pending", "reason", err)
+	}
 	showProgress := c.Terminal && !fl.asJSON
 
 	var brandSum *importer.BrandSummary
@@ -139,7 +169,7 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	if info, err := os.Stat(fl.fragrances); err == nil {
 		total = info.Size()
 	}
-	opts := importer.Options{Kind: "manual", Source: fl.source, DryRun: fl.dryRun, BatchSize: fl.batchSize, InputRef: fl.fragrances}
+	opts := importer.Options{Kind: "manual", Source: fl.source, DryRun: fl.dryRun, BatchSize: fl.batchSize, InputRef: fl.fragrances, EmbeddingTimeout: embedWait}
 	var reportFile *os.File
 	var reportBuf *bufio.Writer
 	if fl.report != "" {
@@ -224,6 +254,13 @@ func (c *CLI) printImportSummary(sum *importer.Summary, brands *importer.BrandSu
 	fmt.Fprintf(w, "validation pass rate:\t%.2f%%\n", sum.ValidationPassRate)
 	fmt.Fprintf(w, "import success rate:\t%.2f%%\n", sum.ImportSuccessRate)
 	fmt.Fprintf(w, "duration:\t%.1f s (%.0f records/s)\n", sum.DurationSeconds, sum.RecordsPerSecond)
+	if e := sum.Embedding; e != nil {
+		state := ""
+		if e.TimedOut {
+			state = ", time budget used up"
+		}
+		fmt.Fprintf(w, "embeddings:\t%d embedded in %.1f s, %d pending%s\n", e.Embedded, e.Seconds, e.Pending, state)
+	}
 	if sum.RunID != 0 && !sum.DryRun {
 		fmt.Fprintf(w, "import run:\t%d\n", sum.RunID)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/matching"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
@@ -67,6 +68,10 @@ type Options struct {
 	Report io.Writer
 	// Progress is called after each batch (may be nil).
 	Progress func(Progress)
+	// EmbeddingTimeout is the time allowed, after the writes, to embed new
+	// and changed fragrances; what does not finish stays pending for the
+	// maintenance backfill. Zero skips embedding.
+	EmbeddingTimeout time.Duration
 }
 
 // Progress is reported after each committed batch.
@@ -77,33 +82,36 @@ type Progress struct {
 
 // Summary is what an import run did.
 type Summary struct {
-	RunID              int64          `json:"import_run_id,omitempty"`
-	File               string         `json:"file"`
-	Format             string         `json:"format"`
-	Source             string         `json:"source,omitempty"`
-	DryRun             bool           `json:"dry_run"`
-	Records            int            `json:"records"`
-	Counts             map[string]int `json:"counts"`
-	Warnings           int            `json:"warnings"`
-	WarningsByRule     map[string]int `json:"warnings_by_rule,omitempty"`
-	RejectedByRule     map[string]int `json:"rejected_by_rule,omitempty"`
-	ValidationPassRate float64        `json:"validation_pass_rate"`
-	ImportSuccessRate  float64        `json:"import_success_rate"`
-	Batches            int            `json:"batches_committed"`
-	DurationSeconds    float64        `json:"duration_seconds"`
-	RecordsPerSecond   float64        `json:"records_per_second"`
-	Unmapped           []string       `json:"unmapped_columns,omitempty"`
-	Status             string         `json:"status"`
-	Error              string         `json:"error,omitempty"`
+	RunID              int64             `json:"import_run_id,omitempty"`
+	File               string            `json:"file"`
+	Format             string            `json:"format"`
+	Source             string            `json:"source,omitempty"`
+	DryRun             bool              `json:"dry_run"`
+	Records            int               `json:"records"`
+	Counts             map[string]int    `json:"counts"`
+	Warnings           int               `json:"warnings"`
+	WarningsByRule     map[string]int    `json:"warnings_by_rule,omitempty"`
+	RejectedByRule     map[string]int    `json:"rejected_by_rule,omitempty"`
+	ValidationPassRate float64           `json:"validation_pass_rate"`
+	ImportSuccessRate  float64           `json:"import_success_rate"`
+	Batches            int               `json:"batches_committed"`
+	DurationSeconds    float64           `json:"duration_seconds"`
+	RecordsPerSecond   float64           `json:"records_per_second"`
+	Unmapped           []string          `json:"unmapped_columns,omitempty"`
+	Embedding          *embedding.Result `json:"embedding,omitempty"`
+	Status             string            `json:"status"`
+	Error              string            `json:"error,omitempty"`
 }
 
 // Importer writes records into one database.
 type Importer struct {
-	Pool    *pgxpool.Pool
-	Config  *settings.Config
-	Matcher matching.Matcher
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Pool *pgxpool.Pool
+	// Embedder embeds new and changed fragrances after an import (nil: none).
+	Embedder embedding.Embedder
+	Config   *settings.Config
+	Matcher  matching.Matcher
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 func (im *Importer) now() time.Time {
@@ -280,6 +288,15 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		}
 	} else {
 		sum.Status = "succeeded"
+	}
+	if runErr == nil && !opts.DryRun && im.Embedder != nil && opts.EmbeddingTimeout > 0 {
+		ectx, cancel := context.WithTimeout(ctx, opts.EmbeddingTimeout)
+		res, err := embedding.Backfill(ectx, im.Pool, im.Embedder, im.Config.Monitoring.Embedding.BatchSize)
+		cancel()
+		if err != nil {
+			runErr = fmt.Errorf("embedding: %w", err)
+		}
+		sum.Embedding = &res
 	}
 	if err := im.finishRun(context.WithoutCancel(ctx), db, sum); err != nil && runErr == nil {
 		runErr = err

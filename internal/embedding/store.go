@@ -1,0 +1,173 @@
+package embedding
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+)
+
+// embeddable is the SQL twin of the embedder's rule: notes or accords.
+const embeddable = `(cardinality(f.notes_top) + cardinality(f.notes_middle) + cardinality(f.notes_base) + cardinality(f.notes_unsorted) > 0 OR f.accords <> '[]'::jsonb)`
+
+// current: a vector of this model and dimension for this content.
+const current = `EXISTS (SELECT 1 FROM embeddings e WHERE e.fragrance_id = f.id AND e.model = $1 AND e.dimension = $2 AND e.content_hash = f.content_hash)`
+
+// Status counts the catalog's vectors for one model.
+type Status struct {
+	Model         string `json:"model"`
+	Dimension     int    `json:"dimension"`
+	Fragrances    int64  `json:"fragrances"`
+	Current       int64  `json:"current"`
+	Pending       int64  `json:"pending"`
+	NotEmbeddable int64  `json:"not_embeddable"`
+}
+
+// GetStatus counts current, pending and not-embeddable fragrances.
+func GetStatus(ctx context.Context, pool *pgxpool.Pool, model string, dim int) (Status, error) {
+	s := Status{Model: model, Dimension: dim}
+	err := pool.QueryRow(ctx, `SELECT count(*),
+			count(*) FILTER (WHERE `+current+`),
+			count(*) FILTER (WHERE `+embeddable+` AND NOT `+current+`),
+			count(*) FILTER (WHERE NOT `+embeddable+`)
+		FROM fragrances f`, model, dim).Scan(&s.Fragrances, &s.Current, &s.Pending, &s.NotEmbeddable)
+	if err != nil {
+		return s, fmt.Errorf("counting embeddings: %w", err)
+	}
+	return s, nil
+}
+
+// Result is what a backfill did.
+type Result struct {
+	Embedded int     `json:"embedded"`
+	Failed   int     `json:"failed"`
+	Pending  int64   `json:"pending"`
+	Seconds  float64 `json:"seconds"`
+	TimedOut bool    `json:"timed_out"`
+}
+
+// Backfill embeds pending fragrances, newest first, in batches, until none
+// is left or ctx ends (a deadline is the time budget: what does not finish
+// stays pending for the next backfill).
+func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (Result, error) {
+	start := time.Now()
+	var res Result
+	if batch <= 0 {
+		batch = 64
+	}
+	for {
+		if ctx.Err() != nil {
+			res.TimedOut = true
+			break
+		}
+		fs, ids, hashes, err := pending(ctx, pool, e, batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				res.TimedOut = true
+				break
+			}
+			return res, err
+		}
+		if len(fs) == 0 {
+			break
+		}
+		vecs, errs, err := e.Embed(ctx, fs)
+		if err != nil {
+			if ctx.Err() != nil {
+				res.TimedOut = true
+				break
+			}
+			return res, fmt.Errorf("embedding: %w", err)
+		}
+		rows := make([][]any, 0, len(fs))
+		for i := range fs {
+			if errs[i] != nil || vecs[i] == nil {
+				res.Failed++
+				continue
+			}
+			rows = append(rows, []any{ids[i], e.Model(), e.Dimension(), vecs[i], hashes[i]})
+		}
+		if err := store(ctx, pool, rows); err != nil {
+			if ctx.Err() != nil {
+				res.TimedOut = true
+				break
+			}
+			return res, err
+		}
+		res.Embedded += len(rows)
+		if len(rows) == 0 {
+			break // every one failed: do not spin on them
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	st, err := GetStatus(context.WithoutCancel(ctx), pool, e.Model(), e.Dimension())
+	if err != nil {
+		return res, err
+	}
+	res.Pending = st.Pending
+	return res, nil
+}
+
+func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int) ([]*catalog.Fragrance, []int64, []string, error) {
+	rows, err := pool.Query(ctx, `SELECT f.id, f.content_hash, f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords,
+			coalesce(f.gender, ''), coalesce(f.concentration, '')
+		FROM fragrances f WHERE `+embeddable+` AND NOT `+current+`
+		ORDER BY f.updated_at DESC, f.id LIMIT $3`, e.Model(), e.Dimension(), limit)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("finding pending embeddings: %w", err)
+	}
+	defer rows.Close()
+	var fs []*catalog.Fragrance
+	var ids []int64
+	var hashes []string
+	for rows.Next() {
+		f := &catalog.Fragrance{}
+		var id int64
+		var hash string
+		var accords []byte
+		if err := rows.Scan(&id, &hash, &f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Gender, &f.Concentration); err != nil {
+			return nil, nil, nil, fmt.Errorf("reading pending embeddings: %w", err)
+		}
+		if err := json.Unmarshal(accords, &f.Accords); err != nil {
+			return nil, nil, nil, fmt.Errorf("reading accords of fragrance %d: %w", id, err)
+		}
+		fs, ids, hashes = append(fs, f), append(ids, id), append(hashes, hash)
+	}
+	return fs, ids, hashes, rows.Err()
+}
+
+func store(ctx context.Context, pool *pgxpool.Pool, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	for _, r := range rows {
+		batch.Queue(`INSERT INTO embeddings (fragrance_id, model, dimension, vector, content_hash) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (fragrance_id, model) DO UPDATE SET dimension = excluded.dimension, vector = excluded.vector,
+				content_hash = excluded.content_hash, created_at = now()`, r...)
+	}
+	if err := pool.SendBatch(ctx, batch).Close(); err != nil {
+		var fk interface{ SQLState() string }
+		if errors.As(err, &fk) && fk.SQLState() == "23503" {
+			return nil // the fragrance was deleted meanwhile
+		}
+		return fmt.Errorf("storing embeddings: %w", err)
+	}
+	return nil
+}
+
+// MarkStale makes every vector of model (all models when empty) stale, so
+// the next backfill regenerates them.
+func MarkStale(ctx context.Context, pool *pgxpool.Pool, model string) (int64, error) {
+	tag, err := pool.Exec(ctx, `UPDATE embeddings SET content_hash = 'stale:' || content_hash WHERE ($1 = '' OR model = $1) AND content_hash NOT LIKE 'stale:%'`, model)
+	if err != nil {
+		return 0, fmt.Errorf("marking embeddings stale: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
