@@ -3,7 +3,6 @@ package embedding
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -66,7 +65,9 @@ func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (R
 			res.TimedOut = true
 			break
 		}
-		fs, ids, hashes, err := pending(ctx, pool, e, batch)
+		// Finding pending rows costs an anti-join over the catalog: fetch a
+		// page of them at a time, embed in batches of batch.
+		fs, ids, hashes, err := pending(ctx, pool, e, 16*batch)
 		if err != nil {
 			if ctx.Err() != nil {
 				res.TimedOut = true
@@ -77,21 +78,23 @@ func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (R
 		if len(fs) == 0 {
 			break
 		}
-		vecs, errs, err := e.Embed(ctx, fs)
-		if err != nil {
-			if ctx.Err() != nil {
-				res.TimedOut = true
-				break
-			}
-			return res, fmt.Errorf("embedding: %w", err)
-		}
 		rows := make([][]any, 0, len(fs))
-		for i := range fs {
-			if errs[i] != nil || vecs[i] == nil {
-				res.Failed++
-				continue
+		for lo := 0; lo < len(fs) && ctx.Err() == nil; lo += batch {
+			hi := min(lo+batch, len(fs))
+			vecs, errs, err := e.Embed(ctx, fs[lo:hi])
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				return res, fmt.Errorf("embedding: %w", err)
 			}
-			rows = append(rows, []any{ids[i], e.Model(), e.Dimension(), vecs[i], hashes[i]})
+			for i := range vecs {
+				if errs[i] != nil || vecs[i] == nil {
+					res.Failed++
+					continue
+				}
+				rows = append(rows, []any{ids[lo+i], e.Model(), e.Dimension(), vecs[i], hashes[lo+i]})
+			}
 		}
 		if err := store(ctx, pool, rows); err != nil {
 			if ctx.Err() != nil {
@@ -142,24 +145,30 @@ func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int) ([]
 	return fs, ids, hashes, rows.Err()
 }
 
+// store writes vectors through a COPY-filled staging table: one COPY and
+// one upsert per batch. Vectors of fragrances deleted meanwhile are dropped.
 func store(ctx context.Context, pool *pgxpool.Pool, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	batch := &pgx.Batch{}
-	for _, r := range rows {
-		batch.Queue(`INSERT INTO embeddings (fragrance_id, model, dimension, vector, content_hash) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (fragrance_id, model) DO UPDATE SET dimension = excluded.dimension, vector = excluded.vector,
-				content_hash = excluded.content_hash, created_at = now()`, r...)
-	}
-	if err := pool.SendBatch(ctx, batch).Close(); err != nil {
-		var fk interface{ SQLState() string }
-		if errors.As(err, &fk) && fk.SQLState() == "23503" {
-			return nil // the fragrance was deleted meanwhile
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS embedding_stage (
+			fragrance_id bigint, model text, dimension integer, vector real[], content_hash text) ON COMMIT DELETE ROWS`); err != nil {
+			return fmt.Errorf("creating the embedding staging table: %w", err)
 		}
-		return fmt.Errorf("storing embeddings: %w", err)
-	}
-	return nil
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"embedding_stage"},
+			[]string{"fragrance_id", "model", "dimension", "vector", "content_hash"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copying embeddings: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO embeddings (fragrance_id, model, dimension, vector, content_hash)
+			SELECT s.fragrance_id, s.model, s.dimension, s.vector, s.content_hash FROM embedding_stage s
+			WHERE EXISTS (SELECT 1 FROM fragrances f WHERE f.id = s.fragrance_id)
+			ON CONFLICT (fragrance_id, model) DO UPDATE SET dimension = excluded.dimension, vector = excluded.vector,
+				content_hash = excluded.content_hash, created_at = now()`); err != nil {
+			return fmt.Errorf("storing embeddings: %w", err)
+		}
+		return nil
+	})
 }
 
 // MarkStale makes every vector of model (all models when empty) stale, so
