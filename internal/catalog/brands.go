@@ -53,14 +53,3 @@ func (b *BrandResolver) Resolve(spelling string) (name, key string, aliases []st
 	}
 	return strings.Join(strings.Fields(spelling), " "), k, nil
 }
-
-// Aliases returns every alias spelling with the key of its brand.
-func (b *BrandResolver) Aliases() map[string]string {
-	out := map[string]string{}
-	for k, e := range b.byKey {
-		if k != e.key {
-			out[k] = e.key
-		}
-	}
-	return out
-}

@@ -149,9 +149,11 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if err != nil {
 		return err
 	}
+	// Each record's candidate keys, computed once for lookup, loading and matching.
 	keys := map[string]bool{}
 	for _, it := range valid {
-		for _, k := range b.im.Matcher.Keys(it.f) {
+		it.keys = b.im.Matcher.Keys(it.f)
+		for _, k := range it.keys {
 			keys[k] = true
 		}
 	}
@@ -167,7 +169,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		want[fid] = true
 	}
 	for _, it := range valid {
-		for _, id := range rankCandidates(b.im.Matcher.Keys(it.f), byKey, maxCands) {
+		for _, id := range rankCandidates(it.keys, byKey, maxCands) {
 			want[id] = true
 		}
 	}
@@ -230,7 +232,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			continue
 		}
-		d := b.im.Matcher.Match(f, b.candidates(f, byKey, rows))
+		d := b.im.Matcher.Match(f, candidates(it.keys, byKey, rows, maxCands))
 		switch d.Kind {
 		case matching.Merge:
 			r := rows[d.Target]
@@ -348,10 +350,10 @@ func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 	return order
 }
 
-// candidates gathers f's best-ranked candidates that are loaded (all
-// rows, including this batch's new ones).
-func (b *batcher) candidates(f *catalog.Fragrance, byKey map[string][]int64, rows map[int64]*row) []matching.Candidate {
-	ids := rankCandidates(b.im.Matcher.Keys(f), byKey, b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates)
+// candidates returns the loaded fragrances among the best-ranked under
+// keys (rows includes this batch's new ones).
+func candidates(keys []string, byKey map[string][]int64, rows map[int64]*row, max int) []matching.Candidate {
+	ids := rankCandidates(keys, byKey, max)
 	out := make([]matching.Candidate, 0, len(ids))
 	for _, id := range ids {
 		if r, ok := rows[id]; ok {

@@ -126,6 +126,7 @@ type item struct {
 	raw     *dataset.Raw
 	f       *catalog.Fragrance
 	issues  []catalog.Issue
+	keys    []string // candidate keys (valid records)
 	outcome string
 	fid     int64
 	dupOf   int64

@@ -59,12 +59,6 @@ func WithCycle(ctx context.Context, cycleID, step string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, cycleInfo{cycleID: cycleID, step: step})
 }
 
-// CycleFrom returns the cycle id and step stored by WithCycle.
-func CycleFrom(ctx context.Context) (cycleID, step string) {
-	info, _ := ctx.Value(ctxKey{}).(cycleInfo)
-	return info.cycleID, info.step
-}
-
 type contextHandler struct {
 	slog.Handler
 }

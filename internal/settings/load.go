@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,14 +341,4 @@ func syntaxMessage(data []byte, err error) string {
 		}
 	}
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
-}
-
-// SourceNames returns the configured source names in order.
-func (c *Config) SourceNames() []string {
-	names := make([]string, 0, len(c.Sources))
-	for n := range c.Sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
