@@ -48,6 +48,10 @@ bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), 
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
 
+.PHONY: fuzz
+fuzz: check-go ## Run every go test -fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/
+	scripts/fuzz.sh
+
 .PHONY: build
 build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/lambda/<name>/bootstrap, linux/arm64)
 	@for fn in $(FUNCTIONS); do \
