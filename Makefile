@@ -47,6 +47,7 @@ lint: check-go ## gofmt check and go vet only
 bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), then the import benchmark (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
+	$(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/coldstart/
 
 .PHONY: fuzz
 fuzz: check-go ## Run every go test -fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/
