@@ -183,6 +183,8 @@ func duration(d time.Duration) string {
 	d = d.Round(time.Second)
 	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
 	switch {
+	case h > 0 && m == 0:
+		return fmt.Sprintf("%d h", h)
 	case h > 0:
 		return fmt.Sprintf("%d h %d min", h, m)
 	case m > 0 && s > 0:

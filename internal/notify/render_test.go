@@ -108,7 +108,7 @@ func TestDuration(t *testing.T) {
 	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		45 * time.Second: "45 s", 12*time.Minute + 30*time.Second: "12 min 30 s", 20 * time.Minute: "20 min",
-		75 * time.Minute: "1 h 15 min", 0: "0 s",
+		75 * time.Minute: "1 h 15 min", 24 * time.Hour: "24 h", 0: "0 s",
 	} {
 		require.Equal(t, want, duration(d))
 	}

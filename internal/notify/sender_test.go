@@ -65,9 +65,9 @@ func parseEML(t *testing.T, path string) parsedEML {
 		require.Equal(t, "utf-8", ctParams["charset"])
 		switch ct {
 		case "text/plain":
-			p.Text = string(body)
+			p.Text = lf(string(body))
 		case "text/html":
-			p.HTML = string(body)
+			p.HTML = lf(string(body))
 		default:
 			t.Fatalf("unexpected part %s", ct)
 		}
@@ -106,8 +106,8 @@ func TestOutboxWritesParseableMultipartMessages(t *testing.T) {
 
 	p := parseEML(t, path)
 	require.Equal(t, subject, p.Subject)
-	require.Equal(t, lf(c.Text), lf(p.Text))
-	require.Equal(t, lf(c.HTML), lf(p.HTML))
+	require.Equal(t, lf(c.Text), p.Text)
+	require.Equal(t, lf(c.HTML), p.HTML)
 	from, err := p.Header.AddressList("From")
 	require.NoError(t, err)
 	require.Equal(t, "pipeline@scentmatch.local", from[0].Address)
