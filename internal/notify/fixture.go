@@ -9,7 +9,7 @@ import (
 )
 
 // FixtureCycleID names the fixture cycle that test messages describe.
-const FixtureCycleID = "manual-20260301T0200"
+const FixtureCycleID = "test-fixture"
 
 // FixtureReport is a made-up cycle that exercises every part of the
 // messages: KPIs in every status, a health score below the minimum with an
@@ -65,7 +65,7 @@ func FixtureReport(kind Kind, now time.Time) *Report {
 	if kind == ErrorAlert {
 		r.Status = "failed"
 		r.Failure = &Failure{Step: "import", Type: "BadInputError",
-			Message: `reading s3://scentmatch-dev-bucket/cycles/manual-20260301T0200/detect/candidates.jsonl line 7: field "name": <script>alert(1)</script> is not a fragrance name`}
+			Message: `reading s3://scentmatch-dev-bucket/cycles/test-fixture/detect/candidates.jsonl line 7: field "name": <script>alert(1)</script> is not a fragrance name`}
 		r.ExecutionARN, r.ConsoleURL = consoleLink("arn:aws:states:eu-west-1:123456789012:stateMachine:scentmatch-dev-cycle", r.CycleID)
 	}
 	return r
