@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -227,7 +228,7 @@ func (n *Notifier) loadFragrances(ctx context.Context, rep *Report, candidates [
 // loadHistory reads the health score and catalog size of the last
 // HistoryLength cycles up to this one. A cycle's catalog size is the
 // metrics step's catalog_size when it stored one, else the fragrances
-// created by the cycle's end (fragrances removed since are not counted).
+// created before the cycle's end (fragrances removed since are not counted).
 func (n *Notifier) loadHistory(ctx context.Context, rep *Report, exists bool, now time.Time) error {
 	rows, err := n.DB.Query(ctx, `SELECT id, started_at, status, health_score::float8,
 			CASE WHEN jsonb_typeof(step_results -> 'metrics' -> 'catalog_size') = 'number'
@@ -269,25 +270,9 @@ func (n *Notifier) loadHistory(ctx context.Context, rep *Report, exists bool, no
 			missing = append(missing, asOf[i])
 		}
 	}
-	sizes := map[time.Time]int64{}
-	if len(missing) > 0 {
-		rows, err := n.DB.Query(ctx, `SELECT t, (SELECT count(*) FROM fragrances WHERE created_at <= t) FROM unnest($1::timestamptz[]) AS t`, missing)
-		if err != nil {
-			return fmt.Errorf("counting the catalog over time: %w", err)
-		}
-		for rows.Next() {
-			var t time.Time
-			var c int64
-			if err := rows.Scan(&t, &c); err != nil {
-				rows.Close()
-				return fmt.Errorf("counting the catalog over time: %w", err)
-			}
-			sizes[t.UTC()] = c
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("counting the catalog over time: %w", err)
-		}
+	sizes, err := catalogSizes(ctx, n.DB, missing)
+	if err != nil {
+		return err
 	}
 	for i := range points {
 		if points[i].CatalogSize == nil {
@@ -310,6 +295,58 @@ func (n *Notifier) loadHistory(ctx context.Context, rep *Report, exists bool, no
 	}
 	rep.History = points
 	return nil
+}
+
+// catalogSizes counts the fragrances created before each time in one
+// index scan over the fragrances created since the earliest of them: the
+// size at t is today's count less those created at or after t.
+func catalogSizes(ctx context.Context, db postgres.DBTX, times []time.Time) (map[time.Time]int64, error) {
+	sizes := map[time.Time]int64{}
+	if len(times) == 0 {
+		return sizes, nil
+	}
+	sorted := make([]time.Time, 0, len(times))
+	seen := map[time.Time]bool{}
+	for _, t := range times {
+		if t = t.UTC(); !seen[t] {
+			seen[t] = true
+			sorted = append(sorted, t)
+		}
+	}
+	slices.SortFunc(sorted, time.Time.Compare)
+	var total int64
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM fragrances`).Scan(&total); err != nil {
+		return nil, fmt.Errorf("counting the catalog: %w", err)
+	}
+	// width_bucket gives i when sorted[i-1] <= created_at < sorted[i] (1-based).
+	rows, err := db.Query(ctx, `SELECT width_bucket(created_at, $1::timestamptz[]), count(*) FROM fragrances
+		WHERE created_at >= $2 GROUP BY 1`, sorted, sorted[0])
+	if err != nil {
+		return nil, fmt.Errorf("counting the catalog over time: %w", err)
+	}
+	newer := make([]int64, len(sorted)+2) // newer[i]: created in bucket i
+	for rows.Next() {
+		var b int
+		var c int64
+		if err := rows.Scan(&b, &c); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("counting the catalog over time: %w", err)
+		}
+		if b >= 0 && b < len(newer) {
+			newer[b] = c
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting the catalog over time: %w", err)
+	}
+	// Created at or after sorted[i-1] = buckets i..n.
+	var since int64
+	for i := len(sorted); i >= 1; i-- {
+		since += newer[i]
+		sizes[sorted[i-1]] = total - since
+	}
+	return sizes, nil
 }
 
 // failureOf describes the Catch path's error: the failed step from the

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -314,10 +313,4 @@ func (n *Notifier) fillSent(ctx context.Context, dedupeKey string, s *Sent) erro
 		return fmt.Errorf("reading notification %s: %w", dedupeKey, err)
 	}
 	return nil
-}
-
-// IsThrottled reports whether err is SES throttling that outlasted the retries.
-func IsThrottled(err error) bool {
-	var t *ThrottledError
-	return errors.As(err, &t)
 }

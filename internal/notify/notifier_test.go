@@ -618,3 +618,18 @@ func TestLambdaEvents(t *testing.T) {
 	require.Contains(t, m.Text, "importing batch 3: connecting to the database: dial tcp 10.0.3.17:5432: i/o timeout")
 	require.True(t, strings.Contains(m.Text, "execution:scentmatch-dev-cycle:manual-20261202T0930"))
 }
+
+func TestCatalogSizesCountWhatExistedBeforeEachTime(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := 0; i < 10; i++ {
+		b.insertFragrance(t, "Brand", "F"+string(rune('a'+i)), nil, t0.Add(time.Duration(i)*time.Hour))
+	}
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	sizes, err := catalogSizes(context.Background(), b.pool, []time.Time{at(5), at(0), at(20), at(5), at(-1), at(9).Add(time.Microsecond)})
+	require.NoError(t, err)
+	require.Equal(t, map[time.Time]int64{at(-1): 0, at(0): 0, at(5): 5, at(9).Add(time.Microsecond): 10, at(20): 10}, sizes)
+	sizes, err = catalogSizes(context.Background(), b.pool, nil)
+	require.NoError(t, err)
+	require.Empty(t, sizes)
+}

@@ -113,3 +113,13 @@ func TestDuration(t *testing.T) {
 		require.Equal(t, want, duration(d))
 	}
 }
+
+func BenchmarkRenderWeeklyReport(b *testing.B) {
+	r := FixtureReport(WeeklyReport, fixtureNow)
+	opt := RenderOptions{Thresholds: settings.Default().Monitoring.Thresholds, Now: fixtureNow}
+	for b.Loop() {
+		if _, err := Render(WeeklyReport, r, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
