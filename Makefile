@@ -66,6 +66,9 @@ build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 build-ImportFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import
+.PHONY: build-NotifyFunction
+build-NotifyFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once
