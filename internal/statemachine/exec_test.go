@@ -564,7 +564,10 @@ func TestAbort(t *testing.T) {
 	// The stop flag is read before each state.
 	var stop atomic.Bool
 	m, _ = load(t, `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"fn","Next":"B"},"B":{"Type":"Pass","End":true}}}`,
-		Registry{"fn": func(context.Context, json.RawMessage) (json.RawMessage, error) { stop.Store(true); return json.RawMessage(`{}`), nil }})
+		Registry{"fn": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			stop.Store(true)
+			return json.RawMessage(`{}`), nil
+		}})
 	ex, err = m.Start(context.Background(), ExecutionOptions{StopRequested: stop.Load, StopReason: "schedule paused by the operator"})
 	require.NoError(t, err)
 	require.Equal(t, StatusAborted, ex.Status)
@@ -577,7 +580,10 @@ func TestAbort(t *testing.T) {
 func TestExecutionTimeout(t *testing.T) {
 	t.Parallel()
 	m, _ := load(t, `{"TimeoutSeconds":1,"StartAt":"T","States":{"T":{"Type":"Task","Resource":"fn","TimeoutSeconds":30,"End":true}}}`,
-		Registry{"fn": func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) { <-ctx.Done(); return nil, ctx.Err() }})
+		Registry{"fn": func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}})
 	ex := start(t, m, `{}`)
 	require.Equal(t, StatusTimedOut, ex.Status)
 	require.Equal(t, ErrTimeout, ex.Error)
