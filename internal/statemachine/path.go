@@ -294,6 +294,9 @@ func skipSpaces(s string, i int) int {
 // parseQuoted reads a '...' or "..." name; a backslash escapes the next
 // character.
 func parseQuoted(s string, i int) (string, int, error) {
+	if i >= len(s) || (s[i] != '\'' && s[i] != '"') {
+		return "", 0, fmt.Errorf("path %q: expected a quoted name at offset %d", s, i)
+	}
 	q := s[i]
 	var b strings.Builder
 	for j := i + 1; j < len(s); j++ {
