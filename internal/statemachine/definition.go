@@ -126,10 +126,14 @@ func (c *compiler) scope(v any, where string) (*scope, error) {
 		return nil, fmt.Errorf("%s must be an object with StartAt and States", where)
 	}
 	sc := &scope{states: map[string]*state{}}
+	root := where == "the state machine"
+	processor := strings.HasPrefix(where, "the ItemProcessor")
 	for _, k := range o.keys {
-		switch k {
-		case "StartAt", "States", "Comment", "Version", "TimeoutSeconds", "ProcessorConfig":
-		case "QueryLanguage":
+		switch {
+		case k == "StartAt" || k == "States" || k == "Comment":
+		case (k == "Version" || k == "TimeoutSeconds") && root:
+		case k == "ProcessorConfig" && processor:
+		case k == "QueryLanguage" && root:
 			if s, _ := o.vals[k].(string); s != "JSONPath" {
 				return nil, fmt.Errorf("%s: QueryLanguage %s is not supported by the local executor (JSONPath only)", where, short(o.vals[k]))
 			}

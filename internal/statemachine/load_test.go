@@ -58,6 +58,8 @@ func TestLoadRefusals(t *testing.T) {
 		{"fail both", `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","ErrorPath":"$.e"}}}`, []string{`"F"`, "ErrorPath"}},
 		{"tolerance range", `{"StartAt":"M","States":{"M":{"Type":"Map",` + proc + `,"ToleratedFailurePercentage":101,"End":true}}}`, []string{`"M"`, "ToleratedFailurePercentage"}},
 		{"choice without choices", `{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[]}}}`, []string{`"C"`, "Choices"}},
+		{"TimeoutSeconds inside a Map", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"TimeoutSeconds":5,"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}}}`, []string{"ItemProcessor", "TimeoutSeconds"}},
+		{"ProcessorConfig at the top", `{"ProcessorConfig":{},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, []string{"ProcessorConfig"}},
 		{"version", `{"Version":"2.0","StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, []string{"Version"}},
 		{"substitution missing", `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"${DetectFunctionArn}","End":true}}}`, []string{"${DetectFunctionArn}"}},
 	}
