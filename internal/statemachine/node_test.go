@@ -105,7 +105,7 @@ func TestASLValidator(t *testing.T) {
 
 // handlerSpec is a scripted task, the same in Go and in the JS harness.
 type handlerSpec struct {
-	Result    json.RawMessage `json:"result"`
+	Result    json.RawMessage `json:"result,omitempty"`
 	FailFirst int             `json:"failFirst"`
 	FailWhen  *struct {
 		Field  string          `json:"field"`

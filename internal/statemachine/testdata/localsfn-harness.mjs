@@ -12,9 +12,9 @@
 // {status, output} or {status, error, cause}.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
-const require = createRequire(join(process.argv[2], 'package.json'));
+const require = createRequire(join(resolve(process.argv[2]), 'package.json'));
 const { StateMachine } = require('aws-local-stepfunctions');
 
 function substitute(value, subs) {
