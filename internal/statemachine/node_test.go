@@ -145,7 +145,11 @@ func (s handlerSpec) handler() Handler {
 	}
 }
 
+// diffCases is a testdata/*.cases.json file. Definition, when set, is the
+// definition's path from the repository root (statemachine/cycle.asl.json,
+// say); otherwise the definition is the sibling *.asl.json.
 type diffCases struct {
+	Definition    string                 `json:"definition"`
 	Substitutions map[string]string      `json:"substitutions"`
 	Handlers      map[string]handlerSpec `json:"handlers"`
 	Runs          []struct {
@@ -186,8 +190,12 @@ func TestDifferentialLocalStepFunctions(t *testing.T) {
 		require.NoError(t, err)
 		var cases diffCases
 		require.NoError(t, json.Unmarshal(raw, &cases), cf)
-		def, err := os.ReadFile(strings.TrimSuffix(cf, ".cases.json") + ".asl.json")
-		require.NoError(t, err)
+		defPath := strings.TrimSuffix(cf, ".cases.json") + ".asl.json"
+		if cases.Definition != "" {
+			defPath = filepath.Join(repoRoot, filepath.FromSlash(cases.Definition))
+		}
+		def, err := os.ReadFile(defPath)
+		require.NoError(t, err, cf)
 		for _, run := range cases.Runs {
 			handlers := map[string]handlerSpec{}
 			for r, h := range cases.Handlers {
