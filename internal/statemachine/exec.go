@@ -124,8 +124,8 @@ type ExecutionOptions struct {
 	// Input is the execution input; empty means {}.
 	Input json.RawMessage
 	// StopRequested, when set, is asked before every state (Map iterations
-	// and Parallel branches included); true aborts the execution with
-	// StopReason as its cause.
+	// and Parallel branches included, so possibly from several goroutines at
+	// once); true aborts the execution with StopReason as its cause.
 	StopRequested func() bool
 	StopReason    string
 }
