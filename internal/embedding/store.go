@@ -3,6 +3,7 @@ package embedding
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,79 +50,114 @@ type Result struct {
 	Pending  int64   `json:"pending"`
 	Seconds  float64 `json:"seconds"`
 	TimedOut bool    `json:"timed_out"`
+	// Error says why the backfill stopped early (throttling that outlasted
+	// the retries, access denied, a database error); what it did not reach
+	// stays pending.
+	Error string `json:"error,omitempty"`
 }
+
+// storeGrace bounds the write of vectors already computed when the time
+// budget ran out: finished work is kept, not thrown away.
+const storeGrace = 30 * time.Second
 
 // Backfill embeds pending fragrances, newest first, in batches, until none
 // is left or ctx ends (a deadline is the time budget: what does not finish
-// stays pending for the next backfill).
+// stays pending for the next backfill). A fragrance that fails on its own
+// (a wrong dimension in the answer) is counted as failed and skipped for
+// the rest of the run; an error that would fail every call alike
+// (StopsRun: throttling after the retries, access denied) ends the run and
+// is returned with the result, the rest staying pending.
 func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (Result, error) {
 	start := time.Now()
 	var res Result
 	if batch <= 0 {
 		batch = 64
 	}
-	for {
+	var failedIDs []int64
+	var runErr error
+	for runErr == nil {
 		if ctx.Err() != nil {
 			res.TimedOut = true
 			break
 		}
 		// Finding pending rows costs an anti-join over the catalog: fetch a
 		// page of them at a time, embed in batches of batch.
-		fs, ids, hashes, err := pending(ctx, pool, e, 16*batch)
+		fs, ids, hashes, err := pending(ctx, pool, e, 16*batch, failedIDs)
 		if err != nil {
 			if ctx.Err() != nil {
 				res.TimedOut = true
 				break
 			}
-			return res, err
+			runErr = err
+			break
 		}
 		if len(fs) == 0 {
 			break
 		}
 		rows := make([][]any, 0, len(fs))
-		for lo := 0; lo < len(fs) && ctx.Err() == nil; lo += batch {
+		failedBefore := len(failedIDs)
+		for lo := 0; lo < len(fs) && ctx.Err() == nil && runErr == nil; lo += batch {
 			hi := min(lo+batch, len(fs))
 			vecs, errs, err := e.Embed(ctx, fs[lo:hi])
 			if err != nil {
-				if ctx.Err() != nil {
-					break
+				if ctx.Err() == nil {
+					runErr = fmt.Errorf("embedding: %w", err)
 				}
-				return res, fmt.Errorf("embedding: %w", err)
-			}
-			for i := range vecs {
-				if errs[i] != nil || vecs[i] == nil {
-					res.Failed++
-					continue
-				}
-				rows = append(rows, []any{ids[lo+i], e.Model(), e.Dimension(), vecs[i], hashes[lo+i]})
-			}
-		}
-		if err := store(ctx, pool, rows); err != nil {
-			if ctx.Err() != nil {
-				res.TimedOut = true
 				break
 			}
-			return res, err
+			for i := range vecs {
+				switch {
+				case errs[i] == nil && vecs[i] != nil:
+					rows = append(rows, []any{ids[lo+i], e.Model(), e.Dimension(), vecs[i], hashes[lo+i]})
+				case errors.Is(errs[i], context.Canceled) || errors.Is(errs[i], context.DeadlineExceeded):
+					// cut short by the time budget: pending
+				case StopsRun(errs[i]):
+					if runErr == nil {
+						runErr = errs[i]
+					}
+				default:
+					res.Failed++
+					failedIDs = append(failedIDs, ids[lo+i])
+				}
+			}
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+		err = store(wctx, pool, rows)
+		cancel()
+		if err != nil {
+			runErr = err
+			break
 		}
 		res.Embedded += len(rows)
-		if len(rows) == 0 {
-			break // every one failed: do not spin on them
+		if len(rows) == 0 && len(failedIDs) == failedBefore {
+			break // nothing stored and nothing new to skip: do not spin
 		}
+	}
+	if ctx.Err() != nil {
+		res.TimedOut = true
 	}
 	res.Seconds = time.Since(start).Seconds()
 	st, err := GetStatus(context.WithoutCancel(ctx), pool, e.Model(), e.Dimension())
-	if err != nil {
-		return res, err
+	if err == nil {
+		res.Pending = st.Pending
+	} else if runErr == nil {
+		runErr = err
 	}
-	res.Pending = st.Pending
-	return res, nil
+	if runErr != nil {
+		res.Error = runErr.Error()
+	}
+	return res, runErr
 }
 
-func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int) ([]*catalog.Fragrance, []int64, []string, error) {
-	rows, err := pool.Query(ctx, `SELECT f.id, f.content_hash, f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords,
+func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int, skip []int64) ([]*catalog.Fragrance, []int64, []string, error) {
+	if skip == nil {
+		skip = []int64{}
+	}
+	rows, err := pool.Query(ctx, `SELECT f.id, f.content_hash, b.name, f.name, f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords,
 			coalesce(f.gender, ''), coalesce(f.concentration, '')
-		FROM fragrances f WHERE `+embeddable+` AND NOT `+current+`
-		ORDER BY f.updated_at DESC, f.id LIMIT $3`, e.Model(), e.Dimension(), limit)
+		FROM fragrances f JOIN brands b ON b.id = f.brand_id
+		WHERE `+embeddable+` AND NOT `+current+` AND f.id <> ALL($4::bigint[])
+		ORDER BY f.updated_at DESC, f.id LIMIT $3`, e.Model(), e.Dimension(), limit, skip)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("finding pending embeddings: %w", err)
 	}
@@ -134,7 +170,7 @@ func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int) ([]
 		var id int64
 		var hash string
 		var accords []byte
-		if err := rows.Scan(&id, &hash, &f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Gender, &f.Concentration); err != nil {
+		if err := rows.Scan(&id, &hash, &f.Brand, &f.Name, &f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Gender, &f.Concentration); err != nil {
 			return nil, nil, nil, fmt.Errorf("reading pending embeddings: %w", err)
 		}
 		if err := json.Unmarshal(accords, &f.Accords); err != nil {
