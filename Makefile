@@ -47,6 +47,7 @@ lint: check-go ## gofmt check and go vet only
 bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), then the import benchmark (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
+	$(GO) test -run '^$$' -bench . -benchtime 10x -v -timeout 30m ./internal/embedding/
 
 .PHONY: build
 build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/lambda/<name>/bootstrap, linux/arm64)

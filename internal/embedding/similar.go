@@ -146,7 +146,7 @@ func Similar(ctx context.Context, pool *pgxpool.Pool, q Fragrance, o SearchOptio
 		}
 		return nil, err
 	}
-	var scored []scoredID
+	var scored []Scored
 	res.Method = MethodExact
 	if !o.Exact {
 		ok, err := HNSWAvailable(ctx, pool, o.Dimension)
@@ -167,18 +167,18 @@ func Similar(ctx context.Context, pool *pgxpool.Pool, q Fragrance, o SearchOptio
 	}
 	ids := make([]int64, len(scored))
 	for i, s := range scored {
-		ids[i] = s.id
+		ids[i] = s.ID
 	}
 	names, err := describe(ctx, pool, ids)
 	if err != nil {
 		return nil, err
 	}
 	for i, s := range scored {
-		f, ok := names[s.id]
+		f, ok := names[s.ID]
 		if !ok {
 			continue // deleted meanwhile
 		}
-		res.Neighbours = append(res.Neighbours, Neighbour{Rank: i + 1, Fragrance: f, Similarity: s.sim})
+		res.Neighbours = append(res.Neighbours, Neighbour{Rank: i + 1, Fragrance: f, Similarity: s.Similarity})
 	}
 	return res, nil
 }
@@ -214,7 +214,7 @@ func HNSWAvailable(ctx context.Context, pool *pgxpool.Pool, dim int) (bool, erro
 // nearestHNSW orders by pgvector's cosine distance on the same expression
 // the index is built on, so the planner can use it. Only reached when
 // HNSWAvailable said yes: the SQL names pgvector's type and operator.
-func nearestHNSW(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclude int64, o SearchOptions) ([]scoredID, error) {
+func nearestHNSW(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclude int64, o SearchOptions) ([]Scored, error) {
 	d := postgres.VectorIndexDimension
 	rows, err := pool.Query(ctx, fmt.Sprintf(`SELECT e.fragrance_id, 1 - (e.vector::vector(%[1]d) <=> $1::real[]::vector(%[1]d))
 		FROM embeddings e WHERE e.dimension = %[1]d AND e.model = $2 AND e.fragrance_id <> $3
@@ -222,9 +222,9 @@ func nearestHNSW(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclude
 	if err != nil {
 		return nil, fmt.Errorf("searching the HNSW index: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scoredID, error) {
-		var s scoredID
-		err := r.Scan(&s.id, &s.sim)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Scored, error) {
+		var s Scored
+		err := r.Scan(&s.ID, &s.Similarity)
 		return s, err
 	})
 	if err != nil {
@@ -233,23 +233,24 @@ func nearestHNSW(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclude
 	return out, nil
 }
 
-type scoredID struct {
-	id  int64
-	sim float64
+// Scored is a fragrance id with its similarity to a query.
+type Scored struct {
+	ID         int64
+	Similarity float64
 }
 
 // topK is a min-heap of the k best so far: the worst of them on top.
-type topK []scoredID
+type topK []Scored
 
 func (h topK) Len() int { return len(h) }
 func (h topK) Less(i, j int) bool {
-	if h[i].sim != h[j].sim {
-		return h[i].sim < h[j].sim
+	if h[i].Similarity != h[j].Similarity {
+		return h[i].Similarity < h[j].Similarity
 	}
-	return h[i].id > h[j].id // ties: the lower id ranks first
+	return h[i].ID > h[j].ID // ties: the lower id ranks first
 }
 func (h topK) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *topK) Push(x any)   { *h = append(*h, x.(scoredID)) }
+func (h *topK) Push(x any)   { *h = append(*h, x.(Scored)) }
 func (h *topK) Pop() any {
 	old := *h
 	x := old[len(old)-1]
@@ -258,22 +259,22 @@ func (h *topK) Pop() any {
 }
 
 // offer keeps s if it is among the k best.
-func (h *topK) offer(s scoredID, k int) {
+func (h *topK) offer(s Scored, k int) {
 	if h.Len() < k {
 		heap.Push(h, s)
 		return
 	}
-	if w := (*h)[0]; s.sim > w.sim || (s.sim == w.sim && s.id < w.id) {
+	if w := (*h)[0]; s.Similarity > w.Similarity || (s.Similarity == w.Similarity && s.ID < w.ID) {
 		(*h)[0] = s
 		heap.Fix(h, 0)
 	}
 }
 
 // sorted returns the heap's content, best first.
-func (h *topK) sorted() []scoredID {
-	out := make([]scoredID, h.Len())
+func (h *topK) sorted() []Scored {
+	out := make([]Scored, h.Len())
 	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(h).(scoredID)
+		out[i] = heap.Pop(h).(Scored)
 	}
 	return out
 }
@@ -282,7 +283,7 @@ func (h *topK) sorted() []scoredID {
 // exclude's) and keeps the k most similar to vec in a bounded heap. Memory
 // stays at one row and k results whatever the catalog's size. It returns
 // the neighbours best first and how many vectors it compared.
-func NearestExact(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclude int64, model string, dim, k int) ([]scoredID, int, error) {
+func NearestExact(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclude int64, model string, dim, k int) ([]Scored, int, error) {
 	rows, err := pool.Query(ctx, `SELECT fragrance_id, vector FROM embeddings WHERE model = $1 AND dimension = $2 AND fragrance_id <> $3`,
 		model, dim, exclude)
 	if err != nil {
@@ -311,7 +312,7 @@ func NearestExact(ctx context.Context, pool *pgxpool.Pool, vec []float32, exclud
 		if len(v) != len(vec) {
 			return nil, n, fmt.Errorf("the vector of fragrance %d has %d dimensions, the query %d", id, len(v), len(vec))
 		}
-		h.offer(scoredID{id: id, sim: Cosine(vec, v)}, k)
+		h.offer(Scored{ID: id, Similarity: Cosine(vec, v)}, k)
 		n++
 	}
 	if err := rows.Err(); err != nil {
