@@ -2,6 +2,7 @@ package embedding_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -144,4 +145,33 @@ func TestBackfillSkipsRecordsThatFailAndFinishesTheRest(t *testing.T) {
 
 	st := status(t, pool, titanID, 256)
 	require.Equal(t, int64(11), st.Current)
+}
+
+func TestImportEmbeddingTimeoutLeavesTheRestPending(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	fb, srv := newFakeBedrock(t, ok(256))
+	fb.delay = 200 * time.Millisecond
+	e := bedrockEmbedder(t, srv, 256, 1)
+	lines := []string{}
+	for i := 0; i < 20; i++ {
+		lines = append(lines, fmt.Sprintf(`{"source_id": "%d", "brand": "Acme", "name": "Slow %d", "accords": ["woody"]}`, i, i))
+	}
+	// 20 calls of 200 ms one at a time cannot fit in 500 ms.
+	sum := importLines(t, pool, e, 500*time.Millisecond, lines...)
+	require.Equal(t, "succeeded", sum.Status)
+	require.True(t, sum.Embedding.TimedOut)
+	require.Empty(t, sum.Embedding.Error)
+	require.Zero(t, sum.Embedding.Failed, "cut short is pending, not failed")
+	require.Less(t, sum.Embedding.Embedded, 20)
+	require.Equal(t, int64(20-sum.Embedding.Embedded), sum.Embedding.Pending)
+	st := status(t, pool, titanID, 256)
+	require.Equal(t, int64(sum.Embedding.Embedded), st.Current, "vectors computed before the deadline are kept")
+
+	// The next backfill finishes the job.
+	fb.delay = 0
+	res, err := embedding.Backfill(context.Background(), pool, e, 8)
+	require.NoError(t, err)
+	require.Equal(t, 20-sum.Embedding.Embedded, res.Embedded)
+	require.Zero(t, res.Pending)
 }
