@@ -101,9 +101,12 @@ func (c *CLI) runSimilar(cmd *cobra.Command, g *globals, name string, fl similar
 	case len(matches) > 1:
 		var sb strings.Builder
 		writeFragranceList(&sb, matches)
-		hint := "add --brand B"
-		if fl.brand != "" {
-			hint = "add --id N"
+		hint := "add --id N (or end NAME with the concentration)"
+		for _, m := range matches[1:] {
+			if m.Brand != matches[0].Brand {
+				hint = "add --brand B"
+				break
+			}
 		}
 		return usage("%d fragrances match %q: %s\n%s", len(matches), name, hint, strings.TrimRight(sb.String(), "\n"))
 	}
