@@ -40,7 +40,7 @@ type fakeBedrock struct {
 	t *testing.T
 	// answer decides the reply to the n-th call (from 1) for one input text.
 	answer func(req titanRequest, n int) (status int, errType string, dim int)
-	delay  time.Duration
+	delay  atomic.Int64 // nanoseconds each answer waits
 
 	mu       sync.Mutex
 	calls    map[string]int // per input text
@@ -92,8 +92,8 @@ func (fb *fakeBedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fb.total++
 	fb.requests = append(fb.requests, req)
 	fb.mu.Unlock()
-	if fb.delay > 0 {
-		time.Sleep(fb.delay)
+	if d := time.Duration(fb.delay.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	status, errType, dim := fb.answer(req, n)
 	w.Header().Set("Content-Type", "application/json")
@@ -176,7 +176,9 @@ func TestBedrockEmbedsWithTitanV2(t *testing.T) {
 	require.Nil(t, vecs[2])
 	require.Equal(t, 2, fb.totalCalls(), "a record with nothing to embed is not sent")
 
+	fb.mu.Lock()
 	req := fb.requests[0]
+	fb.mu.Unlock()
 	require.Equal(t, 256, req.Dimensions)
 	require.True(t, req.Normalize)
 	for _, want := range []string{"Fragrance: Acme Oud", "Concentration: Eau de Parfum.", "For: men.", "Top notes: Bergamot.", "Base notes: Oud, Sandalwood.", "Accords: oud (0.9), woody."} {
@@ -268,7 +270,7 @@ func TestBedrockWrongDimensionFailsThatRecordOnly(t *testing.T) {
 func TestBedrockBoundsConcurrency(t *testing.T) {
 	t.Parallel()
 	fb, srv := newFakeBedrock(t, ok(256))
-	fb.delay = 40 * time.Millisecond
+	fb.delay.Store(int64(40 * time.Millisecond))
 	e := bedrockEmbedder(t, srv, 256, 3)
 	_, errs, err := e.Embed(context.Background(), fragrances(18))
 	require.NoError(t, err)
@@ -283,7 +285,7 @@ func TestBedrockBoundsConcurrency(t *testing.T) {
 func TestBedrockStopsWhenTheContextEnds(t *testing.T) {
 	t.Parallel()
 	fb, srv := newFakeBedrock(t, ok(256))
-	fb.delay = 50 * time.Millisecond
+	fb.delay.Store(int64(50 * time.Millisecond))
 	e := bedrockEmbedder(t, srv, 256, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

@@ -151,7 +151,7 @@ func TestImportEmbeddingTimeoutLeavesTheRestPending(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.Pool(t)
 	fb, srv := newFakeBedrock(t, ok(256))
-	fb.delay = 200 * time.Millisecond
+	fb.delay.Store(int64(200 * time.Millisecond))
 	e := bedrockEmbedder(t, srv, 256, 1)
 	lines := []string{}
 	for i := 0; i < 20; i++ {
@@ -169,7 +169,7 @@ func TestImportEmbeddingTimeoutLeavesTheRestPending(t *testing.T) {
 	require.Equal(t, int64(sum.Embedding.Embedded), st.Current, "vectors computed before the deadline are kept")
 
 	// The next backfill finishes the job.
-	fb.delay = 0
+	fb.delay.Store(0)
 	res, err := embedding.Backfill(context.Background(), pool, e, 8)
 	require.NoError(t, err)
 	require.Equal(t, 20-sum.Embedding.Embedded, res.Embedded)
