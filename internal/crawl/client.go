@@ -46,7 +46,10 @@ type Stats struct {
 	// RobotsBlocked counts URLs not requested because robots.txt disallows them.
 	RobotsBlocked int `json:"robots_blocked"`
 	// Errors counts pages skipped: failed for good, too large, or unparsable.
-	Errors              int     `json:"errors"`
+	Errors int `json:"errors"`
+	// ItemsSkipped counts items dropped from pages that were kept (no
+	// source_id, a wrong-typed field).
+	ItemsSkipped        int     `json:"items_skipped"`
 	EffectiveRatePerMin float64 `json:"effective_rate_per_min"`
 	CircuitOpen         bool    `json:"circuit_open"`
 	CircuitReason       string  `json:"circuit_reason,omitempty"`
@@ -164,6 +167,13 @@ func (c *Client) Stats() Stats {
 func (c *Client) CountError() {
 	c.mu.Lock()
 	c.stats.Errors++
+	c.mu.Unlock()
+}
+
+// CountItemsSkipped counts items the caller dropped from a page it kept.
+func (c *Client) CountItemsSkipped(n int) {
+	c.mu.Lock()
+	c.stats.ItemsSkipped += n
 	c.mu.Unlock()
 }
 
