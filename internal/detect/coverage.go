@@ -52,9 +52,9 @@ func (r *run) coverage(ctx context.Context, res *Result) ([]Candidate, error) {
 }
 
 // brand measures one brand and returns its gap candidates. A gap
-// candidate's signal is 0.4 x (0.7 x popularity within the brand (log of
+// candidate's signal is 0.35 x (0.7 x popularity within the brand (log of
 // votes over the brand's most voted) + 0.3 x how far below the target the
-// brand is): at most 0.4, so a time-sensitive trend of a brand of the
+// brand is): at most 0.35, so a time-sensitive trend of a brand of the
 // same priority usually ranks first; the backlog fills the rest.
 func (r *run) brand(ctx context.Context, b settings.PriorityBrand, bc *BrandCoverage, walk bool) ([]Candidate, error) {
 	target := r.det.CoverageTargetPercent
@@ -161,7 +161,7 @@ func (r *run) brand(ctx context.Context, b settings.PriorityBrand, bc *BrandCove
 			votes = *it.Votes
 		}
 		pop := math.Log1p(float64(votes)) / math.Log1p(float64(maxVotes))
-		c := r.candidate(it, 0.4*(0.7*pop+0.3*gap))
+		c := r.candidate(it, 0.35*(0.7*pop+0.3*gap))
 		c.Reason = ReasonCoverageGap
 		if p.How == importer.PresentMaybe {
 			c.FragranceID, c.Match = p.FragranceID, "review"

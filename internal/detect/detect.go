@@ -415,7 +415,10 @@ func (r *run) priorityOf(brand string) int {
 
 // rankCandidates keeps one candidate per fragrance (trending before
 // stale before coverage_gap, then the higher score), orders them by
-// score, then brand priority, then source_id, and keeps max.
+// score, then brand priority, then source_id, and keeps max. Coverage gaps
+// are a backlog: they take at most half of the places while trending or
+// stale candidates are waiting, so the backlog of the priority brands
+// never starves what is moving now.
 func rankCandidates(cands []Candidate, maxN int) []Candidate {
 	order := map[string]int{ReasonTrending: 0, ReasonStale: 1, ReasonCoverageGap: 2}
 	best := map[string]int{}
@@ -449,8 +452,25 @@ func rankCandidates(cands []Candidate, maxN int) []Candidate {
 		}
 		return a.SourceID < b.SourceID
 	})
-	if len(out) > maxN {
-		out = out[:maxN]
+	moving := 0
+	for _, c := range out {
+		if c.Reason != ReasonCoverageGap {
+			moving++
+		}
 	}
-	return out
+	gapPlaces := maxN - min(moving, (maxN+1)/2)
+	kept := make([]Candidate, 0, min(maxN, len(out)))
+	for _, c := range out {
+		if len(kept) == maxN {
+			break
+		}
+		if c.Reason == ReasonCoverageGap {
+			if gapPlaces == 0 {
+				continue
+			}
+			gapPlaces--
+		}
+		kept = append(kept, c)
+	}
+	return kept
 }

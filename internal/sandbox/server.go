@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,6 +255,10 @@ func (s *Server) trending(w http.ResponseWriter, r *http.Request, wk Week) {
 	}
 	writeJSON(w, out)
 }
+
+// URLFile is where a running `scentmatch sandbox serve` leaves its URL
+// in the home directory (the health check reads it).
+func URLFile(home string) string { return filepath.Join(home, "sandbox.url") }
 
 // Running is a started sandbox.
 type Running struct {
