@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/bucket"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/detect"
+	"github.com/scentmatch/pipeline/internal/health"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/sandbox"
 	"github.com/scentmatch/pipeline/internal/settings"
@@ -273,4 +275,30 @@ health check. 'scentmatch detect' does not need it: it starts its own.`,
 	serve.Flags().StringVar(&week, "week", "", "serve this ISO week's popularity, e.g. 2026-W48 (default: the current week)")
 	cmd.AddCommand(serve)
 	return cmd
+}
+
+// upstreamHealth checks the source detect would crawl; nil (no component)
+// when the configuration is unusable or no source is enabled.
+func (c *CLI) upstreamHealth(g *globals, cfg *settings.Config) func(ctx context.Context) health.Component {
+	if cfg == nil {
+		return nil
+	}
+	name, src, err := detect.PickSource(cfg, "")
+	if err != nil {
+		return nil
+	}
+	return func(ctx context.Context) health.Component {
+		sandboxURL := ""
+		if home, err := g.env.Home(); err == nil {
+			if data, err := os.ReadFile(sandbox.URLFile(home)); err == nil {
+				sandboxURL = strings.TrimSpace(string(data))
+			}
+		}
+		h := upstream.CheckHealth(ctx, name, src, sandboxURL, nil)
+		comp := health.Component{Healthy: h.Status != upstream.HealthUnhealthy, LatencyMS: h.LatencyMS, Detail: h.Detail}
+		if h.Status == upstream.HealthSkipped {
+			comp.Status = h.Status
+		}
+		return comp
+	}
 }

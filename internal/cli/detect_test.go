@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/config"
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/detect"
+	"github.com/scentmatch/pipeline/internal/sandbox"
 )
 
 // fastSandbox is a configuration directory whose sandbox source waits 5 ms
@@ -67,4 +73,57 @@ func TestDetectAgainstTheSandbox(t *testing.T) {
 	r = run(t, env, "detect", "--source", "fragrantica")
 	require.Equal(t, ExitUsage, r.code)
 	require.Contains(t, r.stderr, "disabled")
+}
+
+func TestHealthReportsTheSandboxUpstream(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": home}
+	r := run(t, env, "health", "--json")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+	h := decode[healthJSON](t, r.stdout)
+	require.True(t, h.Components["upstream"].Healthy)
+	require.Contains(t, h.Components["upstream"].Detail, "not running")
+	require.Contains(t, r.stdout, `"status": "skipped"`)
+
+	srv, err := sandbox.New(sandbox.Options{})
+	require.NoError(t, err)
+	running, err := sandbox.Start(srv, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = running.Close() })
+	require.NoError(t, os.WriteFile(sandbox.URLFile(home), []byte(running.URL+"\n"), 0o644))
+	r = run(t, env, "health")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+	require.Regexp(t, `upstream\s+ok`, r.stdout)
+}
+
+func TestSandboxServeUntilInterrupted(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	var out, errOut bytes.Buffer
+	c := &CLI{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return map[string]string{"SCENTMATCH_HOME": home}[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- c.Run(ctx, []string{"sandbox", "serve", "--week", "2026-W48"}) }()
+	var url string
+	require.Eventually(t, func() bool {
+		data, err := os.ReadFile(sandbox.URLFile(home))
+		url = strings.TrimSpace(string(data))
+		return err == nil && url != ""
+	}, 10*time.Second, 20*time.Millisecond)
+	resp, err := http.Get(url + "/api/v1/trending?page=1")
+	require.NoError(t, err)
+	var page struct {
+		Items []map[string]any `json:"items"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+	resp.Body.Close()
+	require.Len(t, page.Items, sandbox.TrendingPageSize)
+	cancel()
+	require.Equal(t, ExitOK, <-done, errOut.String())
+	require.Equal(t, url+"\n", out.String(), "the URL on stdout")
+	require.NoFileExists(t, sandbox.URLFile(home))
+
+	r := run(t, nil, "sandbox", "serve", "--week", "someday")
+	require.Equal(t, ExitUsage, r.code)
 }

@@ -474,3 +474,21 @@ func rankCandidates(cands []Candidate, maxN int) []Candidate {
 	}
 	return kept
 }
+
+// EnvBucket names the bucket a deployment writes long candidate lists to.
+const EnvBucket = "SCENTMATCH_BUCKET"
+
+// StepHandler is the detect function's handler.
+type StepHandler struct {
+	// Detector returns the detector, opened once per warm container.
+	Detector func(ctx context.Context) (*Detector, error)
+}
+
+// Handle runs the detect step for the cycle state.
+func (h *StepHandler) Handle(ctx context.Context, st cycle.State) (*Result, error) {
+	d, err := h.Detector(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Handle(ctx, st)
+}

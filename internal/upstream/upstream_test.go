@@ -291,3 +291,32 @@ func TestOpenRefusesTheSandboxWithoutAnAddress(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "sandbox", src.Name())
 }
+
+func TestCheckHealth(t *testing.T) {
+	t.Parallel()
+	cfg := settings.Default()
+	sb := cfg.Sources["sandbox"]
+	h := CheckHealth(context.Background(), "sandbox", sb, "", nil)
+	require.Equal(t, HealthSkipped, h.Status)
+
+	a := newAPI(t, "User-agent: *\nAllow: /\n", func(w http.ResponseWriter, r *http.Request) {})
+	h = CheckHealth(context.Background(), "sandbox", sb, a.URL, nil)
+	require.Equal(t, HealthOK, h.Status, h.Detail)
+	require.NotNil(t, h.LatencyMS)
+
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	h = CheckHealth(context.Background(), "sandbox", sb, dead.URL, nil)
+	require.Equal(t, HealthSkipped, h.Status, "a sandbox that stopped is not running: skipped")
+
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	t.Cleanup(broken.Close)
+	h = CheckHealth(context.Background(), "site", politeSource(broken.URL), "", nil)
+	require.Equal(t, HealthUnhealthy, h.Status)
+	require.Contains(t, h.Detail, "502")
+	h = CheckHealth(context.Background(), "site", politeSource(dead.URL), "", nil)
+	require.Equal(t, HealthUnhealthy, h.Status)
+
+	h = CheckHealth(context.Background(), "files", settings.Source{Kind: "snapshot", SnapshotDir: t.TempDir()}, "", nil)
+	require.Equal(t, HealthUnhealthy, h.Status)
+}
