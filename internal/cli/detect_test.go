@@ -19,14 +19,15 @@ import (
 	"github.com/scentmatch/pipeline/internal/sandbox"
 )
 
-// fastSandbox is a configuration directory whose sandbox source waits 5 ms
-// between requests instead of 100.
+// fastSandbox is a configuration directory whose sandbox source spaces
+// requests by 10 ms instead of 100.
 func fastSandbox(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	data, err := config.Files.ReadFile("scraping_ethics.json")
 	require.NoError(t, err)
 	fast := strings.Replace(string(data), `"delay_ms": 100`, `"delay_ms": 5`, 1)
+	fast = strings.Replace(fast, `"rate_limit": 600,`, `"rate_limit": 6000,`, 1)
 	require.NotEqual(t, string(data), fast)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "scraping_ethics.json"), []byte(fast), 0o644))
 	return dir

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"sort"
 	"strconv"
@@ -72,20 +71,26 @@ func ParseWeek(s string) (Week, error) {
 	return WeekOf(start), nil
 }
 
+// unit hashes its parts (FNV-1a, no allocation) to a number in [0, 1).
 func unit(parts ...any) float64 {
-	h := fnv.New64a()
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
 	for _, p := range parts {
 		switch v := p.(type) {
 		case string:
-			h.Write([]byte(v))
+			for i := 0; i < len(v); i++ {
+				h = (h ^ uint64(v[i])) * prime
+			}
 		case int:
 			var b [8]byte
 			binary.LittleEndian.PutUint64(b[:], uint64(v))
-			h.Write(b[:])
+			for _, c := range b {
+				h = (h ^ uint64(c)) * prime
+			}
 		}
-		h.Write([]byte{0})
+		h = (h ^ 0) * prime
 	}
-	return float64(h.Sum64()>>11) / float64(1<<53)
+	return float64(h>>11) / float64(1<<53)
 }
 
 const (
@@ -111,18 +116,25 @@ func volatile(id string) bool { return unit(id, "volatile") < 0.1 }
 
 func bursting(id string, k Week) bool { return unit(id, "burst", int(k)) < burstChance }
 
-// votesAt is a fragrance's vote count during week w.
-func votesAt(id string, base int64, w Week) int64 {
-	v := base + int64(float64(base)*steadyGrowth*float64(w))
+// votesAt is a fragrance's vote count during week w and the week before.
+func votesAt(id string, base int64, w Week) (now, before int64) {
+	steady := func(w Week) int64 { return base + int64(float64(base)*steadyGrowth*float64(w)) }
+	now, before = steady(w), steady(max(w-1, 0))
 	if volatile(id) {
 		gain := burstFlat + int64(float64(base)*burstOfBase)
 		for k := Week(0); k <= w; k++ {
 			if bursting(id, k) {
-				v += gain * int64(min(burstWeeks, int(w-k)+1))
+				now += gain * int64(min(burstWeeks, int(w-k)+1))
+				if k < w {
+					before += gain * int64(min(burstWeeks, int(w-1-k)+1))
+				}
 			}
 		}
 	}
-	return v
+	if w == 0 {
+		before = now
+	}
+	return now, before
 }
 
 // Rating is a fragrance's rating during week w: its base, drifting a
@@ -144,11 +156,10 @@ func computeWeek(c *Catalog, w Week) *weekData {
 	gain := make([]int64, len(c.Fragrances))
 	for i, f := range c.Fragrances {
 		base := baseVotes(f.SourceID, c.brandSize[i])
-		d.votes[i] = votesAt(f.SourceID, base, w)
+		var before int64
+		d.votes[i], before = votesAt(f.SourceID, base, w)
 		d.rating[i] = Rating(f.SourceID, w)
-		if w > 0 {
-			gain[i] = d.votes[i] - votesAt(f.SourceID, base, w-1)
-		}
+		gain[i] = d.votes[i] - before
 	}
 	order := make([]int, len(c.Fragrances))
 	for i := range order {

@@ -176,7 +176,7 @@ func TestCrawledThroughTheHTTPSource(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, run.Close()) })
 
 	cfg := settings.Default().Sources["sandbox"]
-	cfg.DelayMS = 1
+	cfg.DelayMS, cfg.RateLimit = 1, 6000
 	src, err := upstream.Open("sandbox", cfg, upstream.Deps{BaseURL: run.URL})
 	require.NoError(t, err)
 	require.NoError(t, src.Ready(context.Background()))
