@@ -78,10 +78,12 @@ func (h *HTTP) Ready(ctx context.Context) error {
 
 // List implements Source. It follows next_page from page 1; a next_page
 // that does not move forward (an endless loop) ends the listing as an
-// error, and an unreadable page is skipped for the next number.
+// error. An unreadable page is skipped for the next number, up to three
+// in a row; a 4xx answer ends the listing (the next page will not exist
+// either).
 func (h *HTTP) List(ctx context.Context, l Listing, maxPages int, fn func(*Page) error) error {
 	seen := map[int]bool{}
-	page := 1
+	page, failed := 1, 0
 	for fetched := 0; fetched < maxPages; fetched++ {
 		seen[page] = true
 		p, err := h.page(ctx, l, page)
@@ -89,6 +91,11 @@ func (h *HTTP) List(ctx context.Context, l Listing, maxPages int, fn func(*Page)
 		var be *crawl.BlockedError
 		switch {
 		case errors.As(err, &pe):
+			failed++
+			if failed >= 3 || pe.Status >= 400 && pe.Status < 500 {
+				h.logger.WarnContext(ctx, "upstream listing abandoned", "source", h.name, "listing", l.String(), "page", page, "reason", pe.Reason)
+				return nil
+			}
 			page++ // skipped and counted; the next page may be fine
 			continue
 		case errors.As(err, &be):
@@ -96,6 +103,7 @@ func (h *HTTP) List(ctx context.Context, l Listing, maxPages int, fn func(*Page)
 		case err != nil:
 			return err
 		}
+		failed = 0
 		if err := fn(p); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil

@@ -93,11 +93,13 @@ func TestHTTPListingSkipsBadPagesAndKeepsGoing(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"items": [{"source_id": "3"`)
 		case 4:
-			writeJSON(w, map[string]any{"items": []any{item("4")}, "next_page": "five"})
+			writeJSON(w, map[string]any{"items": []any{item("4")}, "next_page": 5})
 		case 5:
-			writeJSON(w, map[string]any{"items": []any{item("5")}, "next_page": 6})
+			writeJSON(w, map[string]any{"items": []any{item("5")}, "next_page": "six"})
 		case 6:
-			writeJSON(w, map[string]any{"items": []any{item("6")}, "next_page": 3}) // a loop back
+			writeJSON(w, map[string]any{"items": []any{item("6")}, "next_page": 7})
+		case 7:
+			writeJSON(w, map[string]any{"items": []any{item("7")}, "next_page": 4}) // a loop back
 		default:
 			t.Errorf("page %d requested", page)
 		}
@@ -111,12 +113,32 @@ func TestHTTPListingSkipsBadPagesAndKeepsGoing(t *testing.T) {
 		ids = append(ids, it.SourceID)
 		require.NotEmpty(t, it.Record)
 	}
-	require.Equal(t, []string{"1", "5", "6"}, ids)
+	require.Equal(t, []string{"1", "4", "6", "7"}, ids)
 	st := src.Stats()
 	require.Equal(t, 4, st.Errors, "HTML page, truncated JSON, a wrong-typed next_page, the loop")
 	require.Equal(t, 2, st.ItemsSkipped)
-	require.Equal(t, 7, st.Requests)
-	require.Len(t, a.requests(), 7)
+	require.Equal(t, 8, st.Requests)
+	require.Len(t, a.requests(), 8)
+}
+
+func TestHTTPListingThatDoesNotExistIsAbandoned(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, "User-agent: *\nAllow: /\n", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("brand") != "" {
+			http.NotFound(w, r) // no brand filter on this site
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"items": "broken"`)
+	})
+	src, err := NewHTTP("acme", politeSource(a.URL), Deps{})
+	require.NoError(t, err)
+	require.Empty(t, collect(t, src, Listing{Brand: "Acme"}, 50))
+	require.Empty(t, collect(t, src, Listing{}, 50))
+	require.Equal(t, []string{"/robots.txt", PathFragrances + "?page=1&brand=Acme",
+		PathFragrances + "?page=1", PathFragrances + "?page=2", PathFragrances + "?page=3"}, a.requests(),
+		"a 404 ends a listing at once; broken pages after three in a row")
+	require.Equal(t, 4, src.Stats().Errors)
 }
 
 func TestHTTPEndlessListingStopsAtBudget(t *testing.T) {
