@@ -111,7 +111,7 @@ func TestSandboxServeUntilInterrupted(t *testing.T) {
 		data, err := os.ReadFile(sandbox.URLFile(home))
 		url = strings.TrimSpace(string(data))
 		return err == nil && url != ""
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond) // decoding the demo catalog under -race on a busy machine takes a while
 	resp, err := http.Get(url + "/api/v1/trending?page=1")
 	require.NoError(t, err)
 	var page struct {
