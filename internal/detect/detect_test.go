@@ -473,3 +473,39 @@ func TestSampleEventsAtTheLambdaBoundary(t *testing.T) {
 	_, err := lambda.NewHandler(b.det.Handle).Invoke(context.Background(), []byte(`{"max_fragrances": 5}`))
 	require.ErrorContains(t, err, "cycle_id")
 }
+
+// TestImportedCandidatesLeaveTheList closes the loop the cycle runs:
+// detect, fetch each candidate's record (what the import step does),
+// import it, detect again.
+func TestImportedCandidatesLeaveTheList(t *testing.T) {
+	t.Parallel()
+	b := setup(t, demo(t))
+	st := b.newCycle(t, "manual-20261122T0200")
+	st.MaxFragrances = 4
+	res, err := b.det.Handle(context.Background(), st)
+	require.NoError(t, err)
+	require.Len(t, res.Candidates, 4)
+
+	src, err := upstream.Open("sandbox", b.cfg.Sources["sandbox"], upstream.Deps{BaseURL: b.api.URL})
+	require.NoError(t, err)
+	var lines []string
+	imported := map[string]bool{}
+	for _, c := range res.Candidates {
+		rec, err := src.FetchRecord(context.Background(), c.SourceID)
+		require.NoError(t, err)
+		lines = append(lines, string(rec))
+		imported[c.SourceID] = true
+	}
+	b.importRecords(t, "sandbox", lines...)
+	require.Equal(t, 4, count(t, b.pool, `SELECT count(*) FROM source_identities WHERE source = 'sandbox'`))
+
+	b.now = week1.Add(time.Hour)
+	st = b.newCycle(t, "manual-20261122T0300")
+	st.MaxFragrances = 50
+	again, err := b.det.Handle(context.Background(), st)
+	require.NoError(t, err)
+	for _, c := range again.Candidates {
+		require.False(t, imported[c.SourceID], "%s was imported: %s", c.SourceID, c)
+	}
+	require.Less(t, again.CandidateCount, 10)
+}
