@@ -27,11 +27,12 @@ bin/scentmatch: check-go FORCE
 FORCE:
 
 .PHONY: run
-run: bin/scentmatch ## Run the main job on the embedded default: migrate, validate the configuration, report health
+run: bin/scentmatch ## Run the main job on the embedded default: migrate, validate the configuration, report health, detect against the sandbox
 	@if [ -z "$$DATABASE_URL$$DATABASE_SECRET_ARN" ]; then scripts/ensure-postgres.sh; fi
 	bin/scentmatch db migrate
 	bin/scentmatch config validate
 	bin/scentmatch health
+	bin/scentmatch detect --log-level warn
 	@echo "The local database keeps running; stop it with: bin/scentmatch db stop" >&2
 
 .PHONY: test
@@ -62,7 +63,7 @@ build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/l
 	done
 
 # SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
-.PHONY: build-MigrateFunction build-ImportFunction
+.PHONY: build-MigrateFunction build-ImportFunction build-DetectFunction
 build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 build-ImportFunction:
@@ -70,6 +71,8 @@ build-ImportFunction:
 .PHONY: build-NotifyFunction
 build-NotifyFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
+build-DetectFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/detect
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once

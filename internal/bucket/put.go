@@ -75,3 +75,8 @@ func Put(ctx context.Context, ref string, body io.ReadSeeker, client Putter) (st
 	}
 	return "", fmt.Errorf("object reference %q: expected s3://bucket/key or file:///path", ref)
 }
+
+// Local returns the local bucket of a home directory: file://<home>/bucket.
+func Local(home string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.Join(home, "bucket")}).String()
+}

@@ -119,9 +119,8 @@ func TestConfigValidate(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "scraping_ethics.json"), []byte(`{"sandbox": {"enabled": true, "kind": "sandbox", "base_url": "http://127.0.0.1",
   "user_agent": "bot (+mailto:a@b.c)", "respect_robots_txt": true, "terms_reviewed": true,
-  "rate_limit": {"requests_per_minute": 60, "delay_ms": -100, "burst": 1},
-  "backoff": {"initial_ms": 100, "max_ms": 1000, "max_retries": 3, "respect_retry_after": true},
-  "timeout_ms": 1000, "max_pages_per_cycle": 5, "crawl_budget_minutes": 1, "colour": "red"}}`), 0o644))
+  "rate_limit": 60, "delay_ms": -100, "max_concurrency": 1, "max_retries": 3,
+  "timeout_ms": 1000, "max_requests_per_cycle": 5, "colour": "red"}}`), 0o644))
 	r = run(t, nil, "config", "validate", dir, "--json")
 	require.Equal(t, ExitFailure, r.code)
 	rep := decode[configReport](t, r.stdout)
@@ -132,12 +131,12 @@ func TestConfigValidate(t *testing.T) {
 		paths = append(paths, p.Path+" "+p.Rule)
 		require.Equal(t, filepath.Join(dir, "scraping_ethics.json"), p.File)
 	}
-	require.ElementsMatch(t, []string{"$.sandbox.colour unknown-key", "$.sandbox.rate_limit.delay_ms minimum"}, paths)
+	require.ElementsMatch(t, []string{"$.sandbox.colour unknown-key", "$.sandbox.delay_ms minimum"}, paths)
 
 	// The human form names file, path and rule too.
 	r = run(t, map[string]string{"SCENTMATCH_CONFIG_DIR": dir}, "config", "validate")
 	require.Equal(t, ExitFailure, r.code)
-	require.Contains(t, r.stdout, "scraping_ethics.json $.sandbox.rate_limit.delay_ms")
+	require.Contains(t, r.stdout, "scraping_ethics.json $.sandbox.delay_ms")
 	require.Contains(t, r.stdout, "INVALID")
 
 	// A directory that does not exist is bad input.

@@ -47,6 +47,7 @@ DATABASE_URL the embedded local database is started first if needed.`,
 				Config:    cfg,
 				Problems:  problems,
 				ConfigErr: cfgErr,
+				Upstream:  c.upstreamHealth(g, cfg),
 			})
 			if asJSON {
 				if err := c.printJSON(rep); err != nil {
@@ -77,6 +78,9 @@ func (c *CLI) printHealth(rep health.Report) {
 		state := "ok"
 		if !comp.Healthy {
 			state = "UNHEALTHY"
+		}
+		if comp.Status != "" {
+			state = comp.Status
 		}
 		latency := ""
 		if comp.LatencyMS != nil {

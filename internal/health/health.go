@@ -22,6 +22,9 @@ type Component struct {
 	Healthy   bool     `json:"healthy"`
 	LatencyMS *float64 `json:"latency_ms,omitempty"`
 	Detail    string   `json:"detail"`
+	// Status is "skipped" for a component not checked on purpose (it
+	// counts as healthy); empty otherwise.
+	Status string `json:"status,omitempty"`
 }
 
 // Report is the whole health check.
@@ -52,7 +55,9 @@ type Inputs struct {
 	Problems settings.Problems
 	// ConfigErr is set when the configuration could not be read at all.
 	ConfigErr error
-	Now       func() time.Time
+	// Upstream, when set, checks the upstream source (the "upstream" component).
+	Upstream func(ctx context.Context) Component
+	Now      func() time.Time
 }
 
 // Check runs every check and returns the report.
@@ -76,6 +81,9 @@ func Check(ctx context.Context, in Inputs) Report {
 		r.Components["migrations"] = migrationsComponent(ctx, pool)
 	}
 	r.Components["configuration"] = configComponent(in)
+	if in.Upstream != nil {
+		r.Components["upstream"] = in.Upstream(ctx)
+	}
 
 	r.Healthy = len(r.Unhealthy()) == 0
 	return r

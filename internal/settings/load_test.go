@@ -27,7 +27,10 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.Equal(t, 20, cfg.Monitoring.Cycle.MaxFragrances)
 	require.Equal(t, "local", cfg.Monitoring.Embedding.Provider)
 	require.True(t, cfg.Sources["sandbox"].Enabled)
-	require.Equal(t, 3000, cfg.Sources["fragrantica"].RateLimit.DelayMS)
+	require.Equal(t, 3000, cfg.Sources["fragrantica"].DelayMS)
+	require.Equal(t, float64(20), cfg.Sources["fragrantica"].RateLimit)
+	require.Equal(t, 200, cfg.Sources["sandbox"].MaxRequestsPerCycle)
+	require.Equal(t, 7, cfg.Monitoring.DetectionOrDefault().DataFreshnessDays)
 	require.NotEmpty(t, cfg.Brands.Brands)
 	for _, f := range Files {
 		require.Equal(t, "default", cfg.Origins[f])
@@ -69,7 +72,7 @@ func TestBrokenConfigurationReportsEveryProblem(t *testing.T) {
 		{MonitoringFile, "$.thresholds.health_score_min", "maximum"},
 		{MonitoringFile, "$.cycle.dry_run", "type"},
 		{MonitoringFile, "$.cycle.max_fragances", "unknown-key"},
-		{EthicsFile, "$.sandbox.rate_limit.delay_ms", "minimum"},
+		{EthicsFile, "$.sandbox.delay_ms", "minimum"},
 	}
 	for _, w := range want {
 		require.True(t, hasProblem(problems, w.file, w.path, w.rule), "missing %s %s %s in:\n%s", w.file, w.path, w.rule, dump(problems))
@@ -329,4 +332,69 @@ func TestBedrockEmbeddingRules(t *testing.T) {
 	_, problems, err = Check(context.Background(), Dir(dir))
 	require.NoError(t, err)
 	require.Empty(t, problems.Errors(), dump(problems))
+}
+
+func TestSourceRules(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, EthicsFile), []byte(`{
+  "site": {"enabled": true, "kind": "http", "base_url": "https://example.com", "user_agent": "Bot/1.0",
+    "respect_robots_txt": true, "terms_reviewed": true, "rate_limit": 120, "delay_ms": 200, "max_concurrency": 4,
+    "timeout_ms": 1000, "max_retries": 2, "max_requests_per_cycle": 10, "backoff_initial_ms": 5000, "backoff_max_ms": 1000},
+  "files": {"enabled": false, "kind": "snapshot"},
+  "lab": {"enabled": false, "kind": "sandbox", "base_url": "not a url"}
+}`), 0o644))
+	_, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	// The schema: a snapshot source needs its directory, a sandbox the politeness keys.
+	require.True(t, hasProblem(problems, EthicsFile, "$.files.snapshot_dir", "required"), dump(problems))
+	require.True(t, hasProblem(problems, EthicsFile, "$.lab.rate_limit", "required"), dump(problems))
+
+	// Semantic rules run once the schema passes.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, EthicsFile), []byte(`{
+  "site": {"enabled": true, "kind": "http", "base_url": "https://example.com", "user_agent": "Bot/1.0",
+    "respect_robots_txt": true, "terms_reviewed": true, "rate_limit": 120, "delay_ms": 200, "max_concurrency": 4,
+    "timeout_ms": 1000, "max_retries": 2, "max_requests_per_cycle": 10, "backoff_initial_ms": 5000, "backoff_max_ms": 1000},
+  "files": {"enabled": false, "kind": "snapshot", "snapshot_dir": "/data/snapshots"}
+}`), 0o644))
+	_, problems, err = Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	for _, w := range []struct {
+		path, rule string
+		sev        Severity
+	}{
+		{"$.site.backoff_max_ms", "range", SeverityError},
+		{"$.site.delay_ms", "polite-delay", SeverityWarning},
+		{"$.site.rate_limit", "polite-rate", SeverityWarning},
+		{"$.site.max_concurrency", "polite-concurrency", SeverityWarning},
+		{"$.site.user_agent", "contact", SeverityWarning},
+	} {
+		require.True(t, hasProblem(problems, EthicsFile, w.path, w.rule), "missing %s %s in:\n%s", w.path, w.rule, dump(problems))
+		for _, p := range problems {
+			if p.Path == w.path && p.Rule == w.rule {
+				require.Equal(t, w.sev, p.Severity, p.String())
+			}
+		}
+	}
+	require.Len(t, problems, 5, dump(problems))
+}
+
+func TestDetectionSection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			return strings.Replace(s, `"data_freshness_days": 7,
+    "coverage_target_percent"`, `"data_freshness_days": 30,
+    "coverage_target_percent"`, 1)
+		},
+	})
+	cfg, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.True(t, hasProblem(problems, MonitoringFile, "$.detection.data_freshness_days", "freshness"), dump(problems))
+	require.Equal(t, 30, cfg.Monitoring.DetectionOrDefault().DataFreshnessDays)
+
+	// Without the section, the defaults apply.
+	var m Monitoring
+	require.Equal(t, DefaultDetection, m.DetectionOrDefault())
 }

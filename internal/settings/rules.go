@@ -66,6 +66,11 @@ func checkMonitoring(m *Monitoring, add addFunc) {
 	if mt := m.Matching; mt != nil && mt.ReviewThreshold > mt.MergeThreshold {
 		add(SeverityError, "$.matching.review_threshold", "range", "review_threshold (%g) is above merge_threshold (%g)", mt.ReviewThreshold, mt.MergeThreshold)
 	}
+	if d := m.Detection; d != nil {
+		if k, ok := m.KPIs["data_freshness_days"]; ok && float64(d.DataFreshnessDays) > k.Error {
+			add(SeverityWarning, "$.detection.data_freshness_days", "freshness", "stale data is refreshed after %d days, when the data_freshness_days KPI is already in error (%g)", d.DataFreshnessDays, k.Error)
+		}
+	}
 	if m.Quality.MinRating > m.Quality.MaxRating {
 		add(SeverityError, "$.quality_thresholds.min_rating", "range", "min_rating (%g) is above max_rating (%g)", m.Quality.MinRating, m.Quality.MaxRating)
 	}
@@ -128,9 +133,9 @@ func checkSources(sources map[string]Source, add addFunc) {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add(SeverityError, p+".base_url", "url", "%q is not an absolute http(s) URL", s.BaseURL)
 			}
-		}
-		if s.Backoff.MaxMS < s.Backoff.InitialMS {
-			add(SeverityError, p+".backoff.max_ms", "range", "max_ms (%d) is below initial_ms (%d)", s.Backoff.MaxMS, s.Backoff.InitialMS)
+			if s.BackoffMaxOrDefault() < s.BackoffInitialOrDefault() {
+				add(SeverityError, p+".backoff_max_ms", "range", "backoff_max_ms (%d) is below backoff_initial_ms (%d)", s.BackoffMaxOrDefault(), s.BackoffInitialOrDefault())
+			}
 		}
 		if s.Kind != "http" || !s.Enabled {
 			continue
@@ -141,8 +146,14 @@ func checkSources(sources map[string]Source, add addFunc) {
 		if !s.TermsReviewed {
 			add(SeverityError, p+".terms_reviewed", "terms", "read the site's terms of use and robots.txt, then set terms_reviewed to true")
 		}
-		if s.RateLimit.DelayMS < 1000 {
-			add(SeverityWarning, p+".rate_limit.delay_ms", "polite-delay", "%d ms between requests is aggressive for a public site; 1000 or more is polite", s.RateLimit.DelayMS)
+		if s.DelayMS < 1000 {
+			add(SeverityWarning, p+".delay_ms", "polite-delay", "%d ms between requests is aggressive for a public site; 1000 or more is polite", s.DelayMS)
+		}
+		if s.RateLimit > 60 {
+			add(SeverityWarning, p+".rate_limit", "polite-rate", "%g requests per minute is aggressive for a public site; 60 or fewer is polite", s.RateLimit)
+		}
+		if s.MaxConcurrency > 2 {
+			add(SeverityWarning, p+".max_concurrency", "polite-concurrency", "%d requests at once is aggressive for a public site; 1 or 2 is polite", s.MaxConcurrency)
 		}
 		if !strings.Contains(s.UserAgent, "@") && !strings.Contains(s.UserAgent, "http") {
 			add(SeverityWarning, p+".user_agent", "contact", "the user agent should say how to reach us (a URL or an e-mail address)")

@@ -33,6 +33,7 @@ type Monitoring struct {
 	KPIs              map[string]KPI    `json:"kpis"`
 	Quality           QualityThresholds `json:"quality_thresholds"`
 	Matching          *Matching         `json:"matching,omitempty"`
+	Detection         *Detection        `json:"detection,omitempty"`
 	Retention         Retention         `json:"retention"`
 	Notifications     Notifications     `json:"notifications"`
 	Embedding         Embedding         `json:"embedding"`
@@ -107,6 +108,46 @@ func (m *Monitoring) MatchingOrDefault() Matching {
 		return DefaultMatching
 	}
 	return *m.Matching
+}
+
+// Detection tunes trend detection and gap analysis (the detect step).
+type Detection struct {
+	// TrendWindowDays is the period growth is measured over: an
+	// observation at least this old (less a day of slack, at most twice as
+	// old) is the baseline.
+	TrendWindowDays int `json:"trend_window_days"`
+	// MinVotesGrowthPercent and MinRankGain make a fragrance trending:
+	// votes grown by at least this percent over the window, or climbed at
+	// least this many places in the upstream's trending list.
+	MinVotesGrowthPercent float64 `json:"min_votes_growth_percent"`
+	MinRankGain           int     `json:"min_rank_gain"`
+	// MinVotes ignores growth measured on fewer votes than this.
+	MinVotes int64 `json:"min_votes"`
+	// DataFreshnessDays: a trending fragrance whose catalog data is older
+	// than this is a refresh candidate.
+	DataFreshnessDays int `json:"data_freshness_days"`
+	// CoverageTargetPercent: a priority brand covered below this (ours /
+	// upstream's) is a coverage gap.
+	CoverageTargetPercent float64 `json:"coverage_target_percent"`
+	// TrendingMaxPages and BrandMaxPages bound the pages read per cycle of
+	// the trending list and of each priority brand's listing.
+	TrendingMaxPages int `json:"trending_max_pages"`
+	BrandMaxPages    int `json:"brand_max_pages"`
+	// InlineCandidatesMax: more candidates than this travel as a bucket
+	// reference (candidates_ref) instead of inline.
+	InlineCandidatesMax int `json:"inline_candidates_max"`
+}
+
+// DefaultDetection applies when monitoring_config.json has no detection section.
+var DefaultDetection = Detection{TrendWindowDays: 7, MinVotesGrowthPercent: 10, MinRankGain: 5, MinVotes: 20, DataFreshnessDays: 7,
+	CoverageTargetPercent: 80, TrendingMaxPages: 10, BrandMaxPages: 5, InlineCandidatesMax: 100}
+
+// DetectionOrDefault returns the detection section, or DefaultDetection.
+func (m *Monitoring) DetectionOrDefault() Detection {
+	if m.Detection == nil {
+		return DefaultDetection
+	}
+	return *m.Detection
 }
 
 // Retention says how long maintenance keeps things.
@@ -185,35 +226,76 @@ type Bedrock struct {
 	MaxConcurrency int    `json:"max_concurrency"`
 }
 
-// Source is one upstream's crawling rules.
+// Source is one upstream's crawling rules (one entry of
+// scraping_ethics.json). The politeness keys are required for the http and
+// sandbox kinds; the optional ones default as the ...OrDefault methods say.
 type Source struct {
-	Enabled            bool      `json:"enabled"`
-	Kind               string    `json:"kind"`
-	BaseURL            string    `json:"base_url"`
-	UserAgent          string    `json:"user_agent"`
-	RespectRobotsTxt   bool      `json:"respect_robots_txt"`
-	TermsReviewed      bool      `json:"terms_reviewed"`
-	RateLimit          RateLimit `json:"rate_limit"`
-	Backoff            Backoff   `json:"backoff"`
-	TimeoutMS          int       `json:"timeout_ms"`
-	MaxPagesPerCycle   int       `json:"max_pages_per_cycle"`
-	CrawlBudgetMinutes float64   `json:"crawl_budget_minutes"`
-	Notes              string    `json:"notes,omitempty"`
+	Enabled          bool   `json:"enabled"`
+	Kind             string `json:"kind"` // http | snapshot | sandbox
+	BaseURL          string `json:"base_url,omitempty"`
+	UserAgent        string `json:"user_agent,omitempty"`
+	RespectRobotsTxt bool   `json:"respect_robots_txt"`
+	TermsReviewed    bool   `json:"terms_reviewed"`
+	// RateLimit is the ceiling in requests per minute.
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	// DelayMS is the least time between the starts of two requests.
+	DelayMS             int `json:"delay_ms"`
+	MaxConcurrency      int `json:"max_concurrency,omitempty"`
+	TimeoutMS           int `json:"timeout_ms,omitempty"`
+	MaxRetries          int `json:"max_retries"`
+	MaxRequestsPerCycle int `json:"max_requests_per_cycle,omitempty"`
+	// BackoffInitialMS and BackoffMaxMS bound the exponential backoff
+	// (full jitter) between retries; 0 means 500 and 60000.
+	BackoffInitialMS int `json:"backoff_initial_ms,omitempty"`
+	BackoffMaxMS     int `json:"backoff_max_ms,omitempty"`
+	// CircuitBreakerFailures consecutive failed attempts open the circuit
+	// for the rest of the cycle; 0 means 5.
+	CircuitBreakerFailures int `json:"circuit_breaker_failures,omitempty"`
+	// MaxBodyBytes bounds one response body; 0 means 5 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// SnapshotDir is a snapshot source's directory (kind snapshot).
+	SnapshotDir string `json:"snapshot_dir,omitempty"`
+	Notes       string `json:"notes,omitempty"`
 }
 
-// RateLimit spaces requests to one source.
-type RateLimit struct {
-	RequestsPerMinute float64 `json:"requests_per_minute"`
-	DelayMS           int     `json:"delay_ms"`
-	Burst             int     `json:"burst"`
+// Defaults of the optional politeness keys.
+const (
+	DefaultBackoffInitialMS       = 500
+	DefaultBackoffMaxMS           = 60000
+	DefaultCircuitBreakerFailures = 5
+	DefaultMaxBodyBytes           = 5 << 20
+)
+
+// BackoffInitialOrDefault returns backoff_initial_ms, or its default.
+func (s Source) BackoffInitialOrDefault() int {
+	if s.BackoffInitialMS > 0 {
+		return s.BackoffInitialMS
+	}
+	return DefaultBackoffInitialMS
 }
 
-// Backoff governs retries after 429 and 5xx answers.
-type Backoff struct {
-	InitialMS         int  `json:"initial_ms"`
-	MaxMS             int  `json:"max_ms"`
-	MaxRetries        int  `json:"max_retries"`
-	RespectRetryAfter bool `json:"respect_retry_after"`
+// BackoffMaxOrDefault returns backoff_max_ms, or its default.
+func (s Source) BackoffMaxOrDefault() int {
+	if s.BackoffMaxMS > 0 {
+		return s.BackoffMaxMS
+	}
+	return DefaultBackoffMaxMS
+}
+
+// CircuitBreakerFailuresOrDefault returns circuit_breaker_failures, or its default.
+func (s Source) CircuitBreakerFailuresOrDefault() int {
+	if s.CircuitBreakerFailures > 0 {
+		return s.CircuitBreakerFailures
+	}
+	return DefaultCircuitBreakerFailures
+}
+
+// MaxBodyBytesOrDefault returns max_body_bytes, or its default.
+func (s Source) MaxBodyBytesOrDefault() int64 {
+	if s.MaxBodyBytes > 0 {
+		return s.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
 }
 
 // BrandPriorities is brand_priorities.json.

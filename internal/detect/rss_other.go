@@ -1,0 +1,5 @@
+//go:build !unix
+
+package detect
+
+func maxRSSMB() float64 { return 0 }
