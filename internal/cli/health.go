@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -50,33 +49,21 @@ thresholds.error_rate_max_percent). --component limits the check.`,
 				}
 			}
 			cfg, problems, cfgErr := g.env.CheckConfig(ctx)
-			var ethics []byte
-			if ov, err := g.env.Overrides(ctx, g.env.ConfigLocation()); err == nil {
-				ethics, _ = health.ReadEthics(ctx, ov)
+			in := c.healthInputs(ctx, g)
+			in.Only = components
+			in.Connect = func(ctx context.Context) (*pgxpool.Pool, error) {
+				db, err := g.env.ResolveDatabase(ctx, true)
+				if err != nil {
+					return nil, err
+				}
+				// The embedded cluster may take a while to start the first
+				// time; the 5-second budget is for reaching a server.
+				ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+				defer cancel()
+				return postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
 			}
-			var email health.EmailChecker
-			if dir, err := g.env.Home(); err == nil {
-				email = health.Outbox{Dir: filepath.Join(dir, "outbox")}
-			}
-			rep := health.Check(ctx, health.Inputs{
-				Ethics: ethics,
-				Email:  email,
-				Only:   components,
-				Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
-					db, err := g.env.ResolveDatabase(ctx, true)
-					if err != nil {
-						return nil, err
-					}
-					// The embedded cluster may take a while to start the first
-					// time; the 5-second budget is for reaching a server.
-					ctx, cancel := context.WithTimeout(ctx, healthTimeout)
-					defer cancel()
-					return postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
-				},
-				Config:    cfg,
-				Problems:  problems,
-				ConfigErr: cfgErr,
-			})
+			in.Config, in.Problems, in.ConfigErr = cfg, problems, cfgErr
+			rep := health.Check(ctx, in)
 			if asJSON {
 				if err := c.printJSON(rep); err != nil {
 					return err
