@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -183,4 +184,18 @@ func ids(t *testing.T, pool *pgxpool.Pool, sql string) []string {
 	}
 	require.NoError(t, rows.Err())
 	return out
+}
+
+func TestSampleEvent(t *testing.T) {
+	t.Parallel()
+	pool, m := fixture(t)
+	exec(t, pool, `INSERT INTO cycles (id, trigger, status, started_at) VALUES ('schedule-20261129T0200', 'schedule', 'succeeded', $1)`, now)
+	payload, err := os.ReadFile("../../events/maintain.json")
+	require.NoError(t, err)
+	h := &maintain.Handler{Step: func(context.Context) (*maintain.Step, error) { return &maintain.Step{Maintainer: m}, nil }}
+	out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
+	require.NoError(t, err)
+	var res maintain.Result
+	require.NoError(t, json.Unmarshal(out, &res))
+	require.Equal(t, 3, res.EmbeddingsBackfilled)
 }

@@ -65,3 +65,28 @@ func stepError(err error) error {
 	}
 	return err
 }
+
+// Handler is the maintain function's handler: it opens the step on first
+// use and keeps it for the warm container's later invocations.
+type Handler struct {
+	Step func(ctx context.Context) (*Step, error)
+}
+
+// Handle runs the step.
+func (h *Handler) Handle(ctx context.Context, st cycle.State) (*Result, error) {
+	s, err := h.Step(ctx)
+	if err != nil {
+		return nil, openError(err)
+	}
+	return s.Handle(ctx, st)
+}
+
+// openError types a failure to open the database: a connection that may
+// come back is transient, the rest (configuration, schema) is not.
+func openError(err error) error {
+	var ce *postgres.ConnectError
+	if errors.As(err, &ce) && ce.Transient() {
+		return &cycle.TransientError{Err: err}
+	}
+	return err
+}

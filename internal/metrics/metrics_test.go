@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -400,4 +401,24 @@ func logLines(t *testing.T, s, msg string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// TestSampleEvent replays events/metrics.json: coverage comes from the
+// detect result when it has one, new fragrances from the import's count.
+func TestSampleEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cycle(t, "running", now.Add(-25*time.Minute), nil, `{}`)
+	payload, err := os.ReadFile("../../events/metrics.json")
+	require.NoError(t, err)
+	step := &metrics.Step{Pool: b.pool, Config: b.cfg, Now: func() time.Time { return now }, Logger: logging.Discard()}
+	h := &metrics.Handler{Step: func(context.Context) (*metrics.Step, error) { return step, nil }}
+	out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
+	require.NoError(t, err)
+	var rep metrics.Report
+	require.NoError(t, json.Unmarshal(out, &rep))
+	requireKPI(t, &rep, metrics.CoverageCompleteness, 96.5, metrics.StatusOK)
+	requireKPI(t, &rep, metrics.NewFragrances, 2, metrics.StatusOK)
+	requireKPI(t, &rep, metrics.EmbeddingSuccessRate, 100, metrics.StatusOK)
+	requireKPI(t, &rep, metrics.ErrorRate, 1.82, metrics.StatusOK) // 1 of 50 requests + 3 records + 2 vectors
 }

@@ -184,3 +184,22 @@ func EMFMetrics(rep *Report) []emf.Metric {
 		{Name: MetricDatabaseConnections, Unit: emf.Count, Value: val(DatabaseConnections, 1)},
 	}
 }
+
+// Handler is the metrics function's handler: it opens the step on first
+// use and keeps it for the warm container's later invocations.
+type Handler struct {
+	Step func(ctx context.Context) (*Step, error)
+}
+
+// Handle runs the step.
+func (h *Handler) Handle(ctx context.Context, st cycle.State) (*Report, error) {
+	s, err := h.Step(ctx)
+	if err != nil {
+		var ce *postgres.ConnectError
+		if errors.As(err, &ce) && ce.Transient() {
+			return nil, &cycle.TransientError{Err: err}
+		}
+		return nil, err
+	}
+	return s.Handle(ctx, st)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -316,4 +317,23 @@ func TestStatusFunction(t *testing.T) {
 	require.False(t, rep.Health.Healthy)
 	_, err = lambda.NewHandler(down.Handle).Invoke(context.Background(), []byte(`{}`))
 	require.Error(t, err)
+}
+
+func TestSampleEvents(t *testing.T) {
+	t.Parallel()
+	pool, r := reporter(t)
+	h := &status.Handler{
+		Reporter:     func(context.Context) (*status.Reporter, error) { return r, nil },
+		HealthInputs: func(context.Context) health.Inputs { return health.Inputs{Pool: pool, Only: []string{health.Database}} },
+	}
+	for file, withMonth := range map[string]bool{"../../events/status.json": false, "../../events/status-month-health.json": true} {
+		payload, err := os.ReadFile(file)
+		require.NoError(t, err)
+		out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
+		require.NoError(t, err, file)
+		var rep status.Report
+		require.NoError(t, json.Unmarshal(out, &rep))
+		require.Equal(t, withMonth, rep.Month != nil, file)
+		require.Equal(t, withMonth, rep.Health != nil, file)
+	}
 }
