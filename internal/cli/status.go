@@ -147,7 +147,7 @@ func (c *CLI) printStatus(rep *status.Report) {
 	if m := rep.Month; m != nil {
 		fmt.Fprintf(c.Stdout, "\n%s: %d cycle(s): %d succeeded, %d failed, %d running; %d new fragrance(s) imported, %d created in all (catalog %d at month end)\n",
 			m.Month, m.Cycles.Total, m.Cycles.Succeeded, m.Cycles.Failed, m.Cycles.Running, m.NewFragrancesImported, m.FragrancesCreated, m.CatalogAtEnd)
-		fmt.Fprintf(c.Stdout, "  duration avg %s max %s min; health score avg %s min %s; %d review(s) resolved, %d notification(s) sent\n",
+		fmt.Fprintf(c.Stdout, "  duration avg %s, max %s minutes; health score avg %s, lowest %s; %d review(s) resolved, %d notification(s) sent\n",
 			fmtStat(m.ExecutionTimeMinutes.Avg), fmtStat(m.ExecutionTimeMinutes.Max), fmtStat(m.HealthScore.Avg), fmtStat(m.HealthScore.Min),
 			m.ReviewsResolved, m.NotificationsSent)
 		for _, f := range m.FailedCycles {

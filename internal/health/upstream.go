@@ -154,7 +154,7 @@ func checkRobots(ctx context.Context, client *http.Client, s Source) Component {
 	resp, err := client.Do(req)
 	if err != nil {
 		if s.Kind == "sandbox" && refused(err) {
-			return Component{Healthy: true, Skipped: true, Detail: fmt.Sprintf("skipped: the sandbox is not running (nothing listens at %s)", base.Host)}
+			return Component{Healthy: true, Skipped: true, Detail: fmt.Sprintf("the sandbox is not running (nothing listens at %s)", base.Host)}
 		}
 		return Component{Healthy: false, Detail: fmt.Sprintf("%s unreachable: %v", robots, err)}
 	}

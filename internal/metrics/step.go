@@ -162,7 +162,7 @@ const (
 func EMFMetrics(rep *Report) []emf.Metric {
 	val := func(name string, scale float64) float64 {
 		if k, ok := rep.KPIs[name]; ok && k.Value != nil {
-			return *k.Value * scale
+			return round2(*k.Value * scale)
 		}
 		return nan
 	}
