@@ -47,6 +47,11 @@ lint: check-go ## gofmt check and go vet only
 bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), then the import benchmark (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
+	$(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/coldstart/
+
+.PHONY: fuzz
+fuzz: check-go ## Run every go test -fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/
+	scripts/fuzz.sh
 
 .PHONY: build
 build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/lambda/<name>/bootstrap, linux/arm64)
@@ -61,6 +66,9 @@ build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 build-ImportFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import
+.PHONY: build-NotifyFunction
+build-NotifyFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 .PHONY: build-MaintainFunction build-MetricsFunction build-StatusFunction
 build-MaintainFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/maintain

@@ -31,8 +31,7 @@ func main() {
 	}
 	var sch status.Scheduler
 	if name := os.Getenv(status.EnvScheduleName); name != "" {
-		sch = status.AWS{Schedules: scheduler.NewFromConfig(awsCfg), StateMachine: sfn.NewFromConfig(awsCfg), ScheduleName: name,
-			ScheduleGroup: os.Getenv(status.EnvScheduleGroup), StateMachineARN: os.Getenv(status.EnvStateMachineARN)}
+		sch = status.AWS{Schedules: scheduler.NewFromConfig(awsCfg), StateMachine: sfn.NewFromConfig(awsCfg), ScheduleName: name, StateMachineARN: os.Getenv(status.EnvStateMachineARN)}
 	}
 	ses := health.SES{Client: sesv2.NewFromConfig(awsCfg)}
 	deps := &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: 2}}

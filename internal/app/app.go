@@ -166,6 +166,9 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 	}
 	url, err := postgres.ResolveURL(ctx, e.getenv, sm)
 	if err == nil {
+		if e.InLambda() {
+			url = postgres.RequireTLS(url)
+		}
 		return Database{URL: url}, nil
 	}
 	if !errors.Is(err, postgres.ErrNoDatabaseConfigured) {
@@ -222,6 +225,9 @@ func (e *Env) Open(ctx context.Context, opts postgres.PoolOptions) (*Deps, error
 	if err != nil {
 		return nil, err
 	}
+	if e.getenv(postgres.EnvPooling) == "transaction" {
+		opts.TransactionPooling = true
+	}
 	pool, _, err := e.Connect(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -257,4 +263,20 @@ func (l *Lazy) Get(ctx context.Context) (*Deps, error) {
 	}
 	l.deps = deps
 	return deps, nil
+}
+
+// Reset drops the cached Deps after an authentication failure, so the next
+// Get reads the database secret again (a rotated password) and reconnects.
+// It reports whether it reset.
+func (l *Lazy) Reset(err error) bool {
+	if !postgres.IsAuthFailure(err) {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.deps != nil {
+		l.deps.Pool.Close()
+		l.deps = nil
+	}
+	return true
 }

@@ -32,8 +32,9 @@ DATABASE_URL the embedded local database is started first if needed.
 
 Components: database, migrations, configuration; upstream (robots.txt of each
 enabled source in scraping_ethics.json is reachable; a stopped local sandbox
-is skipped); email (the outbox $SCENTMATCH_HOME/outbox is writable; in AWS
-the status function checks the SES account); last_cycle (the newest cycle
+is skipped); email (the outbox $SCENTMATCH_HOME/outbox is writable, or with
+SCENTMATCH_EMAIL=ses the SES account sends and is out of the sandbox, as the
+status function checks in AWS); last_cycle (the newest cycle
 started within thresholds.last_cycle_max_age_days, did not fail and is not
 stuck); error_rate (the newest recorded error rate is at most
 thresholds.error_rate_max_percent). --component limits the check.`,

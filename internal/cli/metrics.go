@@ -52,7 +52,7 @@ writes the CloudWatch metrics as one EMF line on stderr (or --metrics-file);
 			var cy *metrics.Cycle
 			if cycleID != "" {
 				cy, err = metrics.LoadCycle(ctx, d.Pool, cycleID)
-				if errors.Is(err, cycle.ErrCycleNotFound) {
+				if errors.Is(err, cycle.ErrNotFound) {
 					return usage("--cycle %q: no such cycle (scentmatch status shows the last one)", cycleID)
 				}
 			} else {
@@ -75,7 +75,7 @@ writes the CloudWatch metrics as one EMF line on stderr (or --metrics-file);
 					return err
 				}
 				if recompute {
-					if err := metrics.Store(ctx, d.Pool, out.Report, started, time.Now()); err != nil {
+					if err := metrics.Store(ctx, d.Pool, out.Report, started); err != nil {
 						return err
 					}
 					if err := c.emitEMF(out.Report, metricsFile); err != nil {

@@ -180,6 +180,12 @@ func TestOperatorViewsWithFixtureCycles(t *testing.T) {
 	require.Equal(t, ExitUsage, r.code)
 	require.Contains(t, r.stderr, "last_cycle")
 
+	r = run(t, env, "maintain", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	mr := decode[maintain.Result](t, r.stdout)
+	require.Equal(t, int64(0), mr.Purged["cycles"], "two cycles are within cycles_keep")
+	require.Contains(t, mr.Vacuumed, "cycles")
+
 	r = run(t, env, "status", "--health")
 	require.Equal(t, ExitFailure, r.code)
 	require.Contains(t, r.stdout, "FAILED at step import (TransientError)")

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/health"
+	"github.com/scentmatch/pipeline/internal/notify"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/status"
 )
@@ -28,7 +30,7 @@ func (c *CLI) openDeps(cmd *cobra.Command, g *globals) (*app.Deps, func(), error
 	return d, d.Pool.Close, nil
 }
 
-// schedulerFor returns the AWS scheduler when SCENTMATCH_SCHEDULE_NAME
+// schedulerFor returns the AWS scheduler when SCHEDULE_NAME
 // names one, else nil (the local flag).
 func (c *CLI) schedulerFor(ctx context.Context, g *globals) (status.Scheduler, error) {
 	name := c.Getenv(status.EnvScheduleName)
@@ -39,8 +41,7 @@ func (c *CLI) schedulerFor(ctx context.Context, g *globals) (status.Scheduler, e
 	if err != nil {
 		return nil, err
 	}
-	return status.AWS{Schedules: scheduler.NewFromConfig(cfg), StateMachine: sfn.NewFromConfig(cfg), ScheduleName: name,
-		ScheduleGroup: c.Getenv(status.EnvScheduleGroup), StateMachineARN: c.Getenv(status.EnvStateMachineARN)}, nil
+	return status.AWS{Schedules: scheduler.NewFromConfig(cfg), StateMachine: sfn.NewFromConfig(cfg), ScheduleName: name, StateMachineARN: c.Getenv(status.EnvStateMachineARN)}, nil
 }
 
 func (c *CLI) statusCommand(g *globals) *cobra.Command {
@@ -50,7 +51,7 @@ func (c *CLI) statusCommand(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Is monitoring on, is the scheduler sound, what did the last cycle do",
 		Long: `Print monitoring_enabled (the local flag that scentmatch stop/start flip, or
-the EventBridge schedule's state when SCENTMATCH_SCHEDULE_NAME names one),
+the EventBridge schedule's state when SCHEDULE_NAME names one),
 scheduler_running (no failed or stuck last cycle; in AWS the state machine
 exists and its last execution did not fail), the schedule and next run, the
 last cycle (outcome, new fragrances, duration, health score, failed step),
@@ -104,15 +105,20 @@ monthly review; --health adds the health report (exit 1 when unhealthy).`,
 	return cmd
 }
 
-// healthInputs are the checks' local inputs: the configured sources and
-// the outbox.
+// healthInputs are the checks' inputs from the environment: the configured
+// sources, and the e-mail channel the notify step would use (the outbox, or
+// the SES account with SCENTMATCH_EMAIL=ses).
 func (c *CLI) healthInputs(ctx context.Context, g *globals) health.Inputs {
 	var in health.Inputs
 	if ov, err := g.env.Overrides(ctx, g.env.ConfigLocation()); err == nil {
 		in.Ethics, _ = health.ReadEthics(ctx, ov)
 	}
-	if dir, err := g.env.Home(); err == nil {
-		in.Email = health.Outbox{Dir: filepath.Join(dir, "outbox")}
+	if c.Getenv(notify.EnvEmail) == "ses" {
+		if cfg, err := g.env.AWS(ctx); err == nil {
+			in.Email = health.SES{Client: sesv2.NewFromConfig(cfg)}
+		}
+	} else if dir, err := g.env.Home(); err == nil {
+		in.Email = health.Outbox{Dir: filepath.Join(dir, notify.OutboxDir)}
 	}
 	return in
 }

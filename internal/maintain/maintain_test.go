@@ -147,7 +147,7 @@ func TestMaintainStepStoresItsResultOnce(t *testing.T) {
 	pool, m := fixture(t)
 	step := &maintain.Step{Maintainer: m, BackfillBudget: time.Minute}
 	h := lambda.NewHandler(step.Handle)
-	payload := []byte(`{"cycle_id": "c4", "trigger": "manual", "max_fragrances": 20, "results": {"detect": {"candidate_count": 0}}}`)
+	payload := []byte(`{"cycle_id": "c1", "trigger": "schedule", "max_fragrances": 20, "results": {"detect": {"candidate_count": 0}}}`)
 	out, err := h.Invoke(context.Background(), payload)
 	require.NoError(t, err)
 	var res maintain.Result
@@ -155,7 +155,7 @@ func TestMaintainStepStoresItsResultOnce(t *testing.T) {
 	require.Equal(t, wantPurged, res.Purged)
 	var stored []byte
 	var timing map[string]any
-	require.NoError(t, pool.QueryRow(context.Background(), `SELECT step_results -> 'maintain', step_timings -> 'maintain' FROM cycles WHERE id = 'c4'`).Scan(&stored, &timing))
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT step_results -> 'maintain', step_timings -> 'maintain' FROM cycles WHERE id = 'c1'`).Scan(&stored, &timing))
 	require.JSONEq(t, string(out), string(stored))
 	require.Contains(t, timing, "seconds")
 
@@ -166,7 +166,8 @@ func TestMaintainStepStoresItsResultOnce(t *testing.T) {
 	require.JSONEq(t, string(out), string(out2))
 	require.Equal(t, int64(2), count(t, pool, `SELECT count(*) FROM source_observations`))
 
-	_, err = step.Handle(context.Background(), cycle.State{CycleID: "nope"})
+	// A cycle that ended without a maintain result is bad input, by type name.
+	_, err = step.Handle(context.Background(), cycle.State{CycleID: "c4"})
 	var bad *cycle.BadInputError
 	require.True(t, errors.As(err, &bad), "%T %v", err, err)
 }
@@ -189,7 +190,8 @@ func ids(t *testing.T, pool *pgxpool.Pool, sql string) []string {
 func TestSampleEvent(t *testing.T) {
 	t.Parallel()
 	pool, m := fixture(t)
-	exec(t, pool, `INSERT INTO cycles (id, trigger, status, started_at) VALUES ('schedule-20261129T0200', 'schedule', 'succeeded', $1)`, now)
+	// The running c1 ends; the event's cycle begins with the step.
+	exec(t, pool, `UPDATE cycles SET status = 'succeeded', finished_at = $1 WHERE id = 'c1'`, now)
 	payload, err := os.ReadFile("../../events/maintain.json")
 	require.NoError(t, err)
 	h := &maintain.Handler{Step: func(context.Context) (*maintain.Step, error) { return &maintain.Step{Maintainer: m}, nil }}

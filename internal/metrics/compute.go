@@ -22,6 +22,7 @@ const (
 	OutcomeRunning   = "running"
 	OutcomeSucceeded = "succeeded"
 	OutcomeFailed    = "failed"
+	OutcomeStopped   = "stopped" // an operator's emergency stop
 )
 
 // Computer computes KPIs against one database.
@@ -57,6 +58,8 @@ type Report struct {
 	HealthScore *float64             `json:"health_score"`
 	Components  map[string]Component `json:"components"`
 	ComputedAt  time.Time            `json:"computed_at"`
+	// CatalogSize counts the catalog's fragrances when the KPIs were computed.
+	CatalogSize int64 `json:"catalog_size"`
 	// MaxRSSMB is the computing process's own peak memory (every step
 	// result carries one).
 	MaxRSSMB float64 `json:"max_rss_mb"`
@@ -86,8 +89,11 @@ func (c *Computer) Compute(ctx context.Context, in Input) (*Report, error) {
 			end = *cy.FinishedAt
 		}
 		execMinutes = ptr(math.Max(0, end.Sub(cy.StartedAt).Minutes()))
-		failed = failed || cy.Failed()
+		// A stopped cycle was interrupted on purpose: not a failure.
+		failed = cy.Status != OutcomeStopped && (failed || cy.Failed())
 		switch {
+		case cy.Status == OutcomeStopped:
+			rep.Outcome = OutcomeStopped
 		case failed:
 			rep.Outcome = OutcomeFailed
 		case in.Finishing || cy.Status == OutcomeSucceeded:
@@ -156,26 +162,27 @@ func (c *Computer) Compute(ctx context.Context, in Input) (*Report, error) {
 	}
 	set(NewFragrances, newCycle)
 
-	if err := c.catalogKPIs(ctx, now, res, set); err != nil {
+	if rep.CatalogSize, err = c.catalogKPIs(ctx, now, res, set); err != nil {
 		return nil, err
 	}
 	rep.HealthScore, rep.Components = Score(rep.KPIs, failed)
 	return rep, nil
 }
 
-// catalogKPIs are the KPIs read from the database as it is now.
-func (c *Computer) catalogKPIs(ctx context.Context, now time.Time, res map[string]map[string]any, set func(string, *float64)) error {
+// catalogKPIs sets the KPIs read from the database as it is now and
+// returns the catalog's size.
+func (c *Computer) catalogKPIs(ctx context.Context, now time.Time, res map[string]map[string]any, set func(string, *float64)) (int64, error) {
 	var conns int64
 	if err := c.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
 		postgres.ApplicationName).Scan(&conns); err != nil {
-		return fmt.Errorf("counting database connections: %w", err)
+		return 0, fmt.Errorf("counting database connections: %w", err)
 	}
 	set(DatabaseConnections, ptr(float64(conns)))
 
 	e := c.Config.Monitoring.Embedding
 	st, err := embedding.GetStatus(ctx, c.Pool, e.Model, e.Dimension)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	set(PendingEmbeddings, ptr(float64(st.Pending)))
 
@@ -188,7 +195,7 @@ func (c *Computer) catalogKPIs(ctx context.Context, now time.Time, res map[strin
 			(SELECT count(*) FROM fragrances WHERE created_at > $1::timestamptz - interval '30 days' AND created_at <= $1),
 			(SELECT max(observed_at) FROM source_observations WHERE rank IS NOT NULL AND observed_at <= $1)`, now).
 		Scan(&reviews, &week, &before, &month, &newest); err != nil {
-		return fmt.Errorf("reading catalog figures: %w", err)
+		return 0, fmt.Errorf("reading catalog figures: %w", err)
 	}
 	set(ReviewQueueSize, ptr(float64(reviews)))
 	set(NewFragrancesPerWeek, ptr(float64(week)))
@@ -205,14 +212,14 @@ func (c *Computer) catalogKPIs(ctx context.Context, now time.Time, res map[strin
 
 	if v, ok := num(res[cycle.StepDetect], "coverage", "market_leaders_completeness"); ok {
 		set(CoverageCompleteness, &v)
-		return nil
+		return st.Fragrances, nil
 	}
 	cov, err := c.coverage(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	set(CoverageCompleteness, cov)
-	return nil
+	return st.Fragrances, nil
 }
 
 // coverage is the percent of market-leader brands (brand_priorities.json)

@@ -17,7 +17,7 @@ import (
 type Cycle struct {
 	ID            string                     `json:"id"`
 	Trigger       string                     `json:"trigger"`
-	Status        string                     `json:"status"` // running | succeeded | failed
+	Status        string                     `json:"status"` // running | succeeded | failed | stopped
 	DryRun        bool                       `json:"dry_run"`
 	StartedAt     time.Time                  `json:"started_at"`
 	FinishedAt    *time.Time                 `json:"finished_at"`
@@ -30,10 +30,8 @@ type Cycle struct {
 	NewFragrances int                        `json:"new_fragrances"`
 }
 
-// Failed reports whether the cycle failed (or a step of it did).
-func (c *Cycle) Failed() bool {
-	return c.Status == "failed" || c.FailedStep != nil || c.ErrorType != nil
-}
+// Failed reports whether the cycle failed (a stopped cycle did not).
+func (c *Cycle) Failed() bool { return c.Status == cycle.StatusFailed }
 
 const cycleColumns = `id, trigger, status, dry_run, started_at, finished_at, step_results, failed_step, error_type,
 	error_message, kpis, health_score::float8, new_fragrances`
@@ -66,12 +64,12 @@ func scanCycle(row pgx.Row) (*Cycle, error) {
 	return c, nil
 }
 
-// LoadCycle reads one cycle; the error wraps cycle.ErrCycleNotFound when
+// LoadCycle reads one cycle; the error wraps cycle.ErrNotFound when
 // there is none with that id.
 func LoadCycle(ctx context.Context, db postgres.DBTX, id string) (*Cycle, error) {
 	c, err := scanCycle(db.QueryRow(ctx, `SELECT `+cycleColumns+` FROM cycles WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("cycle %q: %w", id, cycle.ErrCycleNotFound)
+		return nil, fmt.Errorf("cycle %q: %w", id, cycle.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading cycle %s: %w", id, err)

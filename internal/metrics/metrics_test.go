@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -353,21 +352,28 @@ func TestMetricsStep(t *testing.T) {
 	require.Len(t, nonEmptyLines(emfOut.String()), 1)
 	require.Len(t, logLines(t, logs.String(), metrics.CompletedMessage), 1)
 
-	// An unknown cycle is bad input, by type name.
-	_, err = step.Handle(context.Background(), cycle.State{CycleID: "manual-nope"})
-	var bad *cycle.BadInputError
-	require.True(t, errors.As(err, &bad), "%T %v", err, err)
+	// The success path closed the cycle.
+	var status string
+	var finished *time.Time
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT status, finished_at FROM cycles WHERE id = $1`, cycleID).Scan(&status, &finished))
+	require.Equal(t, "succeeded", status)
+	require.Equal(t, now, finished.UTC())
 }
 
-func TestFailedCycleLogsAnError(t *testing.T) {
+// TestCatchPath runs the step as RecordFailure: the cycle is marked
+// failed at the step without a result, its KPIs are stored, the completion
+// line is an ERROR.
+func TestCatchPath(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.cycle(t, "running", now.Add(-10*time.Minute), nil, `{"detect": {"crawl": {"requests": 4, "errors": 4}}}`)
+	b.cycle(t, "running", now.Add(-10*time.Minute), nil, `{}`)
 	var logs bytes.Buffer
 	step := &metrics.Step{Pool: b.pool, Config: b.cfg, Now: func() time.Time { return now },
 		Logger: logging.New(&logs, logging.Options{Format: logging.JSON}), RSS: func() float64 { return 10 }}
-	rep, err := step.Handle(context.Background(), cycle.State{CycleID: cycleID,
-		Error: &cycle.StepError{Error: "TransientError", Cause: "import: connection refused"}})
+	st := cycle.State{CycleID: cycleID, Results: map[string]json.RawMessage{
+		"detect": json.RawMessage(`{"candidate_count": 2, "crawl": {"requests": 4, "errors": 4}}`)},
+		Error: &cycle.StepError{Error: "States.TaskFailed", Cause: `{"errorType": "TransientError", "errorMessage": "import: connection refused"}`}}
+	rep, err := step.Handle(context.Background(), st)
 	require.NoError(t, err)
 	require.Equal(t, metrics.OutcomeFailed, rep.Outcome)
 	require.LessOrEqual(t, *rep.HealthScore, 50.0)
@@ -376,7 +382,82 @@ func TestFailedCycleLogsAnError(t *testing.T) {
 	require.Len(t, lines, 1)
 	require.Equal(t, "ERROR", lines[0]["level"])
 	require.Equal(t, "TransientError", lines[0]["error_type"])
+	require.Equal(t, "import", lines[0]["failed_step"])
 	require.Equal(t, "failed", lines[0]["outcome"])
+
+	var status, failedStep, errorType, message string
+	var score float64
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT status, failed_step, error_type, error_message, health_score FROM cycles WHERE id = $1`,
+		cycleID).Scan(&status, &failedStep, &errorType, &message, &score))
+	require.Equal(t, []string{"failed", "import", "TransientError", "import: connection refused"}, []string{status, failedStep, errorType, message})
+	require.Equal(t, *rep.HealthScore, score)
+
+	// A retry of RecordFailure writes nothing new.
+	rep2, err := step.Handle(context.Background(), st)
+	require.NoError(t, err)
+	require.Equal(t, rep.HealthScore, rep2.HealthScore)
+	require.Len(t, logLines(t, logs.String(), metrics.CompletedMessage), 1)
+}
+
+// TestNotifyFailedAfterMetrics: the success path stored the metrics and
+// closed the cycle; Notify failed, RecordFailure marks the cycle failed
+// and keeps the metrics.
+func TestNotifyFailedAfterMetrics(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cycle(t, "running", now.Add(-10*time.Minute), nil, `{}`)
+	var logs bytes.Buffer
+	step := &metrics.Step{Pool: b.pool, Config: b.cfg, Now: func() time.Time { return now },
+		Logger: logging.New(&logs, logging.Options{Format: logging.JSON}), RSS: func() float64 { return 10 }}
+	results := map[string]json.RawMessage{"detect": json.RawMessage(`{"candidate_count": 0}`), "maintain": json.RawMessage(`{"max_rss_mb": 20}`)}
+	ok, err := step.Handle(context.Background(), cycle.State{CycleID: cycleID, Results: results})
+	require.NoError(t, err)
+	require.Equal(t, metrics.OutcomeSucceeded, ok.Outcome)
+
+	results["metrics"], _ = json.Marshal(ok)
+	rep, err := step.Handle(context.Background(), cycle.State{CycleID: cycleID, Results: results,
+		Error: &cycle.StepError{Error: "SESError", Cause: "throttled"}})
+	require.NoError(t, err)
+	require.Equal(t, ok.HealthScore, rep.HealthScore)
+	var status, failedStep string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT status, failed_step FROM cycles WHERE id = $1`, cycleID).Scan(&status, &failedStep))
+	require.Equal(t, "failed", status)
+	require.Equal(t, "notify", failedStep)
+	require.Len(t, logLines(t, logs.String(), metrics.CompletedMessage), 1, "one completion line per cycle")
+	require.Len(t, logLines(t, logs.String(), "cycle failed after its metrics were recorded"), 1)
+}
+
+// TestStoppedAndRefusedCycles: an emergency stop stays "stopped"; a cycle
+// refused because another was running gets no row.
+func TestStoppedAndRefusedCycles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cycle(t, "stopped", now.Add(-10*time.Minute), nil, `{}`)
+	step := &metrics.Step{Pool: b.pool, Config: b.cfg, Now: func() time.Time { return now }, RSS: func() float64 { return 10 }}
+	rep, err := step.Handle(context.Background(), cycle.State{CycleID: cycleID, Error: &cycle.StepError{Error: "StoppedError", Cause: "stopped"}})
+	require.NoError(t, err)
+	require.Equal(t, metrics.OutcomeStopped, rep.Outcome)
+	var status string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT status FROM cycles WHERE id = $1`, cycleID).Scan(&status))
+	require.Equal(t, "stopped", status)
+
+	rep, err = step.Handle(context.Background(), cycle.State{CycleID: "manual-refused", Error: &cycle.StepError{Error: "AlreadyRunningError", Cause: "busy"}})
+	require.NoError(t, err)
+	require.Equal(t, metrics.OutcomeFailed, rep.Outcome)
+	var n int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM cycles WHERE id = 'manual-refused'`).Scan(&n))
+	require.Zero(t, n)
+}
+
+func TestFailureOf(t *testing.T) {
+	t.Parallel()
+	st := cycle.State{Error: &cycle.StepError{Error: "TransientError", Cause: "plain text"}}
+	require.Equal(t, cycle.Failure{Step: "detect", Type: "TransientError", Message: "plain text"}, metrics.FailureOf(st))
+	st.Results = map[string]json.RawMessage{"detect": json.RawMessage(`{"candidate_count": 0}`)}
+	require.Equal(t, "maintain", metrics.FailureOf(st).Step, "import was skipped")
+	st.Results["detect"] = json.RawMessage(`{"candidate_count": 3}`)
+	require.Equal(t, "import", metrics.FailureOf(st).Step)
+	require.Equal(t, cycle.Failure{}, metrics.FailureOf(cycle.State{}))
 }
 
 func nonEmptyLines(s string) []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,9 @@ import (
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
-// Step is the cycle's Metrics step.
+// Step is the cycle's Metrics step. The state machine runs it on the
+// success path, where it closes the cycle as succeeded, and on the Catch
+// path (RecordFailure, $.error set), where it records the failure.
 type Step struct {
 	Pool   *pgxpool.Pool
 	Config *settings.Config
@@ -29,6 +32,16 @@ type Step struct {
 	Now func() time.Time
 	// RSS returns the step's peak memory in MB (default rusage.MaxRSSMB).
 	RSS func() float64
+	// Store keeps the cycle's lease and step results (nil: a store on Pool
+	// with the configured lease).
+	Store *cycle.Store
+}
+
+func (s *Step) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (s *Step) now() time.Time {
@@ -38,33 +51,95 @@ func (s *Step) now() time.Time {
 	return time.Now()
 }
 
+func (s *Step) store() *cycle.Store {
+	if s.Store != nil {
+		return s.Store
+	}
+	return &cycle.Store{DB: s.Pool, Lease: time.Duration(s.Config.Monitoring.Cycle.LeaseMinutes) * time.Minute, Now: s.Now}
+}
+
 // Handle computes the cycle's KPIs and health score, stores them on the
 // cycles row (kpis, health_score, new_fragrances, step_results.metrics),
-// writes the EMF line and logs "Monitoring cycle completed". A rerun for a
-// cycle whose metrics are stored returns them and writes nothing. Errors
-// are *cycle.BadInputError (no such cycle) or *cycle.TransientError
-// (the database), unwrapped, so Step Functions can tell them apart.
+// writes the EMF line, logs "Monitoring cycle completed" and finishes the
+// cycle: succeeded, or (on the Catch path) failed at the step $.error
+// comes from. cycle.RunStep makes it idempotent by cycle id: a rerun for a
+// cycle whose metrics are stored returns them and writes no second EMF or
+// completion line. Errors are typed for Step Functions.
 func (s *Step) Handle(ctx context.Context, st cycle.State) (*Report, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
 	ctx = logging.WithCycle(ctx, st.CycleID, cycle.StepMetrics)
-	started := s.now()
-	raw, found, err := cycle.StoredStepResult(ctx, s.Pool, st.CycleID, cycle.StepMetrics)
-	if err != nil {
-		return nil, stepError(err)
+	store := s.store()
+	if st.Error != nil {
+		return s.recordFailure(ctx, store, st)
 	}
-	if found {
-		var rep Report
-		if err := json.Unmarshal(raw, &rep); err != nil {
+	computed := false
+	rep, err := cycle.RunStep(ctx, store, st, cycle.StepMetrics, func(ctx context.Context) (*Report, error) {
+		rep, err := s.compute(ctx, st)
+		computed = err == nil
+		return rep, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if computed {
+		s.publish(ctx, rep, cycle.Failure{})
+	}
+	if err := store.Finish(ctx, st.CycleID, cycle.StatusSucceeded, nil); err != nil {
+		return nil, cycle.Classify(err)
+	}
+	return rep, nil
+}
+
+// recordFailure is the Catch path: compute and store the metrics unless
+// the success path already did (the notify step failed after them), then
+// mark the cycle failed at the step that failed. An emergency stop stays
+// "stopped"; a cycle that never began (refused while another ran) is only
+// logged.
+func (s *Step) recordFailure(ctx context.Context, store *cycle.Store, st cycle.State) (*Report, error) {
+	f := FailureOf(st)
+	rec, err := store.Get(ctx, st.CycleID)
+	if errors.Is(err, cycle.ErrNotFound) {
+		LogCycleCompleted(ctx, s.logger(), Completion{CycleID: st.CycleID, Outcome: OutcomeFailed, FailedStep: f.Step, ErrorType: f.Type})
+		return &Report{CycleID: st.CycleID, Outcome: OutcomeFailed, KPIs: map[string]KPI{}, ComputedAt: s.now().UTC()}, nil
+	}
+	if err != nil {
+		return nil, cycle.Classify(err)
+	}
+	var rep *Report
+	if raw, ok := rec.StepResults[cycle.StepMetrics]; ok && len(raw) > 0 && string(raw) != "null" {
+		rep = &Report{}
+		if err := json.Unmarshal(raw, rep); err != nil {
 			return nil, &cycle.BadInputError{Err: fmt.Errorf("the stored metrics of cycle %s: %w", st.CycleID, err)}
 		}
-		s.Logger.InfoContext(ctx, "metrics already stored for this cycle; returning them", "health_score", rep.HealthScore)
-		return &rep, nil
+		if rec.Status != cycle.StatusFailed {
+			s.logger().ErrorContext(ctx, "cycle failed after its metrics were recorded", "failed_step", f.Step, "error_type", f.Type, "error", f.Message)
+		}
+	} else {
+		started := s.now()
+		if rep, err = s.compute(ctx, st); err != nil {
+			return nil, cycle.Classify(err)
+		}
+		if err := store.SaveStep(ctx, st.CycleID, cycle.StepMetrics, rep, started); err != nil {
+			return nil, cycle.Classify(err)
+		}
+		s.publish(ctx, rep, f)
 	}
+	if rec.Status != cycle.StatusStopped {
+		if err := store.Finish(ctx, st.CycleID, cycle.StatusFailed, &f); err != nil {
+			return nil, cycle.Classify(err)
+		}
+	}
+	return rep, nil
+}
+
+// compute computes the KPIs of the cycle the state names and stores them
+// on its row.
+func (s *Step) compute(ctx context.Context, st cycle.State) (*Report, error) {
 	cy, err := LoadCycle(ctx, s.Pool, st.CycleID)
 	if err != nil {
-		return nil, stepError(err)
+		return nil, err
 	}
 	rss := rusage.MaxRSSMB
 	if s.RSS != nil {
@@ -73,34 +148,31 @@ func (s *Step) Handle(ctx context.Context, st cycle.State) (*Report, error) {
 	comp := &Computer{Pool: s.Pool, Config: s.Config, Now: s.Now}
 	rep, err := comp.Compute(ctx, Input{Cycle: cy, Results: st.Results, StepError: st.Error, SelfRSSMB: rss(), Finishing: true})
 	if err != nil {
-		return nil, stepError(err)
+		return nil, err
 	}
-	if err := Store(ctx, s.Pool, rep, started, s.now()); err != nil {
-		return nil, stepError(err)
+	if err := StoreKPIs(ctx, s.Pool, rep); err != nil {
+		return nil, err
 	}
-	if s.EMF != nil {
-		if cy.DryRun {
-			s.Logger.InfoContext(ctx, "dry run: no CloudWatch metrics written")
-		} else if err := s.EMF.Emit(EMFMetrics(rep), map[string]any{"cycle_id": rep.CycleID}); err != nil {
-			s.Logger.WarnContext(ctx, "writing the CloudWatch metrics", "err", err)
-		}
-	}
-	c := rep.Completion()
-	if cy.FailedStep != nil {
-		c.FailedStep = *cy.FailedStep
-	}
-	if st.Error != nil {
-		c.ErrorType = st.Error.Error
-	} else if cy.ErrorType != nil {
-		c.ErrorType = *cy.ErrorType
-	}
-	LogCycleCompleted(ctx, s.Logger, c)
 	return rep, nil
 }
 
-// Store writes the report on its cycle: kpis, health_score, new_fragrances
-// and step_results.metrics, in one transaction.
-func Store(ctx context.Context, pool *pgxpool.Pool, rep *Report, started, finished time.Time) error {
+// publish writes the EMF line (not for dry runs) and the completion line.
+func (s *Step) publish(ctx context.Context, rep *Report, f cycle.Failure) {
+	if s.EMF != nil {
+		if rep.DryRun {
+			s.logger().InfoContext(ctx, "dry run: no CloudWatch metrics written")
+		} else if err := s.EMF.Emit(EMFMetrics(rep), map[string]any{"cycle_id": rep.CycleID}); err != nil {
+			s.logger().WarnContext(ctx, "writing the CloudWatch metrics", "err", err)
+		}
+	}
+	c := rep.Completion()
+	c.FailedStep, c.ErrorType = f.Step, f.Type
+	LogCycleCompleted(ctx, s.logger(), c)
+}
+
+// StoreKPIs writes the report's kpis, health_score and new_fragrances on
+// its cycle.
+func StoreKPIs(ctx context.Context, db postgres.DBTX, rep *Report) error {
 	if rep.CycleID == "" {
 		return errors.New("storing metrics: the report is about no cycle")
 	}
@@ -113,33 +185,70 @@ func Store(ctx context.Context, pool *pgxpool.Pool, rep *Report, started, finish
 		n := int64(*k.Value)
 		newFragrances = &n
 	}
+	tag, err := db.Exec(ctx, `UPDATE cycles SET kpis = $2, health_score = $3, new_fragrances = coalesce($4, new_fragrances) WHERE id = $1`,
+		rep.CycleID, kpis, rep.HealthScore, newFragrances)
+	if err != nil {
+		return fmt.Errorf("storing the metrics of cycle %s: %w", rep.CycleID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("storing the metrics of cycle %s: %w", rep.CycleID, cycle.ErrNotFound)
+	}
+	return nil
+}
+
+// Store writes the report on its cycle, the KPIs and step_results.metrics
+// in one transaction (scentmatch metrics --recompute).
+func Store(ctx context.Context, pool *pgxpool.Pool, rep *Report, started time.Time) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE cycles SET kpis = $2, health_score = $3, new_fragrances = coalesce($4, new_fragrances) WHERE id = $1`,
-			rep.CycleID, kpis, rep.HealthScore, newFragrances)
-		if err != nil {
-			return fmt.Errorf("storing the metrics of cycle %s: %w", rep.CycleID, err)
+		if err := StoreKPIs(ctx, tx, rep); err != nil {
+			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("storing the metrics of cycle %s: %w", rep.CycleID, cycle.ErrCycleNotFound)
-		}
-		return cycle.SaveStepResult(ctx, tx, rep.CycleID, cycle.StepMetrics, rep, started, finished)
+		return (&cycle.Store{DB: tx}).SaveStep(ctx, rep.CycleID, cycle.StepMetrics, rep, started)
 	})
 }
 
-// stepError gives err the type Step Functions retries or catches on.
-func stepError(err error) error {
-	var bad *cycle.BadInputError
-	var tr *cycle.TransientError
-	if errors.As(err, &bad) || errors.As(err, &tr) {
-		return err
+// FailureOf reads the failure from the Catch path's $.error: the type (the
+// Lambda errorType when the Cause carries one), the message, and the step:
+// the first of the cycle without a result (import only when detect found
+// candidates, as the state machine's Choice does).
+func FailureOf(st cycle.State) cycle.Failure {
+	var f cycle.Failure
+	if st.Error == nil {
+		return f
 	}
-	if errors.Is(err, cycle.ErrCycleNotFound) {
-		return &cycle.BadInputError{Err: err}
+	f.Type, f.Message = st.Error.Error, st.Error.Cause
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
 	}
-	if postgres.IsTransient(err) {
-		return &cycle.TransientError{Err: err}
+	if json.Unmarshal([]byte(st.Error.Cause), &lambdaErr) == nil && (lambdaErr.ErrorMessage != "" || lambdaErr.ErrorType != "") {
+		f.Message = lambdaErr.ErrorMessage
+		if lambdaErr.ErrorType != "" && (f.Type == "" || strings.HasPrefix(f.Type, "States.")) {
+			f.Type = lambdaErr.ErrorType
+		}
 	}
-	return err
+	if r := []rune(f.Message); len(r) > 2000 {
+		f.Message = string(r[:2000]) + "…"
+	}
+	has := func(step string) bool {
+		raw := st.Results[step]
+		return len(raw) > 0 && string(raw) != "null"
+	}
+	var detect struct {
+		CandidateCount *int `json:"candidate_count"`
+	}
+	_, _ = st.Result(cycle.StepDetect, &detect)
+	for _, step := range []string{cycle.StepDetect, cycle.StepImport, cycle.StepMaintain, cycle.StepMetrics, cycle.StepNotify} {
+		if step == cycle.StepImport && has(cycle.StepDetect) && (detect.CandidateCount == nil || *detect.CandidateCount <= 0) {
+			continue // the Choice skipped it: no candidates
+		}
+		if !has(step) {
+			f.Step = step
+			return f
+		}
+	}
+	f.Step = "unknown"
+	return f
 }
 
 // EMF metric names (namespace ScentMatch/Pipeline, dimension Environment).
@@ -195,11 +304,7 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, st cycle.State) (*Report, error) {
 	s, err := h.Step(ctx)
 	if err != nil {
-		var ce *postgres.ConnectError
-		if errors.As(err, &ce) && ce.Transient() {
-			return nil, &cycle.TransientError{Err: err}
-		}
-		return nil, err
+		return nil, cycle.Classify(err)
 	}
 	return s.Handle(ctx, st)
 }

@@ -91,3 +91,23 @@ func urlFromSecret(secret string) (string, error) {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(v.Username, v.Password), Host: host, Path: "/" + v.DBName, RawQuery: "sslmode=" + v.SSLMode}
 	return u.String(), nil
 }
+
+// EnvPooling names the environment variable that says the database is
+// reached through a transaction pooler (RDS Proxy, PgBouncer): "transaction".
+const EnvPooling = "SCENTMATCH_DB_POOLING"
+
+// RequireTLS adds sslmode=require to a URL that does not choose a mode, so
+// a deployed function never talks to the database in clear text.
+func RequireTLS(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return databaseURL
+	}
+	q := u.Query()
+	if q.Get("sslmode") != "" {
+		return databaseURL
+	}
+	q.Set("sslmode", "require")
+	u.RawQuery = q.Encode()
+	return u.String()
+}

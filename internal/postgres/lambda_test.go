@@ -48,3 +48,10 @@ func TestMigrateFunctionEvents(t *testing.T) {
 	again := invoke("migrate.json")
 	require.Empty(t, again.Applied, "a second deploy applies nothing")
 }
+
+func TestRequireTLS(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "postgres://u:p@db:5432/x?sslmode=require", postgres.RequireTLS("postgres://u:p@db:5432/x"))
+	require.Equal(t, "postgres://u:p@db/x?sslmode=verify-full", postgres.RequireTLS("postgres://u:p@db/x?sslmode=verify-full"))
+	require.Equal(t, "host=db user=u", postgres.RequireTLS("host=db user=u"), "a keyword/value DSN is left to say its own mode")
+}

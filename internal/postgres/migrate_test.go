@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -137,4 +138,28 @@ func TestUnreachableDatabaseFailsFastWithMaskedURL(t *testing.T) {
 	var ce *postgres.ConnectError
 	require.ErrorAs(t, err, &ce)
 	require.True(t, ce.Transient(), "a refused connection is transient: %v", err)
+}
+
+func TestTransactionPoolingModeAndAuthFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := dbtest.URL(t)
+	pool, err := postgres.Connect(ctx, u, postgres.PoolOptions{TransactionPooling: true})
+	require.NoError(t, err)
+	defer pool.Close()
+	// The same statement twice on different connections works without
+	// named prepared statements.
+	for i := 0; i < 3; i++ {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT $1::int + 1`, i).Scan(&n))
+		require.Equal(t, i+1, n)
+	}
+
+	bad, err := url.Parse(u)
+	require.NoError(t, err)
+	bad.User = url.UserPassword(bad.User.Username(), "rotated-away")
+	_, err = postgres.Connect(ctx, bad.String(), postgres.PoolOptions{})
+	require.Error(t, err)
+	require.True(t, postgres.IsAuthFailure(err), "%v", err)
+	require.NotContains(t, err.Error(), "rotated-away")
 }

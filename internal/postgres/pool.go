@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scentmatch/pipeline/internal/redact"
@@ -24,6 +25,10 @@ type PoolOptions struct {
 	// ConnectTimeout bounds each connection attempt (default 4s, so that a
 	// health check against an unreachable server answers within 5s).
 	ConnectTimeout time.Duration
+	// TransactionPooling is for RDS Proxy or PgBouncer in transaction mode:
+	// no named prepared statements survive from one transaction to the
+	// next there, so queries use the extended protocol without them.
+	TransactionPooling bool
 }
 
 // Connect opens a pool to databaseURL and checks that the server answers.
@@ -41,6 +46,11 @@ func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpoo
 		return nil, &ConnectError{URL: redact.URL(databaseURL), Err: errors.New(redact.Secrets(err.Error()))}
 	}
 	cfg.MaxConns = opts.MaxConns
+	if opts.TransactionPooling {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+		cfg.ConnConfig.StatementCacheCapacity = 0
+		cfg.ConnConfig.DescriptionCacheCapacity = 0
+	}
 	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName
@@ -107,4 +117,11 @@ func IsTransient(err error) bool {
 		return true
 	}
 	return pgconn.SafeToRetry(err)
+}
+
+// IsAuthFailure reports a rejected password: after a secret rotation the
+// cached URL is stale and must be read again.
+func IsAuthFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000")
 }

@@ -92,8 +92,8 @@ func parseSet(field string, lo, hi int, names map[string]int) (set, error) {
 		step := 1
 		if hasStep {
 			n, err := strconv.Atoi(stepPart)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("step %q must be a positive number", stepPart)
+			if err != nil || n < 1 || n > hi-lo+1 {
+				return nil, fmt.Errorf("step %q must be a number from 1 to %d", stepPart, hi-lo+1)
 			}
 			step = n
 		}

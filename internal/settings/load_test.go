@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -231,4 +232,71 @@ func dump(ps Problems) string {
 		b.WriteString(p.String() + "\n")
 	}
 	return b.String()
+}
+
+func TestNotificationTypesAndDedupeWindow(t *testing.T) {
+	t.Parallel()
+	// Defaults: every type on, a 24-hour window.
+	n := Default().Monitoring.Notifications
+	for _, k := range []string{"weekly_report", "new_fragrance", "performance_warning", "error", "health_failure"} {
+		require.True(t, n.TypeEnabled(k), k)
+		require.Equal(t, 24*time.Hour, n.DedupeWindow(k), k)
+	}
+
+	// An override written before the types and dedupe_window_hours keys
+	// existed still loads, with every type on and the default window.
+	dir := t.TempDir()
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			i := strings.Index(s, `,
+    "dedupe_window_hours"`)
+			j := strings.Index(s, `"embedding"`)
+			return s[:i] + "\n  },\n  " + s[j:]
+		},
+	})
+	cfg, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.Empty(t, problems, dump(problems))
+	n = cfg.Monitoring.Notifications
+	require.Nil(t, n.Types)
+	require.True(t, n.TypeEnabled("error"))
+	require.Equal(t, 24*time.Hour, n.DedupeWindow("health_failure"))
+
+	// A type switched off needs no recipients; a per-type window wins over
+	// the section's; an unknown type is an error.
+	dir = t.TempDir()
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			s = strings.Replace(s, `"new_fragrance": ["catalog@scentmatch.local"]`, `"new_fragrance": []`, 1)
+			s = strings.Replace(s, `"performance_warning": ["ops@scentmatch.local"]`, `"performance_warning": []`, 1)
+			s = strings.Replace(s, `"new_fragrance": { "enabled": true }`, `"new_fragrance": { "enabled": false }`, 1)
+			s = strings.Replace(s, `"error": { "enabled": true }`, `"error": { "enabled": true, "dedupe_window_hours": 1.5 }`, 1)
+			return s
+		},
+	})
+	cfg, problems, err = Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.Len(t, problems, 1, dump(problems))
+	require.True(t, hasProblem(problems, MonitoringFile, "$.notifications.recipients.performance_warning", "recipients"), dump(problems))
+	n = cfg.Monitoring.Notifications
+	require.False(t, n.TypeEnabled("new_fragrance"))
+	require.Equal(t, 90*time.Minute, n.DedupeWindow("error"))
+	require.Equal(t, 24*time.Hour, n.DedupeWindow("weekly_report"))
+
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			return strings.Replace(s, `"error": { "enabled": true }`, `"errors": { "enabled": true }, "error": { "dedupe_window_hours": -1 }`, 1)
+		},
+	})
+	_, problems, err = Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.True(t, hasProblem(problems, MonitoringFile, "$.notifications.types.errors", "unknown-key"), dump(problems))
+	require.True(t, hasProblem(problems, MonitoringFile, "$.notifications.types.error.dedupe_window_hours", "minimum"), dump(problems))
+
+	off := false
+	n = Notifications{Enabled: false}
+	require.False(t, n.TypeEnabled("error"), "the section switch wins")
+	n = Notifications{Enabled: true, Types: map[string]NotificationType{"error": {Enabled: &off}}}
+	require.False(t, n.TypeEnabled("error"))
+	require.True(t, n.TypeEnabled("weekly_report"))
 }

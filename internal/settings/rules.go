@@ -83,7 +83,7 @@ func checkMonitoring(m *Monitoring, add addFunc) {
 				add(SeverityError, fmt.Sprintf("$.notifications.recipients.%s[%d]", k, i), "email", "%q is not an e-mail address: %v", addr, err)
 			}
 		}
-		if m.Notifications.Enabled && len(list) == 0 {
+		if m.Notifications.TypeEnabled(k) && len(list) == 0 {
 			add(SeverityWarning, "$.notifications.recipients."+k, "recipients", "no recipients: %s notifications go nowhere", k)
 		}
 	}

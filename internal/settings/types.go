@@ -1,5 +1,7 @@
 package settings
 
+import "time"
+
 // File names of the three configuration files.
 const (
 	MonitoringFile = "monitoring_config.json"
@@ -123,6 +125,47 @@ type Notifications struct {
 	Sender              string              `json:"sender"`
 	SESConfigurationSet string              `json:"ses_configuration_set"`
 	Recipients          map[string][]string `json:"recipients"`
+	// DedupeWindowHours is how long an alert that is still firing is not
+	// sent again (optional; DefaultDedupeWindowHours without it).
+	DedupeWindowHours *float64 `json:"dedupe_window_hours,omitempty"`
+	// Types switches each notification type on or off and may override the
+	// dedupe window (optional; a type not listed is on).
+	Types map[string]NotificationType `json:"types,omitempty"`
+}
+
+// NotificationType holds one notification type's settings.
+type NotificationType struct {
+	Enabled           *bool    `json:"enabled,omitempty"`
+	DedupeWindowHours *float64 `json:"dedupe_window_hours,omitempty"`
+}
+
+// DefaultDedupeWindowHours applies when neither the type nor the
+// notifications section sets dedupe_window_hours.
+const DefaultDedupeWindowHours = 24
+
+// TypeEnabled reports whether notifications of kind are sent: e-mail is
+// enabled and the type is not switched off.
+func (n Notifications) TypeEnabled(kind string) bool {
+	if !n.Enabled {
+		return false
+	}
+	if t, ok := n.Types[kind]; ok && t.Enabled != nil {
+		return *t.Enabled
+	}
+	return true
+}
+
+// DedupeWindow returns how long an alert of kind that is still firing is
+// not sent again.
+func (n Notifications) DedupeWindow(kind string) time.Duration {
+	hours := float64(DefaultDedupeWindowHours)
+	if n.DedupeWindowHours != nil {
+		hours = *n.DedupeWindowHours
+	}
+	if t, ok := n.Types[kind]; ok && t.DedupeWindowHours != nil {
+		hours = *t.DedupeWindowHours
+	}
+	return time.Duration(hours * float64(time.Hour))
 }
 
 // Embedding chooses and tunes the embedder.

@@ -18,12 +18,12 @@ import (
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
-// Environment variables naming the AWS schedule and state machine; with
-// EnvScheduleName set, status asks AWS instead of the local flag.
+// Environment variables naming the AWS schedule (group default) and the
+// cycle state machine, as template.yaml sets them on the status function;
+// with EnvScheduleName set, status asks AWS instead of the local flag.
 const (
-	EnvScheduleName    = "SCENTMATCH_SCHEDULE_NAME"
-	EnvScheduleGroup   = "SCENTMATCH_SCHEDULE_GROUP"
-	EnvStateMachineARN = "SCENTMATCH_STATE_MACHINE_ARN"
+	EnvScheduleName    = "SCHEDULE_NAME"
+	EnvStateMachineARN = "STATE_MACHINE_ARN"
 )
 
 // Monitoring sources.

@@ -35,7 +35,7 @@ type LastCycle struct {
 	DryRun     bool       `json:"dry_run"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
-	// Outcome is running, succeeded or failed.
+	// Outcome is running, succeeded, failed or stopped.
 	Outcome               string `json:"outcome"`
 	NewFragrancesImported int    `json:"new_fragrances_imported"`
 	// ExecutionTimeMinutes is the cycle's duration, or so far when running.
@@ -217,6 +217,8 @@ func summary(r *Report) string {
 		s += " No cycle has run yet."
 	case lc.Outcome == "running":
 		s += fmt.Sprintf(" Cycle %s is running (started %s, %.1f minutes so far).", lc.ID, lc.StartedAt.Format("2006-01-02 15:04 MST"), lc.ExecutionTimeMinutes)
+	case lc.Outcome == "stopped":
+		s += fmt.Sprintf(" The last cycle, %s, was stopped by an operator.", lc.ID)
 	case lc.Outcome == "failed":
 		step := "an unknown step"
 		if lc.FailedStep != nil {
@@ -263,6 +265,7 @@ type Month struct {
 		Succeeded int `json:"succeeded"`
 		Failed    int `json:"failed"`
 		Running   int `json:"running"`
+		Stopped   int `json:"stopped"`
 	} `json:"cycles"`
 	NewFragrancesImported int64 `json:"new_fragrances_imported"`
 	ExecutionTimeMinutes  Stat  `json:"execution_time_minutes"`
@@ -328,6 +331,8 @@ func (r *Reporter) month(ctx context.Context, name string, from, to time.Time) (
 		case cy.Status == "running":
 			m.Cycles.Running++
 			continue
+		case cy.Status == "stopped":
+			m.Cycles.Stopped++
 		case cy.Failed():
 			m.Cycles.Failed++
 			m.FailedCycles = append(m.FailedCycles, FailedCycle{ID: cy.ID, StartedAt: cy.StartedAt.UTC(), FailedStep: cy.FailedStep, ErrorType: cy.ErrorType})
