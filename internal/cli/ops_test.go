@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,12 +12,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/emf"
 	"github.com/scentmatch/pipeline/internal/maintain"
 	"github.com/scentmatch/pipeline/internal/metrics"
+	"github.com/scentmatch/pipeline/internal/settings"
 	"github.com/scentmatch/pipeline/internal/status"
 )
 
@@ -220,4 +225,34 @@ func TestHealthWithTheDatabaseStopped(t *testing.T) {
 	r = run(t, env, "status", "--json")
 	require.Equal(t, ExitFailure, r.code)
 	require.NotContains(t, r.stderr, "password")
+}
+
+// TestMetricsThenNotify runs the Metrics step on a fixture cycle, then
+// notify --cycle: the weekly report reads the KPIs and health score the
+// step stored.
+func TestMetricsThenNotify(t *testing.T) {
+	t.Parallel()
+	env, url := opsEnv(t)
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-20 * time.Minute)
+	execSQL(t, url, `INSERT INTO cycles (id, trigger, status, started_at, lease_expires_at) VALUES ('schedule-x', 'schedule', 'running', $1, $2)`,
+		start, start.Add(time.Hour))
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer pool.Close()
+	cfg := settings.Default()
+	step := &metrics.Step{Pool: pool, Config: cfg}
+	rep, err := step.Handle(ctx, cycle.State{CycleID: "schedule-x", Trigger: "schedule", Results: map[string]json.RawMessage{
+		"detect":   json.RawMessage(`{"candidate_count": 0, "crawl": {"requests": 10, "errors": 0}}`),
+		"maintain": json.RawMessage(`{"max_rss_mb": 40}`)}})
+	require.NoError(t, err)
+	require.NotNil(t, rep.HealthScore)
+
+	r := run(t, env, "notify", "--cycle", "schedule-x")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	var subjects []string
+	for s := range readOutbox(t, env["SCENTMATCH_HOME"]) {
+		subjects = append(subjects, s)
+	}
+	require.Contains(t, strings.Join(subjects, "\n"), fmt.Sprintf("health %.1f", *rep.HealthScore))
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -156,6 +157,12 @@ type Component struct {
 	// Share is the score this KPI contributed (its weight among the known
 	// KPIs' weights, times its points, times 100).
 	Share float64 `json:"share"`
+	// Score is the points out of 100 (null when unknown); Healthy is false
+	// only for a KPI in error; Detail says it in words. They let readers of
+	// components (the notify step) show them without knowing KPIs.
+	Score   *float64 `json:"score"`
+	Healthy bool     `json:"healthy"`
+	Detail  string   `json:"detail"`
 }
 
 // Score computes the health score from the KPIs: 100 times the weighted
@@ -175,9 +182,9 @@ func Score(kpis map[string]KPI, failed bool) (*float64, map[string]Component) {
 		if ok {
 			status = k.Status
 		}
-		c := Component{Weight: Weights[n], Status: status}
+		c := Component{Weight: Weights[n], Status: status, Healthy: status != StatusError, Detail: describe(n, k)}
 		if p, ok := points[status]; ok {
-			c.Points = ptr(p)
+			c.Points, c.Score = ptr(p), ptr(100*p)
 			known += Weights[n]
 			earned += Weights[n] * p
 		}
@@ -197,4 +204,17 @@ func Score(kpis map[string]KPI, failed bool) (*float64, map[string]Component) {
 		s = FailedCycleCap
 	}
 	return &s, comps
+}
+
+// describe says a KPI in words: "import_success_rate 99.5 percent: ok
+// (warn 99, error 98)".
+func describe(name string, k KPI) string {
+	if k.Value == nil {
+		return name + ": unknown (nothing to judge)"
+	}
+	d := fmt.Sprintf("%s %g %s: %s", name, *k.Value, k.Unit, k.Status)
+	if k.Warn != nil && k.Error != nil {
+		d += fmt.Sprintf(" (warn %g, error %g)", *k.Warn, *k.Error)
+	}
+	return d
 }

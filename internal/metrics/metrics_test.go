@@ -154,6 +154,12 @@ func TestKPIsOfAFinishedCycle(t *testing.T) {
 	require.InDelta(t, 70.5, *rep.HealthScore, 0.001)
 	require.Equal(t, 7.5, rep.Components[metrics.ErrorRate].Share)
 	require.Equal(t, 0.5, *rep.Components[metrics.ErrorRate].Points)
+	emb := rep.Components[metrics.EmbeddingSuccessRate]
+	require.False(t, emb.Healthy)
+	require.Equal(t, 0.0, *emb.Score)
+	require.Equal(t, "embedding_success_rate 75 percent: error (warn 98, error 95)", emb.Detail)
+	require.True(t, rep.Components[metrics.ErrorRate].Healthy, "warn is not unhealthy")
+	require.Equal(t, int64(15), rep.CatalogSize)
 
 	// The KPI JSON is the contract's shape.
 	data, err := json.Marshal(rep.KPIs[metrics.ImportSuccessRate])
