@@ -48,6 +48,7 @@ bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), 
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/coldstart/
+	$(GO) test -run '^$$' -bench . -benchtime 10x -v -timeout 30m ./internal/embedding/
 
 .PHONY: fuzz
 fuzz: check-go ## Run every go test -fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/

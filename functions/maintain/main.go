@@ -16,13 +16,19 @@ import (
 
 func main() {
 	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
-	deps := &app.Lazy{Env: app.NewEnv(logger), Pool: postgres.PoolOptions{MaxConns: 2}}
+	env := app.NewEnv(logger)
+	deps := &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: 2}}
 	h := &maintain.Handler{Step: func(ctx context.Context) (*maintain.Step, error) {
 		d, err := deps.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return &maintain.Step{Maintainer: &maintain.Maintainer{Pool: d.Pool, Config: d.Config, Logger: d.Logger}}, nil
+		m := &maintain.Maintainer{Pool: d.Pool, Config: d.Config, Logger: d.Logger}
+		// An embedder that cannot be built leaves the backfill skipped, with the reason in the result.
+		if e, err := env.Embedder(ctx, d.Config.Monitoring.Embedding); err == nil {
+			m.Embedder = e
+		}
+		return &maintain.Step{Maintainer: m}, nil
 	}}
 	lambda.Start(h.Handle)
 }

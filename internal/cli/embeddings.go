@@ -60,7 +60,7 @@ embedding.batch_size, newest first.`,
 				return err
 			}
 			defer closeFn()
-			e, err := embedding.FromConfig(im.Config.Monitoring.Embedding)
+			e, err := g.env.Embedder(ctx, im.Config.Monitoring.Embedding)
 			if err != nil {
 				return err
 			}

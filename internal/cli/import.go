@@ -14,7 +14,6 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/dataset"
-	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
@@ -142,7 +141,7 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 			return &exitError{code: ExitUsage, err: err}
 		}
 	}
-	if im.Embedder, err = embedding.FromConfig(im.Config.Monitoring.Embedding); err != nil {
+	if im.Embedder, err = g.env.Embedder(ctx, im.Config.Monitoring.Embedding); err != nil {
 		g.logger.WarnContext(ctx, "fragrances are not embedded during this import; they stay pending", "reason", err)
 	}
 	showProgress := c.Terminal && !fl.asJSON

@@ -42,6 +42,9 @@ what would be purged and changes nothing.`,
 			}
 			defer closeFn()
 			m := &maintain.Maintainer{Pool: d.Pool, Config: d.Config, Logger: g.logger}
+			if e, err := g.env.Embedder(cmd.Context(), d.Config.Monitoring.Embedding); err == nil {
+				m.Embedder = e
+			}
 			res, err := m.Run(cmd.Context(), maintain.Options{DryRun: dryRun, BackfillBudget: b})
 			if err != nil {
 				return err

@@ -14,6 +14,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
@@ -134,13 +136,46 @@ func Cosine(a, b []float32) float64 {
 }
 
 // ErrProviderUnavailable says the configured provider cannot run here.
-var ErrProviderUnavailable = errors.New("embedding provider not available in this build")
+var ErrProviderUnavailable = errors.New("embedding provider not available")
 
-// FromConfig returns the configured embedder.
-func FromConfig(cfg settings.Embedding) (Embedder, error) {
+// Option configures FromConfig.
+type Option func(*options)
+
+type options struct {
+	aws   *aws.Config
+	retry BedrockRetry
+}
+
+// WithAWS gives FromConfig the application's AWS configuration, which the
+// bedrock provider builds its client from.
+func WithAWS(cfg aws.Config) Option { return func(o *options) { o.aws = &cfg } }
+
+// WithBedrockRetry bounds the Bedrock client's retries (defaults otherwise).
+func WithBedrockRetry(r BedrockRetry) Option { return func(o *options) { o.retry = r } }
+
+// FromConfig returns the configured embedder: the local scent-profile
+// embedder, or Bedrock Titan V2 (which needs WithAWS).
+func FromConfig(cfg settings.Embedding, opts ...Option) (Embedder, error) {
+	var o options
+	for _, fn := range opts {
+		fn(&o)
+	}
 	switch cfg.Provider {
 	case "local", "":
 		return Local{ModelName: cfg.Model, Dim: cfg.Dimension}, nil
+	case "bedrock":
+		if cfg.Bedrock == nil {
+			return nil, fmt.Errorf("%w: provider \"bedrock\" needs the embedding.bedrock section", ErrProviderUnavailable)
+		}
+		if o.aws == nil {
+			return nil, fmt.Errorf("%w: provider \"bedrock\" needs the AWS configuration", ErrProviderUnavailable)
+		}
+		return &Bedrock{
+			Client:         NewBedrockClient(*o.aws, cfg.Bedrock.Region, o.retry),
+			ModelID:        cfg.Bedrock.ModelID,
+			Dim:            cfg.Dimension,
+			MaxConcurrency: cfg.Bedrock.MaxConcurrency,
+		}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (use provider \"local\")", ErrProviderUnavailable, cfg.Provider)
+	return nil, fmt.Errorf("%w: %q (use provider \"local\" or \"bedrock\")", ErrProviderUnavailable, cfg.Provider)
 }

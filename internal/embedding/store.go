@@ -3,6 +3,7 @@ package embedding
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,8 +16,13 @@ import (
 // embeddable is the SQL twin of the embedder's rule: notes or accords.
 const embeddable = `(cardinality(f.notes_top) + cardinality(f.notes_middle) + cardinality(f.notes_base) + cardinality(f.notes_unsorted) > 0 OR f.accords <> '[]'::jsonb)`
 
-// current: a vector of this model and dimension for this content.
-const current = `EXISTS (SELECT 1 FROM embeddings e WHERE e.fragrance_id = f.id AND e.model = $1 AND e.dimension = $2 AND e.content_hash = f.content_hash)`
+// current: a vector of this model and dimension for this content. A scalar
+// subquery on the primary key (one row at most per fragrance and model)
+// rather than EXISTS: while a first backfill fills the embeddings table it
+// has no statistics, and EXISTS was planned as a nested loop over all of
+// it per fragrance (17 s for one page of the 37k catalog); a key probe per
+// fragrance costs the same whatever the statistics say.
+const current = `coalesce((SELECT e.dimension = $2 AND e.content_hash = f.content_hash FROM embeddings e WHERE e.fragrance_id = f.id AND e.model = $1), false)`
 
 // Status counts the catalog's vectors for one model.
 type Status struct {
@@ -49,81 +55,141 @@ type Result struct {
 	Pending  int64   `json:"pending"`
 	Seconds  float64 `json:"seconds"`
 	TimedOut bool    `json:"timed_out"`
+	// Error says why the backfill stopped early (throttling that outlasted
+	// the retries, access denied, a database error); what it did not reach
+	// stays pending.
+	Error string `json:"error,omitempty"`
 }
+
+// storeGrace bounds the write of vectors already computed when the time
+// budget ran out: finished work is kept, not thrown away.
+const storeGrace = 30 * time.Second
 
 // Backfill embeds pending fragrances, newest first, in batches, until none
 // is left or ctx ends (a deadline is the time budget: what does not finish
 // stays pending for the next backfill).
+//
+// It lists the pending fragrances once per round (one pass over the
+// catalog), then loads, embeds and stores them a page at a time; a second
+// round picks up what changed meanwhile. A fragrance that fails on its
+// own (a wrong dimension in the answer) is counted as failed and skipped
+// for the rest of the run; an error that would fail every call alike
+// (StopsRun: throttling after the retries, access denied) ends the run and
+// is returned with the result, the rest staying pending.
 func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (Result, error) {
 	start := time.Now()
 	var res Result
 	if batch <= 0 {
 		batch = 64
 	}
-	for {
-		if ctx.Err() != nil {
-			res.TimedOut = true
+	page := 16 * batch
+	var failedIDs []int64
+	var runErr error
+	for runErr == nil && ctx.Err() == nil {
+		todo, err := pendingIDs(ctx, pool, e, failedIDs)
+		if err != nil {
+			if ctx.Err() == nil {
+				runErr = err
+			}
 			break
 		}
-		// Finding pending rows costs an anti-join over the catalog: fetch a
-		// page of them at a time, embed in batches of batch.
-		fs, ids, hashes, err := pending(ctx, pool, e, 16*batch)
-		if err != nil {
-			if ctx.Err() != nil {
-				res.TimedOut = true
+		if len(todo) == 0 {
+			break
+		}
+		progressed := false
+		for lo := 0; lo < len(todo) && runErr == nil && ctx.Err() == nil; lo += page {
+			fs, ids, hashes, err := load(ctx, pool, e, todo[lo:min(lo+page, len(todo))])
+			if err != nil {
+				if ctx.Err() == nil {
+					runErr = err
+				}
 				break
 			}
-			return res, err
-		}
-		if len(fs) == 0 {
-			break
-		}
-		rows := make([][]any, 0, len(fs))
-		for lo := 0; lo < len(fs) && ctx.Err() == nil; lo += batch {
-			hi := min(lo+batch, len(fs))
-			vecs, errs, err := e.Embed(ctx, fs[lo:hi])
-			if err != nil {
-				if ctx.Err() != nil {
+			rows := make([][]any, 0, len(fs))
+			for blo := 0; blo < len(fs) && ctx.Err() == nil && runErr == nil; blo += batch {
+				bhi := min(blo+batch, len(fs))
+				vecs, errs, err := e.Embed(ctx, fs[blo:bhi])
+				if err != nil {
+					if ctx.Err() == nil {
+						runErr = fmt.Errorf("embedding: %w", err)
+					}
 					break
 				}
-				return res, fmt.Errorf("embedding: %w", err)
-			}
-			for i := range vecs {
-				if errs[i] != nil || vecs[i] == nil {
-					res.Failed++
-					continue
+				for i := range vecs {
+					switch {
+					case errs[i] == nil && vecs[i] != nil:
+						rows = append(rows, []any{ids[blo+i], e.Model(), e.Dimension(), vecs[i], hashes[blo+i]})
+					case errors.Is(errs[i], context.Canceled) || errors.Is(errs[i], context.DeadlineExceeded):
+						// cut short by the time budget: pending
+					case StopsRun(errs[i]):
+						if runErr == nil {
+							runErr = errs[i]
+						}
+					default:
+						res.Failed++
+						failedIDs = append(failedIDs, ids[blo+i])
+						progressed = true
+					}
 				}
-				rows = append(rows, []any{ids[lo+i], e.Model(), e.Dimension(), vecs[i], hashes[lo+i]})
 			}
-		}
-		if err := store(ctx, pool, rows); err != nil {
-			if ctx.Err() != nil {
-				res.TimedOut = true
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+			err = store(wctx, pool, rows)
+			cancel()
+			if err != nil {
+				runErr = err
 				break
 			}
-			return res, err
+			res.Embedded += len(rows)
+			progressed = progressed || len(rows) > 0
 		}
-		res.Embedded += len(rows)
-		if len(rows) == 0 {
-			break // every one failed: do not spin on them
+		if !progressed {
+			break // nothing stored and nothing new to skip: do not spin
 		}
+	}
+	if ctx.Err() != nil {
+		res.TimedOut = true
 	}
 	res.Seconds = time.Since(start).Seconds()
 	st, err := GetStatus(context.WithoutCancel(ctx), pool, e.Model(), e.Dimension())
-	if err != nil {
-		return res, err
+	if err == nil {
+		res.Pending = st.Pending
+	} else if runErr == nil {
+		runErr = err
 	}
-	res.Pending = st.Pending
-	return res, nil
+	if runErr != nil {
+		res.Error = runErr.Error()
+	}
+	return res, runErr
 }
 
-func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int) ([]*catalog.Fragrance, []int64, []string, error) {
-	rows, err := pool.Query(ctx, `SELECT f.id, f.content_hash, f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords,
-			coalesce(f.gender, ''), coalesce(f.concentration, '')
-		FROM fragrances f WHERE `+embeddable+` AND NOT `+current+`
-		ORDER BY f.updated_at DESC, f.id LIMIT $3`, e.Model(), e.Dimension(), limit)
+// pendingIDs lists the fragrances to embed, newest first, but skip.
+func pendingIDs(ctx context.Context, pool *pgxpool.Pool, e Embedder, skip []int64) ([]int64, error) {
+	if skip == nil {
+		skip = []int64{}
+	}
+	rows, err := pool.Query(ctx, `SELECT f.id FROM fragrances f
+		WHERE `+embeddable+` AND NOT `+current+` AND f.id <> ALL($3::bigint[])
+		ORDER BY f.updated_at DESC, f.id`, e.Model(), e.Dimension(), skip)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("finding pending embeddings: %w", err)
+		return nil, fmt.Errorf("finding pending embeddings: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("finding pending embeddings: %w", err)
+	}
+	return ids, nil
+}
+
+// load reads the fragrances of ids that are still pending, in ids' order.
+func load(ctx context.Context, pool *pgxpool.Pool, e Embedder, want []int64) ([]*catalog.Fragrance, []int64, []string, error) {
+	rows, err := pool.Query(ctx, `SELECT f.id, f.content_hash, b.name, f.name,
+			f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords, coalesce(f.gender, ''), coalesce(f.concentration, '')
+		FROM unnest($3::bigint[]) WITH ORDINALITY AS u(id, n)
+		JOIN fragrances f ON f.id = u.id JOIN brands b ON b.id = f.brand_id
+		WHERE `+embeddable+` AND NOT `+current+`
+		ORDER BY u.n`, e.Model(), e.Dimension(), want)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reading pending fragrances: %w", err)
 	}
 	defer rows.Close()
 	var fs []*catalog.Fragrance
@@ -134,8 +200,8 @@ func pending(ctx context.Context, pool *pgxpool.Pool, e Embedder, limit int) ([]
 		var id int64
 		var hash string
 		var accords []byte
-		if err := rows.Scan(&id, &hash, &f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Gender, &f.Concentration); err != nil {
-			return nil, nil, nil, fmt.Errorf("reading pending embeddings: %w", err)
+		if err := rows.Scan(&id, &hash, &f.Brand, &f.Name, &f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Gender, &f.Concentration); err != nil {
+			return nil, nil, nil, fmt.Errorf("reading pending fragrances: %w", err)
 		}
 		if err := json.Unmarshal(accords, &f.Accords); err != nil {
 			return nil, nil, nil, fmt.Errorf("reading accords of fragrance %d: %w", id, err)

@@ -294,8 +294,10 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		ectx, cancel := context.WithTimeout(ctx, opts.EmbeddingTimeout)
 		res, err := embedding.Backfill(ectx, im.Pool, im.Embedder, im.Config.Monitoring.Embedding.BatchSize)
 		cancel()
-		if err != nil {
-			runErr = fmt.Errorf("embedding: %w", err)
+		// The import never fails because of embeddings: what was not
+		// embedded stays pending for the maintenance backfill.
+		if err != nil && im.Logger != nil {
+			im.Logger.WarnContext(ctx, "embedding stopped early; the rest stays pending", "error", err, "embedded", res.Embedded, "pending", res.Pending)
 		}
 		sum.Embedding = &res
 	}

@@ -300,3 +300,33 @@ func TestNotificationTypesAndDedupeWindow(t *testing.T) {
 	require.False(t, n.TypeEnabled("error"))
 	require.True(t, n.TypeEnabled("weekly_report"))
 }
+
+func TestBedrockEmbeddingRules(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			return strings.Replace(s, `"provider": "local"`, `"provider": "bedrock"`, 1)
+		},
+	})
+	_, problems, err := Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.True(t, hasProblem(problems, MonitoringFile, "$.embedding.dimension", "titan-dimension"), dump(problems))
+	require.True(t, hasProblem(problems, MonitoringFile, "$.embedding.model", "bedrock-model"), dump(problems))
+	for _, p := range problems {
+		if p.Rule == "titan-dimension" {
+			require.Contains(t, p.Message, "384: Titan Text Embeddings V2 answers 256, 512 or 1024 dimensions")
+		}
+	}
+
+	writeDefaults(t, dir, map[string]func(string) string{
+		MonitoringFile: func(s string) string {
+			s = strings.Replace(s, `"provider": "local"`, `"provider": "bedrock"`, 1)
+			s = strings.Replace(s, `"model": "scent-profile-v1"`, `"model": "amazon.titan-embed-text-v2:0"`, 1)
+			return strings.Replace(s, `"dimension": 384`, `"dimension": 512`, 1)
+		},
+	})
+	_, problems, err = Check(context.Background(), Dir(dir))
+	require.NoError(t, err)
+	require.Empty(t, problems.Errors(), dump(problems))
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -89,6 +90,23 @@ func checkMonitoring(m *Monitoring, add addFunc) {
 	}
 	if m.Embedding.Provider == "bedrock" && m.Embedding.Bedrock == nil {
 		add(SeverityError, "$.embedding.bedrock", "required-with", "provider is bedrock but the bedrock section is missing")
+	}
+	checkBedrock(&m.Embedding, add)
+}
+
+// TitanDimensions are the vector sizes Amazon Titan Text Embeddings V2
+// answers with.
+var TitanDimensions = []int{256, 512, 1024}
+
+func checkBedrock(e *Embedding, add addFunc) {
+	if e.Provider != "bedrock" || e.Bedrock == nil {
+		return
+	}
+	if !slices.Contains(TitanDimensions, e.Dimension) {
+		add(SeverityError, "$.embedding.dimension", "titan-dimension", "%d: Titan Text Embeddings V2 answers 256, 512 or 1024 dimensions", e.Dimension)
+	}
+	if e.Model != e.Bedrock.ModelID {
+		add(SeverityError, "$.embedding.model", "bedrock-model", "%q: with provider bedrock, model names the stored vectors and must be the Bedrock model id %q", e.Model, e.Bedrock.ModelID)
 	}
 }
 
