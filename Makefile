@@ -73,6 +73,13 @@ build-NotifyFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 build-DetectFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/detect
+.PHONY: build-MaintainFunction build-MetricsFunction build-StatusFunction
+build-MaintainFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/maintain
+build-MetricsFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/metrics
+build-StatusFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once

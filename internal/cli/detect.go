@@ -296,9 +296,7 @@ func (c *CLI) upstreamHealth(g *globals, cfg *settings.Config) func(ctx context.
 		}
 		h := upstream.CheckHealth(ctx, name, src, sandboxURL, nil)
 		comp := health.Component{Healthy: h.Status != upstream.HealthUnhealthy, LatencyMS: h.LatencyMS, Detail: h.Detail}
-		if h.Status == upstream.HealthSkipped {
-			comp.Status = h.Status
-		}
+		comp.Skipped = h.Status == upstream.HealthSkipped
 		return comp
 	}
 }

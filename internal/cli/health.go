@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,36 +21,51 @@ const healthTimeout = 5 * time.Second
 
 func (c *CLI) healthCommand(g *globals) *cobra.Command {
 	var asJSON bool
+	var components []string
 	cmd := &cobra.Command{
 		Use:   "health",
-		Short: "Check that the pipeline can run: database, migrations, configuration",
+		Short: "Check that the pipeline can run: database, migrations, configuration, upstream, e-mail, last cycle, error rate",
 		Long: `Check each component the pipeline needs and print a report; exit 1 when any
 component is unhealthy. An unreachable database is reported within 5 seconds
 with "database_connection": false and the reason (password masked). With no
-DATABASE_URL the embedded local database is started first if needed.`,
+DATABASE_URL the embedded local database is started first if needed.
+
+Components: database, migrations, configuration; upstream (robots.txt of each
+enabled source in scraping_ethics.json is reachable; a stopped local sandbox
+is skipped); email (the outbox $SCENTMATCH_HOME/outbox is writable, or with
+SCENTMATCH_EMAIL=ses the SES account sends and is out of the sandbox, as the
+status function checks in AWS); last_cycle (the newest cycle
+started within thresholds.last_cycle_max_age_days, did not fail and is not
+stuck); error_rate (the newest recorded error rate is at most
+thresholds.error_rate_max_percent). --component limits the check.`,
 		Example: `  scentmatch health
-  scentmatch health --json | jq .components.database`,
+  scentmatch health --json | jq .components.database
+  scentmatch health --component last_cycle --component error_rate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			for _, n := range components {
+				if !slices.Contains(health.Names, n) {
+					return usage("--component %q: use one of %s", n, strings.Join(health.Names, ", "))
+				}
+			}
 			cfg, problems, cfgErr := g.env.CheckConfig(ctx)
-			rep := health.Check(ctx, health.Inputs{
-				Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
-					db, err := g.env.ResolveDatabase(ctx, true)
-					if err != nil {
-						return nil, err
-					}
-					// The embedded cluster may take a while to start the first
-					// time; the 5-second budget is for reaching a server.
-					ctx, cancel := context.WithTimeout(ctx, healthTimeout)
-					defer cancel()
-					return postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
-				},
-				Config:    cfg,
-				Problems:  problems,
-				ConfigErr: cfgErr,
-				Upstream:  c.upstreamHealth(g, cfg),
-			})
+			in := c.healthInputs(ctx, g)
+			in.Only = components
+			in.Connect = func(ctx context.Context) (*pgxpool.Pool, error) {
+				db, err := g.env.ResolveDatabase(ctx, true)
+				if err != nil {
+					return nil, err
+				}
+				// The embedded cluster may take a while to start the first
+				// time; the 5-second budget is for reaching a server.
+				ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+				defer cancel()
+				return postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
+			}
+			in.Config, in.Problems, in.ConfigErr = cfg, problems, cfgErr
+			in.Upstream = c.upstreamHealth(g, cfg)
+			rep := health.Check(ctx, in)
 			if asJSON {
 				if err := c.printJSON(rep); err != nil {
 					return err
@@ -63,6 +80,7 @@ DATABASE_URL the embedded local database is started first if needed.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringSliceVar(&components, "component", nil, "check only this component (repeatable): "+strings.Join(health.Names, ", "))
 	return cmd
 }
 
@@ -76,11 +94,11 @@ func (c *CLI) printHealth(rep health.Report) {
 	for _, n := range names {
 		comp := rep.Components[n]
 		state := "ok"
-		if !comp.Healthy {
+		switch {
+		case !comp.Healthy:
 			state = "UNHEALTHY"
-		}
-		if comp.Status != "" {
-			state = comp.Status
+		case comp.Skipped:
+			state = "skipped"
 		}
 		latency := ""
 		if comp.LatencyMS != nil {
@@ -90,7 +108,7 @@ func (c *CLI) printHealth(rep health.Report) {
 	}
 	w.Flush()
 	if rep.Healthy {
-		fmt.Fprintln(c.Stdout, "All components healthy (database_connection: true).")
+		fmt.Fprintf(c.Stdout, "All components healthy (database_connection: %t).\n", rep.DatabaseConnection)
 	} else {
 		fmt.Fprintf(c.Stdout, "UNHEALTHY: %v (database_connection: %t).\n", rep.Unhealthy(), rep.DatabaseConnection)
 	}

@@ -1,13 +1,18 @@
 // Package health answers "is the pipeline able to run?": it checks each
-// component (database, migrations, configuration; later issues add more)
-// and summarises them in one report, healthy only when every component is.
+// component (database, migrations, configuration, upstream, email,
+// last_cycle, error_rate) and summarises them in one report, healthy only
+// when every component is. A component may be skipped (healthy, with the
+// reason): the local sandbox upstream when it is not running.
 package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,14 +22,28 @@ import (
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
+// Component names.
+const (
+	Database      = "database"
+	Migrations    = "migrations"
+	Configuration = "configuration"
+	Upstream      = "upstream"
+	Email         = "email"
+	LastCycle     = "last_cycle"
+	ErrorRate     = "error_rate"
+)
+
+// Names lists every component.
+var Names = []string{Database, Migrations, Configuration, Upstream, Email, LastCycle, ErrorRate}
+
 // Component is one component's verdict.
 type Component struct {
-	Healthy   bool     `json:"healthy"`
+	Healthy bool `json:"healthy"`
+	// Skipped says the component was not checked, for the reason in
+	// Detail (it counts as healthy).
+	Skipped   bool     `json:"skipped,omitempty"`
 	LatencyMS *float64 `json:"latency_ms,omitempty"`
 	Detail    string   `json:"detail"`
-	// Status is "skipped" for a component not checked on purpose (it
-	// counts as healthy); empty otherwise.
-	Status string `json:"status,omitempty"`
 }
 
 // Report is the whole health check.
@@ -47,46 +66,139 @@ func (r Report) Unhealthy() []string {
 	return names
 }
 
-// Inputs are what the checks look at. Connect is called once; it returns
-// a pool or the reason there is none.
+// Inputs are what the checks look at.
 type Inputs struct {
-	Connect  func(ctx context.Context) (*pgxpool.Pool, error)
+	// Connect opens a pool (called once; Check closes the pool), or says
+	// why there is none. Ignored when Pool is set.
+	Connect func(ctx context.Context) (*pgxpool.Pool, error)
+	// Pool is an open pool to use and leave open (a warm Lambda's).
+	Pool     *pgxpool.Pool
 	Config   *settings.Config
 	Problems settings.Problems
 	// ConfigErr is set when the configuration could not be read at all.
 	ConfigErr error
-	// Upstream, when set, checks the upstream source (the "upstream" component).
+	// Upstream, when set, checks the configured source (robots.txt
+	// through the same code the crawl uses) in place of the Ethics check.
 	Upstream func(ctx context.Context) Component
-	Now      func() time.Time
+	// Ethics is scraping_ethics.json as read (see ReadEthics), for the
+	// upstream check; nil skips it.
+	Ethics []byte
+	// HTTP fetches robots.txt (nil: a client with a 5-second timeout).
+	HTTP *http.Client
+	// Email checks the e-mail channel (SES in AWS, the outbox locally);
+	// nil skips it.
+	Email EmailChecker
+	// Only limits the report to these components (empty: all).
+	Only []string
+	Now  func() time.Time
 }
 
-// Check runs every check and returns the report.
+// Check runs the checks (independent ones concurrently) and returns the report.
 func Check(ctx context.Context, in Inputs) Report {
 	now := time.Now
 	if in.Now != nil {
 		now = in.Now
 	}
 	r := Report{CheckedAt: now().UTC(), Components: map[string]Component{}}
+	want := func(name string) bool {
+		if len(in.Only) == 0 {
+			return true
+		}
+		for _, n := range in.Only {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	var mu sync.Mutex
+	put := func(name string, c Component) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.Components[name] = c
+	}
+	var wg sync.WaitGroup
+	if want(Upstream) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if in.Upstream != nil {
+				put(Upstream, in.Upstream(ctx))
+				return
+			}
+			put(Upstream, upstreamComponent(ctx, in.Ethics, in.HTTP))
+		}()
+	}
+	if want(Email) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if in.Email == nil {
+				put(Email, Component{Healthy: true, Skipped: true, Detail: "no e-mail channel configured for this check"})
+				return
+			}
+			put(Email, in.Email.CheckEmail(ctx))
+		}()
+	}
+	if want(Configuration) {
+		put(Configuration, configComponent(in))
+	}
 
-	start := now()
-	pool, err := in.Connect(ctx)
-	latency := float64(now().Sub(start).Microseconds()) / 1000
+	th := thresholds(in.Config)
+	pool, latency, err := connect(ctx, in, now)
 	if err != nil {
-		r.Components["database"] = Component{Healthy: false, LatencyMS: &latency, Detail: redact.Secrets(err.Error())}
-		r.Components["migrations"] = Component{Healthy: false, Detail: "not checked: the database is unreachable"}
+		unreachable := Component{Healthy: false, Detail: "not checked: the database is unreachable"}
+		if want(Database) {
+			put(Database, Component{Healthy: false, LatencyMS: &latency, Detail: redact.Secrets(err.Error())})
+		}
+		for _, n := range []string{Migrations, LastCycle, ErrorRate} {
+			if want(n) {
+				put(n, unreachable)
+			}
+		}
 	} else {
-		defer pool.Close()
+		if in.Pool == nil {
+			defer pool.Close()
+		}
 		r.DatabaseConnection = true
-		r.Components["database"] = databaseComponent(ctx, pool, latency)
-		r.Components["migrations"] = migrationsComponent(ctx, pool)
+		if want(Database) {
+			put(Database, databaseComponent(ctx, pool, latency))
+		}
+		if want(Migrations) {
+			put(Migrations, migrationsComponent(ctx, pool))
+		}
+		if want(LastCycle) {
+			put(LastCycle, lastCycleComponent(ctx, pool, now(), th.LastCycleMaxAgeDays))
+		}
+		if want(ErrorRate) {
+			put(ErrorRate, errorRateComponent(ctx, pool, th.ErrorRateMaxPercent))
+		}
 	}
-	r.Components["configuration"] = configComponent(in)
-	if in.Upstream != nil {
-		r.Components["upstream"] = in.Upstream(ctx)
-	}
-
+	wg.Wait()
 	r.Healthy = len(r.Unhealthy()) == 0
 	return r
+}
+
+func connect(ctx context.Context, in Inputs, now func() time.Time) (*pgxpool.Pool, float64, error) {
+	start := now()
+	if in.Pool != nil {
+		err := in.Pool.Ping(ctx)
+		return in.Pool, float64(now().Sub(start).Microseconds()) / 1000, err
+	}
+	if in.Connect == nil {
+		return nil, 0, errors.New("no database to check")
+	}
+	pool, err := in.Connect(ctx)
+	return pool, float64(now().Sub(start).Microseconds()) / 1000, err
+}
+
+// thresholds are the configured ones, or the defaults when the
+// configuration could not be loaded.
+func thresholds(cfg *settings.Config) settings.Thresholds {
+	if cfg != nil && cfg.Monitoring.Thresholds.LastCycleMaxAgeDays > 0 {
+		return cfg.Monitoring.Thresholds
+	}
+	return settings.Thresholds{LastCycleMaxAgeDays: 8, ErrorRateMaxPercent: 5}
 }
 
 func databaseComponent(ctx context.Context, pool *pgxpool.Pool, connectMS float64) Component {

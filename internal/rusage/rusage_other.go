@@ -1,0 +1,5 @@
+//go:build !unix
+
+package rusage
+
+func maxRSSBytes() int64 { return 0 }
