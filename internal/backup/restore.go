@@ -70,7 +70,7 @@ type FileCheck struct {
 // problem, and the per-file outcomes either way.
 func Check(ctx context.Context, store Store, versions []int64) (*Manifest, []FileCheck, error) {
 	invalid := func(ps ...Problem) error { return &InvalidError{Location: store.Location(), Problems: ps} }
-	m, err := readManifest(ctx, store)
+	m, err := ReadManifest(ctx, store)
 	if err != nil {
 		return nil, nil, invalid(Problem{File: ManifestFile, Reason: err.Error()})
 	}
@@ -96,7 +96,8 @@ func Check(ctx context.Context, store Store, versions []int64) (*Manifest, []Fil
 	return m, checks, nil
 }
 
-func readManifest(ctx context.Context, store Store) (*Manifest, error) {
+// ReadManifest reads and checks a backup's manifest (not its files).
+func ReadManifest(ctx context.Context, store Store) (*Manifest, error) {
 	r, err := store.Open(ctx, ManifestFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errors.New("missing: no manifest, so no complete backup here (a backup writes its manifest last)")
