@@ -61,6 +61,9 @@ build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 build-ImportFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import
+.PHONY: build-BackupFunction
+build-BackupFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/backup
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once

@@ -20,14 +20,10 @@ import (
 	"github.com/scentmatch/pipeline/internal/verify"
 )
 
-// EnvBackupLocation names where backups go by default: a directory or an
-// s3://bucket/prefix holding one timestamped backup each.
-const EnvBackupLocation = "BACKUP_LOCATION"
-
 // backupRoot is where backups live by default: $BACKUP_LOCATION, else
 // $SCENTMATCH_HOME/backups.
 func (c *CLI) backupRoot(g *globals) (string, error) {
-	if loc := c.Getenv(EnvBackupLocation); loc != "" {
+	if loc := c.Getenv(backup.EnvLocation); loc != "" {
 		return loc, nil
 	}
 	dir, err := g.env.Home()
