@@ -399,6 +399,13 @@ func TestRestoreOfAnOlderSchemaBackup(t *testing.T) {
 	require.Equal(t, versions[len(versions)-1], res.TargetSchemaBefore)
 	check(dst2, res)
 
+	// A load that fails after the empty target was reverted puts its schema back.
+	dst3 := connect(t, dbtest.URL(t))
+	_, err = backup.Restore(ctx, dst3, &changingStore{Store: store, file: "fragrances.copy.gz"}, backup.RestoreOptions{})
+	var inv *backup.InvalidError
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, versions[len(versions)-1], schemaVersionOf(t, dst3))
+
 	// Into a current database with data: refused, even with --force.
 	_, err = backup.Restore(ctx, dst2, store, backup.RestoreOptions{Force: true})
 	var sc *backup.SchemaConflictError

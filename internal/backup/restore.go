@@ -320,6 +320,12 @@ func Restore(ctx context.Context, pool *pgxpool.Pool, store Store, opts RestoreO
 	}
 
 	if err := load(ctx, pool, store, m, opts, res); err != nil {
+		if res.TargetSchemaBefore > m.SchemaVersion {
+			// The empty target was reverted for nothing: put its schema back.
+			if _, upErr := mig.Up(context.WithoutCancel(ctx)); upErr != nil {
+				logger.ErrorContext(ctx, "migrating the empty target back up after the failed restore (run scentmatch db migrate)", "err", upErr)
+			}
+		}
 		return nil, err
 	}
 	names := make([]string, len(m.Tables))
