@@ -1,11 +1,7 @@
 package backup_test
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -39,22 +35,8 @@ func connect(t *testing.T, url string) *pgxpool.Pool {
 // sliceOf writes the header and the first n data lines of a shared data file.
 func sliceOf(t *testing.T, name string, n int) string {
 	t.Helper()
-	src, err := shareddata.Path(name)
-	require.NoError(t, err)
-	f, err := os.Open(src)
-	require.NoError(t, err)
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	require.NoError(t, err)
-	sc := bufio.NewScanner(gz)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	path := filepath.Join(t.TempDir(), "slice.csv")
-	out, err := os.Create(path)
-	require.NoError(t, err)
-	defer out.Close()
-	for i := 0; i <= n && sc.Scan(); i++ {
-		fmt.Fprintln(out, sc.Text())
-	}
+	require.NoError(t, shareddata.Head(name, n, path))
 	return path
 }
 

@@ -412,19 +412,13 @@ func load(ctx context.Context, pool *pgxpool.Pool, store Store, m *Manifest, opt
 	_, hasSettings := m.Table("pipeline_settings")
 	if hasSettings && len(opts.KeepSettings) > 0 {
 		rows, err := tx.Query(ctx, `SELECT key, value, updated_at FROM pipeline_settings WHERE key = ANY($1) ORDER BY key`, opts.KeepSettings)
+		if err == nil {
+			kept, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (setting, error) {
+				var s setting
+				return s, r.Scan(&s.key, &s.value, &s.updated)
+			})
+		}
 		if err != nil {
-			return fmt.Errorf("reading the settings to keep: %w", err)
-		}
-		for rows.Next() {
-			var s setting
-			if err := rows.Scan(&s.key, &s.value, &s.updated); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading the settings to keep: %w", err)
-			}
-			kept = append(kept, s)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading the settings to keep: %w", err)
 		}
 	}
@@ -582,21 +576,15 @@ func resetSequences(ctx context.Context, tx pgx.Tx, m *Manifest) error {
 		CROSS JOIN LATERAL (SELECT pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) AS seq) s
 		WHERE n.nspname = 'public' AND c.relname = ANY($1) AND s.seq IS NOT NULL
 		ORDER BY 1, 2`, tables)
-	if err != nil {
-		return fmt.Errorf("finding identity sequences: %w", err)
-	}
 	type seq struct{ table, column, name string }
 	var seqs []seq
-	for rows.Next() {
-		var s seq
-		if err := rows.Scan(&s.table, &s.column, &s.name); err != nil {
-			rows.Close()
-			return fmt.Errorf("finding identity sequences: %w", err)
-		}
-		seqs = append(seqs, s)
+	if err == nil {
+		seqs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (seq, error) {
+			var s seq
+			return s, r.Scan(&s.table, &s.column, &s.name)
+		})
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return fmt.Errorf("finding identity sequences: %w", err)
 	}
 	for _, s := range seqs {
