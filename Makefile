@@ -80,6 +80,9 @@ build-MetricsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/metrics
 build-StatusFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
+.PHONY: build-BackupFunction
+build-BackupFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/backup
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once

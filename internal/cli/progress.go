@@ -57,3 +57,6 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// relabel changes the label of the status line (e.g. the table at work).
+func (p *progress) relabel(label string) { p.label = label }

@@ -149,7 +149,10 @@ $SCENTMATCH_HOME (default .scentmatch/ in this repository, else
 	pf.StringVar(&g.configDir, "config-dir", "", "directory (or s3://bucket/prefix) whose configuration files replace the defaults (env SCENTMATCH_CONFIG_DIR)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else JSON), json, text")
-	root.AddCommand(c.dbCommand(g), c.configCommand(g), c.healthCommand(g), c.importCommand(g), c.quarantineCommand(g), c.reviewCommand(g), c.embeddingsCommand(g), c.similarCommand(g), c.datasetCommand(), c.versionCommand(), c.notifyCommand(g), c.detectCommand(g), c.sandboxCommand(g), c.statusCommand(g), c.metricsCommand(g), c.maintainCommand(g))
+	root.AddCommand(c.dbCommand(g), c.configCommand(g), c.healthCommand(g), c.importCommand(g), c.quarantineCommand(g), c.reviewCommand(g),
+		c.embeddingsCommand(g), c.similarCommand(g), c.datasetCommand(), c.versionCommand(), c.notifyCommand(g), c.detectCommand(g),
+		c.sandboxCommand(g), c.statusCommand(g), c.metricsCommand(g), c.maintainCommand(g),
+		c.backupCommand(g), c.restoreCommand(g), c.verifyCommand(g), c.stopCommand(g), c.startCommand(g))
 	return root
 }
 

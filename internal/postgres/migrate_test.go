@@ -163,3 +163,26 @@ func TestTransactionPoolingModeAndAuthFailure(t *testing.T) {
 	require.True(t, postgres.IsAuthFailure(err), "%v", err)
 	require.NotContains(t, err.Error(), "rotated-away")
 }
+
+func TestEmbeddedVersionsMatchTheMigrator(t *testing.T) {
+	t.Parallel()
+	m := connect(t, dbtest.EmptyURL(t))
+	versions := postgres.EmbeddedVersions()
+	require.Equal(t, m.TargetVersion(), versions[len(versions)-1])
+	st, err := m.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, versions, len(st.Migrations))
+	for i, ms := range st.Migrations {
+		require.Equal(t, ms.Version, versions[i])
+		require.True(t, m.HasVersion(ms.Version))
+	}
+	require.False(t, m.HasVersion(versions[len(versions)-1]+1000))
+
+	// UpTo stops at the version asked for; Version reads it back.
+	res, err := m.UpTo(context.Background(), versions[1])
+	require.NoError(t, err)
+	require.Equal(t, versions[1], res.To)
+	v, err := m.Version(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, versions[1], v)
+}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 
@@ -108,4 +112,32 @@ func vectorIndexUp(ctx context.Context, tx *sql.Tx, logger *slog.Logger) error {
 		return fmt.Errorf("creating the HNSW index: %w", err)
 	}
 	return nil
+}
+
+// EmbeddedVersions lists the schema versions this build carries, SQL and
+// Go migrations together, in order, without a database.
+func EmbeddedVersions() []int64 {
+	seen := map[int64]bool{}
+	for v := range goMigrationNames {
+		seen[v] = true
+	}
+	entries, err := fs.ReadDir(MigrationsFS(), ".")
+	if err != nil {
+		panic(fmt.Sprintf("embedded migrations: %v", err))
+	}
+	for _, e := range entries {
+		digits := e.Name()
+		if i := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); i > 0 {
+			digits = digits[:i]
+		}
+		if v, err := strconv.ParseInt(digits, 10, 64); err == nil && strings.HasSuffix(e.Name(), ".sql") {
+			seen[v] = true
+		}
+	}
+	out := make([]int64, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -103,7 +103,7 @@ func TestStatusAnswersEveryState(t *testing.T) {
 	require.Contains(t, rep.Summary, "FAILED at step import (TransientError)")
 
 	// Monitoring turned off: no next run.
-	require.NoError(t, control.SetMonitoringEnabled(ctx, pool, false, "test"))
+	require.NoError(t, control.SetMonitoringEnabled(ctx, pool, false, "test", "fixture"))
 	rep, err = r.Report(ctx, "")
 	require.NoError(t, err)
 	require.False(t, rep.MonitoringEnabled)
