@@ -27,12 +27,12 @@ bin/scentmatch: check-go FORCE
 FORCE:
 
 .PHONY: run
-run: bin/scentmatch ## Run the main job on the embedded default: migrate, validate the configuration, report health, detect against the sandbox
+run: bin/scentmatch ## Run the main job: one full cycle (detect, import, maintain, metrics, notify) on the embedded database against the sandbox upstream
 	@if [ -z "$$DATABASE_URL$$DATABASE_SECRET_ARN" ]; then scripts/ensure-postgres.sh; fi
 	bin/scentmatch db migrate
 	bin/scentmatch config validate
-	bin/scentmatch health
-	bin/scentmatch detect --log-level warn
+	bin/scentmatch cycle --log-level warn
+	bin/scentmatch status
 	@echo "The local database keeps running; stop it with: bin/scentmatch db stop" >&2
 
 .PHONY: test
@@ -63,26 +63,39 @@ build: check-go bin/scentmatch ## Build the CLI and every Lambda function (bin/l
 	done
 
 # SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
-.PHONY: build-MigrateFunction build-ImportFunction build-DetectFunction
+# SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set;
+# every function in template.yaml has one (a test checks).
+SAM_FUNCTIONS := Migrate Detect Import Dataset Maintain Metrics Notify Status Backup
+.PHONY: $(addprefix build-,$(addsuffix Function,$(SAM_FUNCTIONS)))
 build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
-build-ImportFunction:
-	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import
-.PHONY: build-NotifyFunction
-build-NotifyFunction:
-	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 build-DetectFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/detect
-.PHONY: build-MaintainFunction build-MetricsFunction build-StatusFunction
+build-ImportFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import
+build-DatasetFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/dataset
 build-MaintainFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/maintain
 build-MetricsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/metrics
+build-NotifyFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 build-StatusFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
-.PHONY: build-BackupFunction
 build-BackupFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/backup
+
+# make invoke-detect [EVENT=events/detect.json]: sam local invoke when SAM and
+# Docker are there, else the in-process invoker on the local database.
+.PHONY: invoke-%
+invoke-%: bin/scentmatch ## Invoke a function with a sample event (make invoke-detect EVENT=events/detect.json)
+	@ev="$${EVENT:-events/$*.json}"; \
+	if command -v sam >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		id="$$(echo $* | sed 's/^./\U&/')Function"; sam local invoke "$$id" -e "$$ev"; \
+	else \
+		bin/scentmatch invoke $* -e "$$ev"; \
+	fi
 
 .PHONY: deploy
 deploy: ## Deploy with SAM (ENV=default|staging|prod), then run the migrate function once

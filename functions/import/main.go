@@ -1,5 +1,5 @@
-// Command import is the Lambda function that imports a dataset object
-// (an upload to the bucket's imports/ prefix, or one chunk of it).
+// Command import is the import function: the cycle's Import step (given the
+// cycle state) and the dataset chunk importer (given {"object": ...}).
 package main
 
 import (
@@ -7,33 +7,17 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/scentmatch/pipeline/internal/app"
-	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/logging"
-	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/steps"
 )
 
 func main() {
-	ctx := context.Background()
 	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
-	env := app.NewEnv(logger)
-	awsCfg, err := env.AWS(ctx)
+	s, err := steps.ForLambda(context.Background(), logger, 4)
 	if err != nil {
 		logger.Error("loading AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	deps := &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: 4}}
-	h := &importer.ObjectHandler{
-		S3: s3.NewFromConfig(awsCfg),
-		Importer: func(ctx context.Context) (*importer.Importer, error) {
-			d, err := deps.Get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return &importer.Importer{Pool: d.Pool, Config: d.Config, Logger: d.Logger}, nil
-		},
-	}
-	lambda.Start(h.Handle)
+	lambda.Start(s.Import)
 }

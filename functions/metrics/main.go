@@ -1,6 +1,6 @@
-// Command metrics is the Lambda function of the cycle's Metrics step: the
-// KPIs and health score, stored on the cycle and written to stdout as
-// CloudWatch EMF, and the "Monitoring cycle completed" log line.
+// Command metrics is the Lambda function of the cycle's Metrics step (and of
+// RecordFailure on the Catch path): KPIs and the health score, stored on the
+// cycle and written to stdout as CloudWatch EMF.
 package main
 
 import (
@@ -9,23 +9,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/scentmatch/pipeline/internal/app"
-	"github.com/scentmatch/pipeline/internal/emf"
 	"github.com/scentmatch/pipeline/internal/logging"
-	"github.com/scentmatch/pipeline/internal/metrics"
-	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/steps"
 )
 
 func main() {
 	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
-	deps := &app.Lazy{Env: app.NewEnv(logger), Pool: postgres.PoolOptions{MaxConns: 2}}
-	out := &emf.Writer{W: os.Stdout, Stage: emf.Stage(os.Getenv)}
-	h := &metrics.Handler{Step: func(ctx context.Context) (*metrics.Step, error) {
-		d, err := deps.Get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &metrics.Step{Pool: d.Pool, Config: d.Config, Logger: d.Logger, EMF: out}, nil
-	}}
-	lambda.Start(h.Handle)
+	s, err := steps.ForLambda(context.Background(), logger, 2)
+	if err != nil {
+		logger.Error("loading AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(s.Metrics)
 }

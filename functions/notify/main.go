@@ -1,22 +1,24 @@
-// Command notify is the Lambda function for the cycle's Notify step: the
-// state machine calls it on the success path and on the Catch path (with
-// the failed state's error at $.error). It e-mails through Amazon SES.
+// Command notify is the Lambda function of the cycle's Notify step, of the
+// Catch path's error alert, and of the EventBridge rule for executions that
+// timed out or were aborted. It e-mails through Amazon SES.
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/logging"
-	"github.com/scentmatch/pipeline/internal/notify"
-	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/steps"
 )
 
 func main() {
 	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
-	env := app.NewEnv(logger)
-	h := &notify.Lambda{Env: env, Deps: &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: 2}}}
-	lambda.Start(h.Handle)
+	s, err := steps.ForLambda(context.Background(), logger, 2)
+	if err != nil {
+		logger.Error("loading AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(s.Notify)
 }

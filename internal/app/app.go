@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -69,7 +70,22 @@ func (e *Env) Home() (string, error) { return home.Resolve(e.getenv) }
 // AWS_ENDPOINT_URL_<SERVICE> endpoints from the environment).
 func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
 	e.awsOnce.Do(func() {
-		e.awsCfg, e.awsErr = awsconfig.LoadDefaultConfig(ctx)
+		// The process environment is read by the SDK itself; an Env with
+		// its own Getenv (tests, the in-process invoker) passes what it
+		// holds explicitly, so its settings win.
+		var opts []func(*awsconfig.LoadOptions) error
+		if e.Getenv != nil {
+			if r := e.Getenv("AWS_REGION"); r != "" {
+				opts = append(opts, awsconfig.WithRegion(r))
+			}
+			if id := e.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
+				opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, e.Getenv("AWS_SECRET_ACCESS_KEY"), e.Getenv("AWS_SESSION_TOKEN"))))
+			}
+			if ep := e.Getenv("AWS_ENDPOINT_URL"); ep != "" {
+				opts = append(opts, awsconfig.WithBaseEndpoint(ep))
+			}
+		}
+		e.awsCfg, e.awsErr = awsconfig.LoadDefaultConfig(ctx, opts...)
 		if e.awsErr != nil {
 			e.awsErr = fmt.Errorf("loading AWS configuration: %w", e.awsErr)
 		}
@@ -264,6 +280,16 @@ func (l *Lazy) Get(ctx context.Context) (*Deps, error) {
 	}
 	l.deps = deps
 	return deps, nil
+}
+
+// Close closes the pool, if one was opened.
+func (l *Lazy) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.deps != nil {
+		l.deps.Pool.Close()
+		l.deps = nil
+	}
 }
 
 // Reset drops the cached Deps after an authentication failure, so the next

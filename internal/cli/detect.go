@@ -21,6 +21,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/sandbox"
 	"github.com/scentmatch/pipeline/internal/settings"
+	"github.com/scentmatch/pipeline/internal/steps"
 	"github.com/scentmatch/pipeline/internal/upstream"
 )
 
@@ -71,30 +72,9 @@ or the database fails; 2 on bad input (an unknown or disabled source).`,
 	return cmd
 }
 
-// localOpener opens a source for a local run: the sandbox kind starts an
-// in-process sandbox on loopback and crawls it over HTTP.
+// localOpener opens a source for a local run (steps.LocalOpener).
 func localOpener(logger *slog.Logger, now func() time.Time) detect.OpenFunc {
-	return func(ctx context.Context, name string, s settings.Source, deps upstream.Deps) (upstream.Source, func(), error) {
-		if s.Kind != "sandbox" {
-			return detect.OpenSource(ctx, name, s, deps)
-		}
-		srv, err := sandbox.New(sandbox.Options{Now: now, Logger: logger})
-		if err != nil {
-			return nil, nil, err
-		}
-		run, err := sandbox.Start(srv, "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, err
-		}
-		logger.InfoContext(ctx, "sandbox upstream started for this run", "url", run.URL)
-		deps.BaseURL = run.URL
-		src, err := upstream.Open(name, s, deps)
-		if err != nil {
-			_ = run.Close()
-			return nil, nil, err
-		}
-		return src, func() { _ = run.Close() }, nil
-	}
+	return steps.LocalOpener(logger, now)
 }
 
 func (c *CLI) runDetect(cmd *cobra.Command, g *globals, fl detectFlags) error {

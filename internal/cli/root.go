@@ -152,7 +152,7 @@ $SCENTMATCH_HOME (default .scentmatch/ in this repository, else
 	root.AddCommand(c.dbCommand(g), c.configCommand(g), c.healthCommand(g), c.importCommand(g), c.quarantineCommand(g), c.reviewCommand(g),
 		c.embeddingsCommand(g), c.similarCommand(g), c.datasetCommand(), c.versionCommand(), c.notifyCommand(g), c.detectCommand(g),
 		c.sandboxCommand(g), c.statusCommand(g), c.metricsCommand(g), c.maintainCommand(g),
-		c.backupCommand(g), c.restoreCommand(g), c.verifyCommand(g), c.stopCommand(g), c.startCommand(g))
+		c.backupCommand(g), c.restoreCommand(g), c.verifyCommand(g), c.stopCommand(g), c.startCommand(g), c.cycleCommand(g), c.invokeCommand(g))
 	return root
 }
 

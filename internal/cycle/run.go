@@ -39,7 +39,7 @@ func RunStep[T any](ctx context.Context, s *Store, st State, step string, fn fun
 	if rec.Status != StatusRunning {
 		return zero, &BadInputError{Err: fmt.Errorf("cycle %s already ended (%s) without a %s result", st.CycleID, rec.Status, step)}
 	}
-	if s.Stopped != nil {
+	if s.Stopped != nil && !st.Force {
 		stopped, err := s.Stopped(ctx)
 		if err != nil {
 			return zero, classify(err)

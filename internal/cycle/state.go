@@ -15,12 +15,15 @@ import (
 // receives. A step returns only its own result; the definition places it
 // at $.results.<step>.
 type State struct {
-	CycleID       string                     `json:"cycle_id"`
-	Trigger       string                     `json:"trigger"` // schedule | manual
-	MaxFragrances int                        `json:"max_fragrances"`
-	DryRun        bool                       `json:"dry_run"`
-	Debug         bool                       `json:"debug"`
-	Results       map[string]json.RawMessage `json:"results,omitempty"`
+	CycleID       string `json:"cycle_id"`
+	Trigger       string `json:"trigger"` // schedule | manual
+	MaxFragrances int    `json:"max_fragrances"`
+	DryRun        bool   `json:"dry_run"`
+	Debug         bool   `json:"debug"`
+	// Force runs the cycle although an operator stopped the pipeline
+	// (scentmatch cycle --force): the steps skip the emergency-stop check.
+	Force   bool                       `json:"force,omitempty"`
+	Results map[string]json.RawMessage `json:"results,omitempty"`
 	// Error is set on the Catch path: the failed state's {"Error", "Cause"}.
 	Error *StepError `json:"error,omitempty"`
 }

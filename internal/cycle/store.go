@@ -138,6 +138,10 @@ func (s *Store) Begin(ctx context.Context, st State) (*Record, error) {
 	return nil, fmt.Errorf("beginning cycle %s: the lease kept changing hands", st.CycleID)
 }
 
+// Running returns the running cycle (nil when none) and whether its lease
+// has expired.
+func (s *Store) Running(ctx context.Context) (*Record, bool, error) { return s.running(ctx) }
+
 func (s *Store) running(ctx context.Context) (*Record, bool, error) {
 	var r Record
 	var expires *time.Time

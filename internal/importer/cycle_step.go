@@ -30,7 +30,7 @@ type Candidate struct {
 // RecordFetcher fetches one record, in the import record format, from a
 // source (GET /api/v1/fragrances/{source_id} for the HTTP source).
 type RecordFetcher interface {
-	FetchRecord(ctx context.Context, sourceID string) (map[string]any, error)
+	FetchRecord(ctx context.Context, sourceID string) (json.RawMessage, error)
 }
 
 // CycleStep is the cycle's Import step: it fetches each candidate's record
@@ -38,8 +38,9 @@ type RecordFetcher interface {
 // imports exactly the same records), and imports them.
 type CycleStep struct {
 	Importer *Importer
-	// Fetcher returns the fetcher of a configured source.
-	Fetcher func(ctx context.Context, source string) (RecordFetcher, error)
+	// Fetcher opens a configured source; release frees it (a local
+	// sandbox server, for one).
+	Fetcher func(ctx context.Context, source string) (f RecordFetcher, release func(), err error)
 	S3      interface {
 		bucket.Getter
 		bucket.Putter
@@ -221,13 +222,23 @@ func (s *CycleStep) fetch(ctx context.Context, cands []Candidate) ([]byte, []Fet
 	for _, c := range cands {
 		f, ok := fetchers[c.Source]
 		if !ok {
+			var release func()
 			var err error
-			if f, err = s.Fetcher(ctx, c.Source); err != nil {
+			if f, release, err = s.Fetcher(ctx, c.Source); err != nil {
 				return nil, nil, &cycle.BadInputError{Err: fmt.Errorf("source %q of candidate %s: %w", c.Source, c.SourceID, err)}
+			}
+			if release != nil {
+				defer release()
 			}
 			fetchers[c.Source] = f
 		}
-		rec, err := f.FetchRecord(ctx, c.SourceID)
+		raw, err := f.FetchRecord(ctx, c.SourceID)
+		var rec map[string]any
+		if err == nil {
+			if derr := json.Unmarshal(raw, &rec); derr != nil || rec == nil {
+				err = fmt.Errorf("the source answered something other than a record object")
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, nil, &cycle.TransientError{Err: ctx.Err()}

@@ -15,16 +15,12 @@ import (
 // recordsByID serves records the way a source's detail endpoint would.
 type recordsByID map[string]map[string]any
 
-func (r recordsByID) FetchRecord(_ context.Context, id string) (map[string]any, error) {
+func (r recordsByID) FetchRecord(_ context.Context, id string) (json.RawMessage, error) {
 	rec, ok := r[id]
 	if !ok {
 		return nil, errors.New("404 Not Found")
 	}
-	out := map[string]any{}
-	for k, v := range rec {
-		out[k] = v
-	}
-	return out, nil
+	return json.Marshal(rec)
 }
 
 func TestCycleImportStepFetchesCandidatesOnceAndIsIdempotent(t *testing.T) {
@@ -40,10 +36,10 @@ func TestCycleImportStepFetchesCandidatesOnceAndIsIdempotent(t *testing.T) {
 	step := &importer.CycleStep{
 		Importer:   b.im,
 		BucketRoot: "file://" + t.TempDir(),
-		Fetcher: func(_ context.Context, source string) (importer.RecordFetcher, error) {
+		Fetcher: func(_ context.Context, source string) (importer.RecordFetcher, func(), error) {
 			require.Equal(t, "sandbox", source)
 			fetches++
-			return src, nil
+			return src, nil, nil
 		},
 	}
 	detect, _ := json.Marshal(map[string]any{"candidate_count": 3, "candidates": []importer.Candidate{

@@ -23,7 +23,11 @@ const DefaultChunkRecords = 50000
 // SplitEvent asks the dataset function to split an uploaded dataset into
 // JSON Lines chunks in the bucket.
 type SplitEvent struct {
-	Object    string            `json:"object"`
+	// Object is the dataset's reference; or Bucket and Key name it (as the
+	// S3 "Object Created" event does) and the handler builds it.
+	Object    string            `json:"object,omitempty"`
+	Bucket    string            `json:"bucket,omitempty"`
+	Key       string            `json:"key,omitempty"`
 	ETag      string            `json:"etag,omitempty"`
 	Execution string            `json:"execution"`
 	Source    string            `json:"source,omitempty"`

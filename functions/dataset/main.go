@@ -1,0 +1,24 @@
+// Command dataset is the dataset import state machine's first and last step:
+// it splits an upload under imports/ into JSON Lines chunks and summarises
+// the chunk imports.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/steps"
+)
+
+func main() {
+	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
+	s, err := steps.ForLambda(context.Background(), logger, 1)
+	if err != nil {
+		logger.Error("loading AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(s.Dataset)
+}

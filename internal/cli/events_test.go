@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/app"
+	"github.com/scentmatch/pipeline/internal/bucket"
+	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/runner"
+	"github.com/scentmatch/pipeline/internal/s3test"
+	"github.com/scentmatch/pipeline/internal/statemachine"
+	"github.com/scentmatch/pipeline/internal/steps"
+)
+
+// TestEverySampleEventRunsThroughItsHandler feeds each events/<function>*.json
+// to that function's handler (lambda.NewHandler(h).Invoke, through
+// scentmatch invoke) against a fresh embedded database, with S3 served by
+// an httptest endpoint; events/schedule.json (the schedule's input) runs
+// the cycle definition.
+func TestEverySampleEventRunsThroughItsHandler(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	functions := map[string]bool{}
+	dirs, err := os.ReadDir(filepath.Join("..", "..", "functions"))
+	require.NoError(t, err)
+	for _, d := range dirs {
+		functions[d.Name()] = true
+	}
+	covered := map[string]bool{}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		fn, _, _ := strings.Cut(name, "-")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s3 := s3test.New(t)
+			s3.Put("scentmatch-dev-bucket", "imports/sample.jsonl", []byte(strings.Join([]string{
+				`{"brand": "Acme", "name": "Sample One", "source_id": "s1", "notes": ["Rose"]}`,
+				`{"brand": "Acme", "name": "Sample Two", "source_id": "s2", "accords": ["woody"]}`,
+				`{"brand": "", "name": "No Brand", "source_id": "s3"}`,
+			}, "\n")+"\n"))
+			home := t.TempDir()
+			env := map[string]string{
+				"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": home,
+				"AWS_ENDPOINT_URL_S3": s3.URL, "AWS_REGION": "us-east-1",
+				"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_EC2_METADATA_DISABLED": "true",
+				"AWS_CONFIG_FILE": filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "none"),
+			}
+			if fn == "schedule" {
+				runSchedule(t, env, file)
+				return
+			}
+			require.True(t, functions[fn], "events/%s.json names no function under functions/", name)
+			r := run(t, env, "invoke", fn, "-e", file, "--log-level", "error")
+			require.Equal(t, ExitOK, r.code, "%s: %s", name, r.stderr)
+			require.True(t, json.Valid([]byte(r.stdout)), r.stdout)
+		})
+		covered[fn] = true
+	}
+	for fn := range functions {
+		require.True(t, covered[fn], "functions/%s has no sample event in events/", fn)
+	}
+	require.True(t, covered["schedule"], "events/schedule.json, the schedule's input, is missing")
+}
+
+// runSchedule starts the cycle definition with the schedule's input.
+func runSchedule(t *testing.T, env map[string]string, file string) {
+	input, err := os.ReadFile(file)
+	require.NoError(t, err)
+	e := &app.Env{Getenv: func(k string) string { return env[k] }, Logger: logging.Discard()}
+	deps := &app.Lazy{Env: e, Pool: postgres.PoolOptions{MaxConns: 4}}
+	defer deps.Close()
+	s := &steps.Steps{Env: e, Deps: deps, Bucket: bucket.Local(env["SCENTMATCH_HOME"]), Open: steps.LocalOpener(logging.Discard(), nil)}
+	m, err := runner.Cycle(s.Functions(), statemachine.WithSleeper(func(context.Context, time.Duration) error { return nil }))
+	require.NoError(t, err)
+	ex, err := m.Start(context.Background(), statemachine.ExecutionOptions{Name: "schedule-test", Input: input})
+	require.NoError(t, err)
+	require.Equal(t, statemachine.StatusSucceeded, ex.Status, "%s: %s", ex.Error, ex.Cause)
+	var out struct {
+		Trigger string `json:"trigger"`
+	}
+	require.NoError(t, json.Unmarshal(ex.Output, &out))
+	require.Equal(t, "schedule", out.Trigger)
+}

@@ -1,0 +1,239 @@
+package steps_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/app"
+	"github.com/scentmatch/pipeline/internal/bucket"
+	"github.com/scentmatch/pipeline/internal/cycle"
+	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/runner"
+	"github.com/scentmatch/pipeline/internal/statemachine"
+	"github.com/scentmatch/pipeline/internal/steps"
+	definitions "github.com/scentmatch/pipeline/statemachine"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type bundle struct {
+	home  string
+	steps *steps.Steps
+	store *cycle.Store
+	// retries records the pauses the executor would have taken.
+	mu     sync.Mutex
+	events []statemachine.Event
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	home := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": home}
+	e := &app.Env{Getenv: func(k string) string { return env[k] }, Logger: logging.Discard()}
+	deps := &app.Lazy{Env: e, Pool: postgres.PoolOptions{MaxConns: 4}}
+	t.Cleanup(deps.Close)
+	s := &steps.Steps{Env: e, Deps: deps, Bucket: bucket.Local(home), Open: steps.LocalOpener(logging.Discard(), nil)}
+	d, err := deps.Get(context.Background())
+	require.NoError(t, err)
+	return &bundle{home: home, steps: s, store: &cycle.Store{DB: d.Pool}}
+}
+
+// options skip the real pauses between retries and record every event.
+func (b *bundle) options() []statemachine.Option {
+	return []statemachine.Option{
+		statemachine.WithSleeper(func(context.Context, time.Duration) error { return nil }),
+		statemachine.OnEvent(func(e statemachine.Event) { b.mu.Lock(); b.events = append(b.events, e); b.mu.Unlock() }),
+	}
+}
+
+func (b *bundle) outbox(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(b.home, "outbox", "*.eml"))
+	require.NoError(t, err)
+	return files
+}
+
+func TestCycleSucceedsOnTheSandboxUpstream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0200", MaxFragrances: 4, Options: b.options()})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", sum.Outcome, "%+v", sum)
+	require.Equal(t, 4, sum.NewFragrancesImported)
+	require.NotNil(t, sum.SystemHealthScore)
+	kinds := map[string]bool{}
+	for _, m := range sum.Messages {
+		kinds[m.Kind] = true
+		require.FileExists(t, m.MessageID, "locally a message id is its outbox file")
+	}
+	require.True(t, kinds["weekly_report"], "%+v", sum.Messages)
+
+	rec, err := b.store.Get(ctx, sum.CycleID)
+	require.NoError(t, err)
+	for _, step := range []string{"detect", "import", "maintain", "metrics", "notify"} {
+		require.Contains(t, rec.StepResults, step)
+	}
+
+	// Starting the same execution again (a double click within the
+	// minute) is the same cycle: nothing new is imported or sent.
+	before := len(b.outbox(t))
+	again, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0200", MaxFragrances: 4, Options: b.options()})
+	require.NoError(t, err)
+	require.Equal(t, sum.NewFragrancesImported, again.NewFragrancesImported)
+	require.Len(t, b.outbox(t), before)
+}
+
+func TestFailingStepIsCaughtRecordedAndAlerted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	fns := b.steps.Functions()
+	fns[definitions.MaintainFunction] = runner.Handle(func(ctx context.Context, st cycle.State) (any, error) {
+		return nil, &cycle.BadInputError{Err: errors.New("injected: the maintenance step cannot go on")}
+	})
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0300", MaxFragrances: 2, Options: b.options(), Functions: fns})
+	require.NoError(t, err)
+	require.Equal(t, "failed", sum.Outcome)
+	require.Equal(t, string(statemachine.StatusFailed), sum.ExecutionStatus)
+	require.Equal(t, "BadInputError", sum.Error)
+	require.Equal(t, "maintain", sum.FailedStep)
+
+	var alerts []string
+	for _, m := range sum.Messages {
+		if m.Kind == "error" {
+			alerts = append(alerts, m.MessageID)
+		}
+	}
+	require.Len(t, alerts, 1, "exactly one error alert, after the catch")
+	body, err := os.ReadFile(alerts[0])
+	require.NoError(t, err)
+	require.Contains(t, string(body), "injected: the maintenance step cannot go on")
+
+	var states []string
+	for _, e := range b.events {
+		if e.Type == statemachine.StateEntered && e.Scope == "" {
+			states = append(states, e.State)
+		}
+	}
+	require.Equal(t, []string{"Init", "MergeInput", "Detect", "HasCandidates", "Import", "Maintain", "RecordFailure", "AlertFailure", "Failed"}, states)
+}
+
+func TestTransientFailureIsAbsorbedByRetry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	fns := b.steps.Functions()
+	real := fns[definitions.ImportFunction]
+	calls := 0
+	fns[definitions.ImportFunction] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		calls++
+		if calls == 1 {
+			return nil, &cycle.TransientError{Err: errors.New("injected: connection reset by peer")}
+		}
+		return real(ctx, in)
+	}
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0400", MaxFragrances: 2, Options: b.options(), Functions: fns})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", sum.Outcome)
+	require.Equal(t, 2, sum.NewFragrancesImported)
+	require.Equal(t, 2, calls)
+	retried := 0
+	for _, e := range b.events {
+		if e.Type == statemachine.StateRetried {
+			retried++
+			require.Equal(t, "Import", e.State)
+			require.Equal(t, "TransientError", e.Error)
+		}
+	}
+	require.Equal(t, 1, retried)
+}
+
+func TestSecondCycleIsRefusedAndTouchesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	_, err := b.store.Begin(ctx, cycle.State{CycleID: "schedule-20261129T0200", Trigger: "schedule"})
+	require.NoError(t, err)
+	_, err = b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0210", Options: b.options()})
+	var running *cycle.AlreadyRunningError
+	require.ErrorAs(t, err, &running)
+	require.Contains(t, err.Error(), "cycle already running (schedule-20261129T0200")
+	_, err = b.store.Get(ctx, "manual-20261129T0210")
+	require.ErrorIs(t, err, cycle.ErrNotFound)
+	require.Empty(t, b.outbox(t))
+
+	// In AWS the refusal comes from the Detect step's lease: the execution
+	// ends in AlreadyRunning, with no failure recorded and no alert.
+	fns := b.steps.Functions()
+	m, err := runner.Cycle(fns, b.options()...)
+	require.NoError(t, err)
+	exec, err := m.Start(ctx, statemachine.ExecutionOptions{Name: "manual-20261129T0220", Input: json.RawMessage(`{"trigger": "manual"}`)})
+	require.NoError(t, err)
+	require.Equal(t, statemachine.StatusFailed, exec.Status)
+	require.Equal(t, "AlreadyRunningError", exec.Error)
+	_, err = b.store.Get(ctx, "manual-20261129T0220")
+	require.ErrorIs(t, err, cycle.ErrNotFound)
+	require.Empty(t, b.outbox(t))
+}
+
+func TestDatasetImportThroughTheDistributedMap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	var lines []string
+	lines = append(lines, "brand,name,concentration,notes")
+	for i := 0; i < 25; i++ {
+		lines = append(lines, "Acme,Dataset Scent "+strings.Repeat("I", i%5+1)+" "+string(rune('A'+i))+",EDP,Rose|Oud")
+	}
+	lines = append(lines, ",Missing Brand,EDT,Musk")
+	key := "imports/drop.csv"
+	path := filepath.Join(b.home, "bucket", key)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+
+	b.steps.ChunkRecords = 10
+	m, err := runner.ImportDataset(b.steps.Functions(), b.options()...)
+	require.NoError(t, err)
+	event, _ := json.Marshal(map[string]any{"detail": map[string]any{
+		"bucket": map[string]any{"name": "local"}, "object": map[string]any{"key": key, "etag": ""},
+	}})
+	exec, err := m.Start(ctx, statemachine.ExecutionOptions{Name: "upload-1", Input: event})
+	require.NoError(t, err)
+	require.Equal(t, statemachine.StatusSucceeded, exec.Status, "%s: %s", exec.Error, exec.Cause)
+	var out struct {
+		Split struct {
+			Chunks []json.RawMessage `json:"chunks"`
+		} `json:"split"`
+		Summary struct {
+			Records      int            `json:"records"`
+			ChunksFailed int            `json:"chunks_failed"`
+			Counts       map[string]int `json:"counts"`
+			Outcome      string         `json:"outcome"`
+		} `json:"summary"`
+	}
+	require.NoError(t, json.Unmarshal(exec.Output, &out))
+	require.Equal(t, 26, out.Summary.Records)
+	require.Equal(t, "succeeded", out.Summary.Outcome)
+	require.Equal(t, 25, out.Summary.Counts["inserted"])
+	require.Equal(t, 1, out.Summary.Counts["rejected"])
+	iterations := 0
+	for _, e := range b.events {
+		if e.Type == statemachine.MapIterationSucceeded {
+			iterations++
+		}
+	}
+	require.Len(t, out.Split.Chunks, 3)
+	require.Equal(t, 3, iterations)
+}
