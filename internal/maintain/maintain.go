@@ -69,6 +69,18 @@ var DefaultPurges = []Purge{
 		Count:  `SELECT count(*) FROM notifications WHERE status <> 'pending' AND created_at < $1`,
 	},
 	{
+		Table: "crawl_cache",
+		Arg: func(r settings.Retention, now time.Time) (any, bool) {
+			days := r.ValidatorsDays
+			if days <= 0 {
+				days = 30
+			}
+			return daysAgo(days, now), true
+		},
+		Delete: `DELETE FROM crawl_cache WHERE validated_at < $1`,
+		Count:  `SELECT count(*) FROM crawl_cache WHERE validated_at < $1`,
+	},
+	{
 		Table: "cycles",
 		Arg:   func(r settings.Retention, _ time.Time) (any, bool) { return r.CyclesKeep, r.CyclesKeep > 0 },
 		Delete: `DELETE FROM cycles WHERE status <> 'running'

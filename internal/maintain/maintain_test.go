@@ -66,6 +66,9 @@ func fixture(t *testing.T) (*pgxpool.Pool, *maintain.Maintainer) {
 		('weekly_report', 'k1', '{a@b.c}', 's', 'sent', $1::timestamptz - interval '400 days'),
 		('error', 'k2', '{a@b.c}', 's', 'pending', $1::timestamptz - interval '400 days'),
 		('weekly_report', 'k3', '{a@b.c}', 's', 'sent', $1::timestamptz - interval '10 days')`, now)
+	exec(t, pool, `INSERT INTO crawl_cache (source, url, payload, fetched_at, validated_at) VALUES
+		('sandbox', '/api/v1/fragrances?page=1', '[]', $1::timestamptz - interval '60 days', $1::timestamptz - interval '31 days'),
+		('sandbox', '/api/v1/fragrances?page=2', '[]', $1::timestamptz - interval '60 days', $1::timestamptz - interval '2 days')`, now)
 	return pool, &maintain.Maintainer{Pool: pool, Config: cfg, Now: func() time.Time { return now }}
 }
 
@@ -75,6 +78,7 @@ var wantPurged = map[string]int64{
 	"review_queue":        1, // resolved 120 days ago
 	"notifications":       1, // sent 400 days ago; the pending one stays
 	"cycles":              1, // c2: beyond the newest two, not running
+	"crawl_cache":         1, // validators last confirmed 31 days ago
 }
 
 func TestDryRunCountsAndChangesNothing(t *testing.T) {

@@ -158,6 +158,9 @@ type Retention struct {
 	CyclesKeep             int `json:"cycles_keep"`
 	NotificationsDays      int `json:"notifications_days"`
 	BackupsKeep            int `json:"backups_keep"`
+	// ValidatorsDays keeps the crawl's HTTP validators and parsed pages
+	// (crawl_cache) this long after they were last confirmed (0: 30).
+	ValidatorsDays int `json:"validators_days,omitempty"`
 }
 
 // Notifications configures e-mail.
