@@ -137,6 +137,15 @@ func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, e
 	if sum.Embedding != nil {
 		res.Embedding = &embeddingResult{Embedded: sum.Embedding.Embedded, Failed: sum.Embedding.Failed, Pending: sum.Embedding.Pending}
 	}
+	// The fetched records are fresh data for the identities they carry,
+	// whatever their outcome (an unchanged refresh too): detection judges
+	// staleness by last_seen_at, so a refreshed fragrance stops coming
+	// back as stale.
+	if !st.DryRun {
+		if err := s.touchIdentities(ctx, cands, res.FetchErrors); err != nil {
+			return nil, err
+		}
+	}
 	// New fragrances are those this cycle created, counted in the catalog
 	// so a rerun after a crash still reports them.
 	if st.DryRun {
@@ -261,4 +270,28 @@ func (s *CycleStep) fetch(ctx context.Context, cands []Candidate) ([]byte, []Fet
 
 func fetchErrorsRef(recordsRef string) string {
 	return strings.TrimSuffix(recordsRef, ".jsonl") + "-errors.json"
+}
+
+// touchIdentities marks the fetched candidates' identities as seen now.
+func (s *CycleStep) touchIdentities(ctx context.Context, cands []Candidate, fetchErrs []FetchError) error {
+	failed := map[string]bool{}
+	for _, e := range fetchErrs {
+		failed[e.Source+"\x1f"+e.SourceID] = true
+	}
+	var sources, ids []string
+	for _, c := range cands {
+		if !failed[c.Source+"\x1f"+c.SourceID] {
+			sources, ids = append(sources, c.Source), append(ids, c.SourceID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.Importer.Pool.Exec(ctx, `UPDATE source_identities si SET last_seen_at = greatest(si.last_seen_at, now())
+		FROM unnest($1::text[], $2::text[]) AS q(source, source_id)
+		WHERE si.source = q.source AND si.source_id = q.source_id`, sources, ids)
+	if err != nil {
+		return cycle.Classify(fmt.Errorf("marking the refreshed identities as seen: %w", err))
+	}
+	return nil
 }

@@ -69,6 +69,15 @@ func TestCycleImportStepFetchesCandidatesOnceAndIsIdempotent(t *testing.T) {
 	require.Equal(t, 2, again.NewFragrances, "new fragrances are counted by cycle, not by attempt")
 	require.Len(t, again.FetchErrors, 1)
 
+	// A refresh marks the identities seen, even when nothing changed.
+	_, err = b.pool.Exec(ctx, `UPDATE source_identities SET last_seen_at = now() - interval '30 days'`)
+	require.NoError(t, err)
+	_, err = step.Handle(ctx, st)
+	require.NoError(t, err)
+	var stale int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM source_identities WHERE last_seen_at < now() - interval '1 day'`).Scan(&stale))
+	require.Zero(t, stale, "refreshed identities are no longer stale")
+
 	// Without a detect result the step refuses.
 	_, err = step.Handle(ctx, cycle.State{CycleID: "x"})
 	var bad *cycle.BadInputError
