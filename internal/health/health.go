@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/scentmatch/pipeline/internal/notify"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/redact"
 	"github.com/scentmatch/pipeline/internal/settings"
@@ -175,6 +176,17 @@ func Check(ctx context.Context, in Inputs) Report {
 		}
 	}
 	wg.Wait()
+	// A send SES refused (a rejection, a sandbox recipient) makes e-mail
+	// unhealthy until a later send succeeds, whatever the account says.
+	if pool != nil && want(Email) {
+		if f, found, err := notify.LastFailure(ctx, pool); err == nil && found {
+			c := r.Components[Email]
+			c.Healthy, c.Skipped = false, false
+			c.Detail = fmt.Sprintf("the last %s e-mail was not sent (%s, %s): %s; %s", f.Kind, f.ErrorKind,
+				f.At.UTC().Format(time.RFC3339), f.Error, c.Detail)
+			r.Components[Email] = c
+		}
+	}
 	r.Healthy = len(r.Unhealthy()) == 0
 	return r
 }

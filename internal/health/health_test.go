@@ -250,3 +250,26 @@ func TestEveryComponentIsReported(t *testing.T) {
 	}
 	require.True(t, rep.Components[health.Upstream].Skipped)
 }
+
+func TestEmailUnhealthyAfterARefusedSend(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	in := health.Inputs{Pool: pool, Email: health.Outbox{Dir: t.TempDir()}, Only: []string{health.Email}}
+	require.True(t, health.Check(ctx, in).Components[health.Email].Healthy)
+
+	_, err := pool.Exec(ctx, `INSERT INTO notifications (kind, dedupe_key, recipients, subject, status, error, error_kind, failed_at)
+		VALUES ('weekly_report', 'c1:weekly_report', '{ops@example.com}', 's', 'failed', 'MessageRejected: Email address is not verified', 'sandbox', now())`)
+	require.NoError(t, err)
+	rep := health.Check(ctx, in)
+	c := rep.Components[health.Email]
+	require.False(t, c.Healthy)
+	require.Contains(t, c.Detail, "Email address is not verified")
+	require.False(t, rep.Healthy)
+
+	// A later successful send clears it.
+	_, err = pool.Exec(ctx, `INSERT INTO notifications (kind, dedupe_key, recipients, subject, status, sent_at)
+		VALUES ('weekly_report', 'c2:weekly_report', '{ops@example.com}', 's', 'sent', now() + interval '1 second')`)
+	require.NoError(t, err)
+	require.True(t, health.Check(ctx, in).Components[health.Email].Healthy)
+}

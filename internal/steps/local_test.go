@@ -15,6 +15,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/bucket"
+	"github.com/scentmatch/pipeline/internal/control"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/logging"
@@ -236,4 +237,34 @@ func TestDatasetImportThroughTheDistributedMap(t *testing.T) {
 	}
 	require.Len(t, out.Split.Chunks, 3)
 	require.Equal(t, 3, iterations)
+}
+
+func TestStopDuringACycleEndsItAsStopped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	d, err := b.steps.Deps.Get(ctx)
+	require.NoError(t, err)
+	fns := b.steps.Functions()
+	realImport := fns[definitions.ImportFunction]
+	// An operator runs `scentmatch stop` while Import works.
+	fns[definitions.ImportFunction] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		out, err := realImport(ctx, in)
+		require.NoError(t, control.SetMonitoringEnabled(ctx, d.Pool, false, "ops", "incident"))
+		return out, err
+	}
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0500", MaxFragrances: 2, Options: b.options(), Functions: fns})
+	require.NoError(t, err)
+	require.Equal(t, "stopped", sum.Outcome)
+	require.Equal(t, string(statemachine.StatusAborted), sum.ExecutionStatus)
+	require.Empty(t, sum.Messages, "a stop sends no alert")
+	rec, err := b.store.Get(ctx, sum.CycleID)
+	require.NoError(t, err)
+	require.Contains(t, rec.StepResults, "import", "what finished before the stop is kept")
+	require.NotContains(t, rec.StepResults, "maintain")
+
+	// While stopped, a new cycle is refused; --force runs one.
+	_, err = b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0600", Options: b.options()})
+	var refused *steps.MonitoringStoppedError
+	require.ErrorAs(t, err, &refused)
 }
