@@ -8,13 +8,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/steps"
 )
 
 func main() {
-	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
-	s, err := steps.ForLambda(context.Background(), logger, 4)
+	s, logger, err := steps.ForLambda(context.Background(), 4)
 	if err != nil {
 		logger.Error("loading AWS configuration", "err", err)
 		os.Exit(1)

@@ -9,13 +9,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/steps"
 )
 
 func main() {
-	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON})
-	s, err := steps.ForLambda(context.Background(), logger, 2)
+	s, logger, err := steps.ForLambda(context.Background(), 2)
 	if err != nil {
 		logger.Error("loading AWS configuration", "err", err)
 		os.Exit(1)

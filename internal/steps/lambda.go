@@ -10,18 +10,22 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/detect"
+	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
-// ForLambda builds the steps as a deployed function runs them: the
+// ForLambda builds the steps as a deployed function runs them (and the
+// JSON logger on stdout whose level follows each cycle's debug flag): the
 // process environment, the AWS SDK configuration, the S3 client, the
 // pipeline bucket from SCENTMATCH_BUCKET, EMF metric lines on stdout, and
 // at most maxConns database connections.
-func ForLambda(ctx context.Context, logger *slog.Logger, maxConns int32) (*Steps, error) {
+func ForLambda(ctx context.Context, maxConns int32) (*Steps, *slog.Logger, error) {
+	level := new(slog.LevelVar)
+	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON, Level: level})
 	env := app.NewEnv(logger)
 	awsCfg, err := env.AWS(ctx)
 	if err != nil {
-		return nil, err
+		return nil, logger, err
 	}
 	b := os.Getenv(EnvBucket)
 	if b != "" && !strings.Contains(b, "://") {
@@ -34,5 +38,6 @@ func ForLambda(ctx context.Context, logger *slog.Logger, maxConns int32) (*Steps
 		Bucket: b,
 		Open:   detect.OpenSource,
 		EMF:    os.Stdout,
-	}, nil
+		Level:  level,
+	}, logger, nil
 }

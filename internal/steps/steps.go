@@ -60,6 +60,22 @@ type Steps struct {
 	Now func() time.Time
 	// ChunkRecords sizes the dataset chunks (0: importer.DefaultChunkRecords).
 	ChunkRecords int
+	// Level, when set, is the logger's level: a cycle state with "debug":
+	// true turns debug logs on for that invocation (a Lambda container runs
+	// one invocation at a time).
+	Level *slog.LevelVar
+}
+
+// debug applies the cycle's debug flag to the log level.
+func (s *Steps) debug(st cycle.State) {
+	if s.Level == nil {
+		return
+	}
+	if st.Debug {
+		s.Level.Set(slog.LevelDebug)
+	} else {
+		s.Level.Set(slog.LevelInfo)
+	}
 }
 
 func (s *Steps) now() time.Time {
@@ -108,6 +124,7 @@ func (s *Steps) logger(d *app.Deps) *slog.Logger {
 // Detect is the Detect step (functions/detect). It takes the cycle's lease
 // first: a second cycle is refused here, before any request goes out.
 func (s *Steps) Detect(ctx context.Context, st cycle.State) (*detect.Result, error) {
+	s.debug(st)
 	d, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -149,6 +166,7 @@ func (s *Steps) Import(ctx context.Context, input json.RawMessage) (any, error) 
 	if err := json.Unmarshal(input, &st); err != nil {
 		return nil, &cycle.BadInputError{Err: fmt.Errorf("decoding the cycle state: %w", err)}
 	}
+	s.debug(st)
 	step := &importer.CycleStep{
 		Importer: im, S3: s.S3, BucketRoot: s.Bucket,
 		EmbeddingTimeout: time.Duration(d.Config.Monitoring.Embedding.TimeoutSeconds) * time.Second,
@@ -215,6 +233,7 @@ func (s *Steps) Dataset(ctx context.Context, ev importer.DatasetEvent) (any, err
 
 // Maintain is the Maintain step (functions/maintain).
 func (s *Steps) Maintain(ctx context.Context, st cycle.State) (*maintain.Result, error) {
+	s.debug(st)
 	d, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -232,6 +251,7 @@ func (s *Steps) Maintain(ctx context.Context, st cycle.State) (*maintain.Result,
 // Metrics is the Metrics step, and the RecordFailure state of the Catch
 // path (functions/metrics).
 func (s *Steps) Metrics(ctx context.Context, st cycle.State) (*metrics.Report, error) {
+	s.debug(st)
 	d, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -249,6 +269,7 @@ func (s *Steps) Metrics(ctx context.Context, st cycle.State) (*metrics.Report, e
 // (timed out, aborted) arrives here from an EventBridge rule with the
 // error set and the cycle still running: it is marked failed first.
 func (s *Steps) Notify(ctx context.Context, st cycle.State) (*notify.Result, error) {
+	s.debug(st)
 	d, err := s.open(ctx)
 	if err != nil {
 		return nil, err
