@@ -57,6 +57,26 @@ type Stats struct {
 	// Blocked is set when robots.txt shuts us out of the whole catalog.
 	Blocked       bool   `json:"blocked"`
 	BlockedReason string `json:"blocked_reason,omitempty"`
+	// Degraded is set when the crawl got less than it asked for: the
+	// circuit opened, the budget ran out, or pages were skipped after
+	// errors. The step went on with what it had; DegradedReason says why.
+	Degraded       bool   `json:"degraded"`
+	DegradedReason string `json:"degraded_reason,omitempty"`
+}
+
+// assess sets Degraded and DegradedReason from the counters.
+func (s *Stats) assess() {
+	var why []string
+	if s.CircuitOpen {
+		why = append(why, "circuit open: "+s.CircuitReason)
+	}
+	if s.BudgetExhausted {
+		why = append(why, "request budget spent (max_requests_per_cycle)")
+	}
+	if s.Errors > 0 {
+		why = append(why, fmt.Sprintf("%d page(s) skipped after errors", s.Errors))
+	}
+	s.Degraded, s.DegradedReason = len(why) > 0, strings.Join(why, "; ")
 }
 
 // Client is a polite HTTP client for one source and one cycle. It is safe
@@ -159,6 +179,7 @@ func (c *Client) Stats() Stats {
 			s.EffectiveRatePerMin = math.Round(float64(s.Requests-1)/span.Minutes()*10) / 10
 		}
 	}
+	s.assess()
 	return s
 }
 

@@ -318,6 +318,8 @@ func TestServerErrorsAndTimeoutsAreRetriedWithBackoff(t *testing.T) {
 	require.Equal(t, 2, st.Retries)
 	require.Zero(t, st.Errors)
 	require.Zero(t, st.Status429)
+	require.False(t, st.Degraded, "retries that end in success are not a degraded crawl")
+	require.Empty(t, st.DegradedReason)
 }
 
 func TestBudgetIsNeverExceeded(t *testing.T) {
@@ -347,6 +349,8 @@ func TestBudgetIsNeverExceeded(t *testing.T) {
 	st := c.Stats()
 	require.Equal(t, 7, st.Requests)
 	require.True(t, st.BudgetExhausted)
+	require.True(t, st.Degraded)
+	require.Contains(t, st.DegradedReason, "request budget spent")
 }
 
 func TestMalformedAndOversizedPagesAreSkippedAndCounted(t *testing.T) {
@@ -419,6 +423,8 @@ func TestCircuitOpensAfterRepeatedFailures(t *testing.T) {
 	require.True(t, st.CircuitOpen)
 	require.Contains(t, st.CircuitReason, "3 consecutive failed attempts")
 	require.Equal(t, 2, st.Errors)
+	require.True(t, st.Degraded)
+	require.Equal(t, "circuit open: "+st.CircuitReason+"; 2 page(s) skipped after errors", st.DegradedReason)
 }
 
 func TestRetryAfterLongerThanWeWaitOpensTheCircuit(t *testing.T) {
