@@ -109,12 +109,14 @@ func IsTransient(err error) bool {
 	}
 	// A connection the server dropped mid-request (a backend killed, the
 	// server restarted after a crash): pgx closes it and says "conn
-	// closed", or reports the end of the stream it was reading.
-	if errors.Is(err, pgconn.ErrConnClosed) {
+	// closed", or returns the reader's io.ErrUnexpectedEOF as it is. (A
+	// truncated dataset file is a dataset.SyntaxError, which does not wrap
+	// io.ErrUnexpectedEOF.)
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
 	var fromConn interface{ SafeToRetry() bool }
-	if errors.As(err, &fromConn) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+	if errors.As(err, &fromConn) && errors.Is(err, io.EOF) {
 		return true
 	}
 	var netErr net.Error

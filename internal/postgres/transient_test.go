@@ -36,7 +36,8 @@ func TestIsTransientNamesWhatARetryCures(t *testing.T) {
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"database dropped", &pgconn.PgError{Code: "57P04"}, false},
 		{"bad password", &pgconn.PgError{Code: "28P01"}, false},
-		{"a truncated file, not the database", fmt.Errorf("reading data.csv.gz: %w", io.ErrUnexpectedEOF), false},
+		{"a stream cut short: the backend was killed mid-query", fmt.Errorf("looking up source identities: %w", io.ErrUnexpectedEOF), true},
+		{"end of input is no failure", io.EOF, false},
 		{"plain", errors.New("plain"), false},
 	} {
 		require.Equal(t, tc.want, postgres.IsTransient(tc.err), tc.name)
