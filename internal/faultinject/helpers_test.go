@@ -134,14 +134,20 @@ func digest(t *testing.T, db *pgxpool.Pool) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for table, q := range catalogQueries {
-		var n int64
-		var sum string
-		err := db.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(t::text, E'\n' ORDER BY t::text)), '')
-			FROM (`+q+`) t`).Scan(&n, &sum)
-		require.NoError(t, err, table)
-		out[table] = fmt.Sprintf("%d:%s", n, sum)
+		out[table] = digestOf(t, db, q)
 	}
 	return out
+}
+
+// digestOf returns "rows:md5" of the sorted rows q selects.
+func digestOf(t *testing.T, db *pgxpool.Pool, q string) string {
+	t.Helper()
+	var n int64
+	var sum string
+	err := db.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(t::text, E'\n' ORDER BY t::text)), '')
+		FROM (`+q+`) t`).Scan(&n, &sum)
+	require.NoError(t, err, q)
+	return fmt.Sprintf("%d:%s", n, sum)
 }
 
 // requireIntegrity runs internal/verify's checks (orphans, duplicate match
