@@ -57,6 +57,7 @@ func TestTwoCyclesAtOnce(t *testing.T) {
 				results    = make([]outcome, 2)
 				done       = []chan struct{}{make(chan struct{}), make(chan struct{})}
 				atDetect   = []chan struct{}{make(chan struct{}), make(chan struct{})}
+				arrived    = make([]sync.Once, 2)
 				imported   = make(chan struct{})
 				importOnce sync.Once
 				imports    = make([]int, 2)
@@ -75,7 +76,7 @@ func TestTwoCyclesAtOnce(t *testing.T) {
 				fns[definitions.DetectFunction] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 					if race {
 						// Both executions call Detect, and so take the lease, together.
-						close(atDetect[i])
+						arrived[i].Do(func() { close(atDetect[i]) })
 						select {
 						case <-atDetect[1-i]:
 						case <-done[1-i]:
