@@ -32,6 +32,10 @@ type Options struct {
 	Jitter func() float64
 	// Transport replaces http.DefaultTransport.
 	Transport http.RoundTripper
+	// NotBefore holds every request until then (at most backoff_max_ms
+	// from now): a Retry-After that an earlier client of the same cycle
+	// received (Stats.RetryAfterUntil of the detect step).
+	NotBefore time.Time
 }
 
 // Stats counts what a Client did. It is the "crawl" object of the detect
@@ -57,6 +61,30 @@ type Stats struct {
 	// Blocked is set when robots.txt shuts us out of the whole catalog.
 	Blocked       bool   `json:"blocked"`
 	BlockedReason string `json:"blocked_reason,omitempty"`
+	// Degraded is set when the crawl got less than it asked for: the
+	// circuit opened, the budget ran out, or pages were skipped after
+	// errors. The step went on with what it had; DegradedReason says why.
+	Degraded       bool   `json:"degraded"`
+	DegradedReason string `json:"degraded_reason,omitempty"`
+	// RetryAfterUntil is when the last Retry-After the upstream sent ends,
+	// while it has not ended yet: the next step's client holds its
+	// requests until then (Options.NotBefore).
+	RetryAfterUntil *time.Time `json:"retry_after_until,omitempty"`
+}
+
+// assess sets Degraded and DegradedReason from the counters.
+func (s *Stats) assess() {
+	var why []string
+	if s.CircuitOpen {
+		why = append(why, "circuit open: "+s.CircuitReason)
+	}
+	if s.BudgetExhausted {
+		why = append(why, "request budget spent (max_requests_per_cycle)")
+	}
+	if s.Errors > 0 {
+		why = append(why, fmt.Sprintf("%d page(s) skipped after errors", s.Errors))
+	}
+	s.Degraded, s.DegradedReason = len(why) > 0, strings.Join(why, "; ")
 }
 
 // Client is a polite HTTP client for one source and one cycle. It is safe
@@ -136,6 +164,11 @@ func New(cfg Config, opts Options) *Client {
 	}
 	c.stats.Source = cfg.Source
 	c.spacing = cfg.interval()
+	if limit := time.Now().Add(cfg.BackoffMax); opts.NotBefore.After(limit) {
+		c.notBefore = limit
+	} else {
+		c.notBefore = opts.NotBefore
+	}
 	return c
 }
 
@@ -158,6 +191,11 @@ func (c *Client) Stats() Stats {
 		if span := c.last.Sub(c.first); span > 0 {
 			s.EffectiveRatePerMin = math.Round(float64(s.Requests-1)/span.Minutes()*10) / 10
 		}
+	}
+	s.assess()
+	if now := time.Now(); c.notBefore.After(now) {
+		until := c.notBefore.UTC()
+		s.RetryAfterUntil = &until
 	}
 	return s
 }
@@ -323,6 +361,11 @@ func (c *Client) do(ctx context.Context, u *url.URL, header http.Header) (*respo
 			reason = err.Error()
 		}
 		retryAfter, hasRetryAfter := parseRetryAfter(h, time.Now())
+		if hasRetryAfter {
+			// The upstream's wish holds whether or not we retry: the next
+			// step of the cycle reads it from Stats.RetryAfterUntil.
+			c.holdUntil(time.Now().Add(retryAfter))
+		}
 		if open := c.recordFailure(reason); open {
 			return nil, c.failed(ctx, u, status, &CircuitOpenError{Reason: c.circuitReason()})
 		}
@@ -335,7 +378,6 @@ func (c *Client) do(ctx context.Context, u *url.URL, header http.Header) (*respo
 		}
 		wait := c.backoff(attempt)
 		if hasRetryAfter {
-			c.holdUntil(time.Now().Add(retryAfter))
 			if retryAfter > wait {
 				wait = retryAfter
 			}

@@ -289,6 +289,25 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 }
 
+// TestDryRunInsertsInSeveralBatches: a dry run's batches are savepoints
+// of one transaction that never commits, so the staging table (ON COMMIT
+// DELETE ROWS) must be emptied per batch, or the second batch re-inserts
+// the first one's fragrances (a primary key violation).
+func TestDryRunInsertsInSeveralBatches(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var content strings.Builder
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&content, `{"source_id": "%d", "brand": "Acme", "name": "Scent %s"}`+"\n", i, strings.Repeat("X", i))
+	}
+	path := writeFile(t, "d.jsonl", content.String())
+	sum, _, err := b.run(t, path, nil, importer.Options{Source: "s", DryRun: true, BatchSize: 2})
+	require.NoError(t, err)
+	require.Equal(t, 6, sum.Counts["inserted"])
+	require.Equal(t, 3, sum.Batches)
+	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+}
+
 // TestDatabaseLostMidImport stops a throwaway cluster after the first
 // batch: the import fails with a transient error, and a rerun on the
 // restarted server completes without duplicates.

@@ -243,6 +243,11 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 	if _, err := tx.Exec(ctx, createStage); err != nil {
 		return fmt.Errorf("creating staging table: %w", err)
 	}
+	// ON COMMIT empties the table after each batch, but a dry run's batches
+	// are savepoints of one transaction that never commits: empty it here.
+	if _, err := tx.Exec(ctx, `DELETE FROM import_stage`); err != nil {
+		return fmt.Errorf("emptying staging table: %w", err)
+	}
 	rows := make([][]any, 0, len(writes))
 	for _, w := range writes {
 		f := w.f

@@ -152,7 +152,7 @@ func (n *Notifier) loadReport(ctx context.Context, st cycle.State) (rep *Report,
 	}
 	_ = json.Unmarshal(results[cycle.StepDetect], &detect)
 	rep.Candidates = detect.CandidateCount
-	rep.Crawl = figures(detect.Crawl, "requests", "not_modified", "status_429", "retries", "robots_blocked", "errors", "effective_rate_per_min", "circuit_open")
+	rep.Crawl = figures(detect.Crawl, "requests", "not_modified", "status_429", "retries", "robots_blocked", "errors", "effective_rate_per_min", "circuit_open", "degraded")
 	rep.Import = figures(results[cycle.StepImport], "inserted", "updated", "unchanged", "merged", "review", "rejected", "new_fragrances", "embedded", "pending_embeddings")
 	for _, step := range []string{cycle.StepDetect, cycle.StepImport, cycle.StepMaintain, cycle.StepMetrics, cycle.StepNotify} {
 		var t struct {

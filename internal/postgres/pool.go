@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -99,11 +100,24 @@ func IsTransient(err error) bool {
 		switch pgErr.Code {
 		case "40001", "40P01", // serialization failure, deadlock
 			"57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
-			"53300", // too many connections
-			"08000", "08003", "08006", "08001", "08004":
+			"57P05", // idle session timeout
+			"53300": // too many connections
 			return true
 		}
-		return false
+		// Class 08: connection exception (08000, 08003, 08006, ...).
+		return strings.HasPrefix(pgErr.Code, "08")
+	}
+	// A connection the server dropped mid-request (a backend killed, the
+	// server restarted after a crash): pgx closes it and says "conn
+	// closed", or returns the reader's io.ErrUnexpectedEOF as it is. (A
+	// truncated dataset file is a dataset.SyntaxError, which does not wrap
+	// io.ErrUnexpectedEOF.)
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var fromConn interface{ SafeToRetry() bool }
+	if errors.As(err, &fromConn) && errors.Is(err, io.EOF) {
+		return true
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {

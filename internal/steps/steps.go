@@ -167,10 +167,21 @@ func (s *Steps) Import(ctx context.Context, input json.RawMessage) (any, error) 
 		return nil, &cycle.BadInputError{Err: fmt.Errorf("decoding the cycle state: %w", err)}
 	}
 	s.debug(st)
+	// The upstream's Retry-After holds for the whole cycle: the fetch waits
+	// out one the detect step received.
+	var det struct {
+		Crawl struct {
+			RetryAfterUntil *time.Time `json:"retry_after_until"`
+		} `json:"crawl"`
+	}
+	var notBefore time.Time
+	if ok, _ := st.Result(cycle.StepDetect, &det); ok && det.Crawl.RetryAfterUntil != nil {
+		notBefore = *det.Crawl.RetryAfterUntil
+	}
 	step := &importer.CycleStep{
 		Importer: im, S3: s.S3, BucketRoot: s.Bucket,
 		EmbeddingTimeout: time.Duration(d.Config.Monitoring.Embedding.TimeoutSeconds) * time.Second,
-		Fetcher:          s.fetcher(d),
+		Fetcher:          s.fetcher(d, notBefore),
 	}
 	res, err := cycle.RunStep(ctx, s.store(d), st, cycle.StepImport, func(ctx context.Context) (*importer.CycleResult, error) {
 		return step.Handle(ctx, st)
@@ -197,8 +208,9 @@ func (s *Steps) importer(ctx context.Context, d *app.Deps) (*importer.Importer, 
 	return im, nil
 }
 
-// fetcher opens the candidates' source for the import step.
-func (s *Steps) fetcher(d *app.Deps) func(ctx context.Context, source string) (importer.RecordFetcher, func(), error) {
+// fetcher opens the candidates' source for the import step; no request
+// starts before notBefore.
+func (s *Steps) fetcher(d *app.Deps, notBefore time.Time) func(ctx context.Context, source string) (importer.RecordFetcher, func(), error) {
 	return func(ctx context.Context, name string) (importer.RecordFetcher, func(), error) {
 		src, ok := d.Config.Sources[name]
 		if !ok {
@@ -208,7 +220,7 @@ func (s *Steps) fetcher(d *app.Deps) func(ctx context.Context, source string) (i
 		if open == nil {
 			open = detect.OpenSource
 		}
-		up, release, err := open(ctx, name, src, upstream.Deps{Cache: crawl.PGCache{DB: d.Pool}, Logger: s.logger(d), Now: s.Now})
+		up, release, err := open(ctx, name, src, upstream.Deps{Cache: crawl.PGCache{DB: d.Pool}, Logger: s.logger(d), Now: s.Now, NotBefore: notBefore})
 		if err != nil {
 			return nil, nil, err
 		}

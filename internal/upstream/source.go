@@ -111,6 +111,9 @@ type Deps struct {
 	// BaseURL replaces the configured base_url (the sandbox's address).
 	BaseURL   string
 	Transport http.RoundTripper
+	// NotBefore holds the source's first request until then (at most
+	// backoff_max_ms): the Retry-After the cycle's detect step received.
+	NotBefore time.Time
 }
 
 // Open returns the configured source name. A sandbox source needs
