@@ -224,7 +224,7 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 				}
 				landed[where]++
 				mu.Unlock()
-				notes = append(notes, fmt.Sprintf("kill at %s: %s, %d/%d fragrances committed", delay.Round(time.Millisecond), where, at, fragrances))
+				notes = append(notes, fmt.Sprintf("kill at %s: %s, %d/%d fragrances in the catalog just after", delay.Round(time.Millisecond), where, at, fragrances))
 			}
 			rerun := runImport(t, bin, url, path, 0)
 			require.Zero(t, rerun.exitCode, "the rerun completes: %s", rerun.stderr)
