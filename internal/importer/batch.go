@@ -232,7 +232,18 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			continue
 		}
-		d := b.im.Matcher.Match(f, candidates(it.keys, byKey, rows, maxCands))
+		cands := candidates(it.keys, byKey, rows, maxCands)
+		// A record with no source identity that is an exact copy of a
+		// catalog fragrance (same match key, same content) is that
+		// fragrance: a re-import changes nothing and queues no review.
+		if !hasID {
+			if fid := exactCopy(cands, rows, f); fid != 0 {
+				it.outcome, it.fid = OutcomeUnchanged, fid
+				it.reasons = append(it.reasons, "identical to a catalog fragrance")
+				continue
+			}
+		}
+		d := b.im.Matcher.Match(f, cands)
 		switch d.Kind {
 		case matching.Merge:
 			r := rows[d.Target]
@@ -335,12 +346,17 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 	shared := map[int64]int{}
 	var order []int64
-	for _, k := range keys {
+	for i, k := range keys {
 		for _, id := range byKey[k] {
 			if shared[id] == 0 {
 				order = append(order, id)
 			}
 			shared[id]++
+			if i == 0 {
+				// keys[0] is the exact match key: such a fragrance always
+				// makes the cut, however many flankers share its tokens.
+				shared[id] += len(keys)
+			}
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return shared[order[i]] > shared[order[j]] })
@@ -348,6 +364,23 @@ func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 		order = order[:max]
 	}
 	return order
+}
+
+// exactCopy returns the candidate with f's match key and content hash (0: none).
+func exactCopy(cands []matching.Candidate, rows map[int64]*row, f *catalog.Fragrance) int64 {
+	var h string
+	for _, c := range cands {
+		if c.Fragrance.MatchKey != f.MatchKey {
+			continue
+		}
+		if h == "" {
+			h = catalog.ContentHash(f)
+		}
+		if r := rows[c.ID]; r != nil && r.ContentHash == h {
+			return c.ID
+		}
+	}
+	return 0
 }
 
 // candidates returns the loaded fragrances among the best-ranked under

@@ -418,3 +418,27 @@ func TestFuzzyMergesAndTheReviewBand(t *testing.T) {
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM review_queue"))
 	require.Equal(t, before, snapshot(t, b.pool))
 }
+
+// TestExactKeyBeatsManyFlankers: a product with 40 flankers sharing its
+// name's tokens is still found by its exact key when it arrives again
+// without a source identity (the candidate cap is 20): no duplicate row.
+func TestExactKeyBeatsManyFlankers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	lines := []string{`{"brand": "Guerlain", "name": "Aqua Allegoria", "concentration": "EDT", "gender": "women", "notes": ["Bergamot"]}`}
+	words := strings.Fields("Mandarine Basilic Pera Granita Nerolia Vetiver Pamplelune Bergamote Calabria Flora Salvaggia Limon Verde " +
+		"Grosellina Rosa Rossa Orange Soleia Coconut Fizz Teazzurra Passiflora Herba Fresca Lys Soleia Ginger Piccante Nettare Di Sole " +
+		"Mentha Fizz Oolong Tea Bosca Vanilla Forte Rosa Palissandro Cedrat Nera Tonka Coriandre Violette Iris Ambre Jasmin Tiare Cassis")
+	for i := 0; i < 40; i++ {
+		lines = append(lines, fmt.Sprintf(`{"brand": "Guerlain", "name": "Aqua Allegoria %s %s", "concentration": "EDT", "gender": "women", "notes": ["Bergamot"]}`, words[i], words[(i*7+3)%len(words)]))
+	}
+	sum, _, err := b.run(t, writeFile(t, "many.jsonl", strings.Join(lines, "\n")), nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	require.Greater(t, sum.Counts[importer.OutcomeInserted], 30, "%v", sum.Counts)
+
+	again, rep, err := b.run(t, writeFile(t, "again.jsonl", lines[0]+"\n"), nil, importer.Options{Source: "retail"})
+	require.NoError(t, err)
+	require.Zero(t, again.Counts[importer.OutcomeInserted], "%+v", rep)
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE match_key = (SELECT match_key FROM fragrances ORDER BY id LIMIT 1)"))
+	require.Equal(t, importer.OutcomeUnchanged, rep[0].Outcome, "an identical record is the fragrance itself: %v", rep[0].Reasons)
+}
