@@ -45,11 +45,13 @@ lint: check-go ## gofmt check and go vet only
 	$(GO) vet ./...
 
 .PHONY: bench
-bench: check-go ## Benchmarks: validation on the real catalog (go test -bench), then the import benchmark (docs/BENCHMARKS.md)
+bench: check-go ## Benchmarks (about an hour): validation, import vs psql \copy, cold start, embeddings, a 10k-candidate cycle on a 1M catalog, matching against 1M (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/coldstart/
 	$(GO) test -run '^$$' -bench . -benchtime 10x -v -timeout 30m ./internal/embedding/
+	scripts/bench-cycle.sh
+	$(GO) test -run '^$$' -bench MatchOneRecord -benchtime 2000x -timeout 30m ./internal/importer/
 
 .PHONY: fuzz
 fuzz: check-go ## Run every go test -fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/

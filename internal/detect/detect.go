@@ -181,6 +181,7 @@ func (d *Detector) Run(ctx context.Context, st cycle.State) (*Result, error) {
 	}
 	cands = rankCandidates(append(cands, gaps...), maxN)
 	res.Crawl = source.Stats()
+	res.CrawlSeconds = math.Round(r.crawl.Seconds()*1000) / 1000
 	res.Trends.Observed = len(r.obs)
 	res.CandidateCount = len(cands)
 	res.Candidates = cands
@@ -264,6 +265,9 @@ type run struct {
 	obs    map[string]*observation
 	// stop is set once the budget is spent or the circuit open.
 	stop bool
+	// crawl is the time spent waiting on the source (listing pages),
+	// without the detection work done on each page.
+	crawl time.Duration
 }
 
 // list reads a listing; a budget or circuit stop is remembered and not an error.
@@ -271,12 +275,17 @@ func (r *run) list(ctx context.Context, l upstream.Listing, maxPages int, fn fun
 	if r.stop {
 		return nil
 	}
+	start := time.Now()
+	var work time.Duration
 	err := r.source.List(ctx, l, maxPages, func(p *upstream.Page) error {
+		t0 := time.Now()
+		defer func() { work += time.Since(t0) }()
 		for _, it := range p.Items {
 			observe(r.obs, it, p.ObservedAt)
 		}
 		return fn(p)
 	})
+	r.crawl += time.Since(start) - work
 	if upstream.Exhausted(err) {
 		r.stop = true
 		r.log.WarnContext(ctx, "crawl stopped: going on with what it has", "listing", l.String(), "reason", err)

@@ -240,6 +240,7 @@ func TestFirstRunFallsBackToTheTrendingListAndIsIdempotent(t *testing.T) {
 	require.Positive(t, res.Crawl.Requests)
 	require.Zero(t, res.Crawl.Errors)
 	require.Equal(t, len(b.api.requests()), res.Crawl.Requests, "the server saw what the client counted")
+	require.Positive(t, res.CrawlSeconds, "the time spent on the listings is reported")
 
 	// A rerun of the cycle returns the stored result and sends nothing.
 	before := len(b.api.requests())

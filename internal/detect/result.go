@@ -23,10 +23,13 @@ type Result struct {
 	Candidates    []Candidate `json:"candidates"`
 	CandidatesRef string      `json:"candidates_ref,omitempty"`
 	Crawl         crawl.Stats `json:"crawl"`
-	Coverage      Coverage    `json:"coverage"`
-	Trends        Trends      `json:"trends"`
-	DryRun        bool        `json:"dry_run"`
-	MaxRSSMB      float64     `json:"max_rss_mb"`
+	// CrawlSeconds is the time spent waiting on the source's listings
+	// (politeness delays included), apart from detection's own work.
+	CrawlSeconds float64  `json:"crawl_seconds"`
+	Coverage     Coverage `json:"coverage"`
+	Trends       Trends   `json:"trends"`
+	DryRun       bool     `json:"dry_run"`
+	MaxRSSMB     float64  `json:"max_rss_mb"`
 }
 
 // MarshalJSON writes either "candidates" or "candidates_ref", never both.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -71,7 +72,11 @@ type CycleResult struct {
 	ValidationPassRate float64          `json:"validation_pass_rate"`
 	ImportSuccessRate  float64          `json:"import_success_rate"`
 	Embedding          *embeddingResult `json:"embedding,omitempty"`
-	Seconds            float64          `json:"seconds"`
+	// FetchSeconds is the time spent fetching the candidates' records
+	// from their source (politeness delays included; 0 on a retry that
+	// reuses the stored records).
+	FetchSeconds float64 `json:"fetch_seconds"`
+	Seconds      float64 `json:"seconds"`
 }
 
 type embeddingResult struct {
@@ -104,10 +109,12 @@ func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, e
 		return nil, err
 	}
 	if data == nil {
+		fetchStart := time.Now()
 		data, fetchErrs, err = s.fetch(ctx, cands)
 		if err != nil {
 			return nil, err
 		}
+		res.FetchSeconds = math.Round(time.Since(fetchStart).Seconds()*1000) / 1000
 		// The errors first: a records file without its errors file would
 		// make a retry believe every candidate was fetched.
 		errJSON, _ := json.Marshal(fetchErrs)

@@ -31,8 +31,10 @@ func BlockKeys(f *catalog.Fragrance) []string {
 			continue
 		}
 		add(f.BrandKey + "|t:" + t)
-		if len(t) >= 6 {
-			add(f.BrandKey + "|p:" + t[:5])
+		// Five letters, not five bytes: a cut inside a multi-byte
+		// letter is not UTF-8, and PostgreSQL refuses the whole batch.
+		if r := []rune(t); len(r) >= 6 {
+			add(f.BrandKey + "|p:" + string(r[:5]))
 		}
 	}
 	return keys

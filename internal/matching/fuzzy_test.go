@@ -1,7 +1,9 @@
 package matching
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -94,4 +96,24 @@ func TestFragranceRules(t *testing.T) {
 	a := rec("brand", "Dior", "name", "Sauvage", "source", "s", "source_id", "1")
 	b := rec("brand", "Dior", "name", "Sauvage", "source", "s", "source_id", "2")
 	require.Equal(t, Insert, m.Match(b, []Candidate{{ID: 1, Fragrance: a, Identities: []Identity{{Source: "s", SourceID: "1"}}}}).Kind)
+}
+
+// TestBlockKeysAreUTF8 files names in scripts of several bytes a letter:
+// every key is valid UTF-8 (PostgreSQL refuses the batch otherwise) and the
+// prefix key holds five letters.
+func TestBlockKeysAreUTF8(t *testing.T) {
+	t.Parallel()
+	v := validator()
+	for _, name := range []string{"香水香水香水", "Zoë Ünïcødé 香水 🌹", "Парфюмерная вода", "ab香水香水", "عطر الورد"} {
+		f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "Acme", "name": name}})
+		require.NotNil(t, f, "%s: %v", name, issues)
+		keys := BlockKeys(f)
+		require.NotEmpty(t, keys)
+		for _, k := range keys {
+			require.True(t, utf8.ValidString(k), "%s: key %q", name, k)
+			if _, prefix, ok := strings.Cut(k, "|p:"); ok {
+				require.Equal(t, 5, utf8.RuneCountInString(prefix), "%s: key %q", name, k)
+			}
+		}
+	}
 }

@@ -255,16 +255,19 @@ func foreignKeyChecks(ctx context.Context, db DB) ([]check, error) {
 			join = append(join, "p."+pgx.Identifier{r.pcols[i]}.Sanitize()+" = "+cc)
 			show = append(show, cc+"::text")
 		}
-		sql := fmt.Sprintf(`SELECT format('%s (%s) = (%%s): no such %s', concat_ws(', ', %s))
+		// Names are identifiers here (quoted) and text in the message ($1).
+		sql := fmt.Sprintf(`SELECT format($1, concat_ws(', ', %s))
 			FROM %s c WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)`,
-			r.child, strings.Join(r.cols, ", "), r.parent, strings.Join(show, ", "),
+			strings.Join(show, ", "),
 			pgx.Identifier{"public", r.child}.Sanitize(), strings.Join(notNull, " AND "),
 			pgx.Identifier{"public", r.parent}.Sanitize(), strings.Join(join, " AND "))
+		message := fmt.Sprintf("%s (%s) = (%%s): no such %s", strings.ReplaceAll(r.child, "%", "%%"),
+			strings.ReplaceAll(strings.Join(r.cols, ", "), "%", "%%"), strings.ReplaceAll(r.parent, "%", "%%"))
 		name := r.name
 		if name == "" {
 			name = "orphans " + r.child + "." + strings.Join(r.cols, ",")
 		}
-		out = append(out, check{name: name, rule: fmt.Sprintf("every %s (%s) names a row of %s (%s)", r.child, strings.Join(r.cols, ", "), r.parent, strings.Join(r.pcols, ", ")), sql: sql})
+		out = append(out, check{name: name, rule: fmt.Sprintf("every %s (%s) names a row of %s (%s)", r.child, strings.Join(r.cols, ", "), r.parent, strings.Join(r.pcols, ", ")), sql: sql, args: []any{message}})
 	}
 	return out, nil
 }
