@@ -127,11 +127,15 @@ func TestWeeklyScheduleDefaultsToSunday0200(t *testing.T) {
 	require.Equal(t, map[string]any{"Ref": "ScheduleTimezone"}, props["ScheduleExpressionTimezone"])
 }
 
-// actions collects every IAM action in the template (policies, bucket
-// policies, SAM policy templates excepted).
+// actions collects every action an Allow statement grants in the template
+// (policies and bucket policies; SAM policy templates excepted). A Deny
+// may name a wildcard: denying everything over plain HTTP is the point.
 func actions(v any, where string, out map[string][]string) {
 	switch x := v.(type) {
 	case map[string]any:
+		if x["Effect"] == "Deny" {
+			return
+		}
 		for k, val := range x {
 			if k == "Action" || k == "NotAction" {
 				switch a := val.(type) {
