@@ -141,6 +141,36 @@ func loadRows(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*row, erro
 	return scanRows(r)
 }
 
+// loadLight reads the columns a screener looks at (brand key, name,
+// match key, concentration, gender) of the fragrances with the given ids,
+// and folds each name once.
+func loadLight(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*lightRow, error) {
+	out := map[int64]*lightRow{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	r, err := tx.Query(ctx, `SELECT f.id, b.match_key, f.name, f.match_key, coalesce(f.concentration, ''), coalesce(f.gender, '')
+		FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = ANY($1::bigint[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("loading candidates: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int64
+		l := &lightRow{}
+		f := &l.f
+		if err := r.Scan(&id, &f.BrandKey, &f.Name, &f.MatchKey, &f.Concentration, &f.Gender); err != nil {
+			return nil, fmt.Errorf("reading candidate: %w", err)
+		}
+		l.tokens = matching.NameTokens(f)
+		out[id] = l
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("loading candidates: %w", err)
+	}
+	return out, nil
+}
+
 // ensureBrands upserts brands by key (and their aliases) and returns key -> id.
 func ensureBrands(ctx context.Context, tx pgx.Tx, names map[string]string, aliases map[string][]string) (map[string]int64, error) {
 	keys := make([]string, 0, len(names))
