@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -329,23 +329,34 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 }
 
 // rankCandidates orders the fragrances filed under keys by how many keys
-// they share, and keeps at most max.
+// they share (ties: first seen first, keys in order), and keeps at most max.
 func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
-	shared := map[int64]int{}
-	var order []int64
+	type ranked struct {
+		id     int64
+		shared int
+	}
+	var order []ranked // in order of first appearance
+	at := make(map[int64]int, 64)
 	for _, k := range keys {
 		for _, id := range byKey[k] {
-			if shared[id] == 0 {
-				order = append(order, id)
+			if i, ok := at[id]; ok {
+				order[i].shared++
+				continue
 			}
-			shared[id]++
+			at[id] = len(order)
+			order = append(order, ranked{id, 1})
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool { return shared[order[i]] > shared[order[j]] })
+	// Stable: equal counts keep their order of first appearance.
+	slices.SortStableFunc(order, func(a, b ranked) int { return b.shared - a.shared })
 	if len(order) > max {
 		order = order[:max]
 	}
-	return order
+	out := make([]int64, len(order))
+	for i, r := range order {
+		out[i] = r.id
+	}
+	return out
 }
 
 // screener is a Matcher that can rule a candidate out from its brand,
