@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,12 +32,16 @@ type batcher struct {
 // analyzeIfGrown refreshes the planner's statistics each time this run has
 // doubled the fragrances it inserted: an import into an empty catalog would
 // otherwise keep planning its lookups for an empty table (sequential scans
-// where the indexes pay), until autovacuum catches up.
+// where the indexes pay), until autovacuum catches up. Only the columns the
+// import's lookups filter and join on are sampled (and the row counts
+// refreshed): statistics of the notes, accords and other wide columns took
+// 95% of the time, and autovacuum still analyzes the whole table, since a
+// column list does not reset its change counter.
 func (b *batcher) analyzeIfGrown(ctx context.Context) error {
 	if b.inserted < 2*b.analyzedAt+1000 {
 		return nil
 	}
-	if _, err := b.db.Exec(ctx, `ANALYZE fragrances, source_identities`); err != nil {
+	if _, err := b.db.Exec(ctx, `ANALYZE fragrances (id, brand_id), source_identities (source, source_id, fragrance_id)`); err != nil {
 		return fmt.Errorf("refreshing statistics: %w", err)
 	}
 	b.analyzedAt = b.inserted
@@ -150,11 +154,15 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		return err
 	}
 	// Each record's candidate keys, computed once for lookup, loading and matching.
+	screen, _ := b.im.Matcher.(screener)
 	keys := map[string]bool{}
 	for _, it := range valid {
 		it.keys = b.im.Matcher.Keys(it.f)
 		for _, k := range it.keys {
 			keys[k] = true
+		}
+		if screen != nil {
+			it.tokens = matching.NameTokens(it.f)
 		}
 	}
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
@@ -162,25 +170,11 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if err != nil {
 		return err
 	}
-	// Load only the rows matching will look at: identity matches, and each
-	// record's best-ranked candidates (most keys shared).
-	want := map[int64]bool{}
-	for _, fid := range byIdentity {
-		want[fid] = true
-	}
-	for _, it := range valid {
-		for _, id := range rankCandidates(it.keys, byKey, maxCands) {
-			want[id] = true
-		}
-	}
-	wantIDs := make([]int64, 0, len(want))
-	for id := range want {
-		wantIDs = append(wantIDs, id)
-	}
-	rows, err := loadRows(ctx, tx, wantIDs)
+	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands)
 	if err != nil {
 		return err
 	}
+	rows := cs.rows
 	mergedIn, err := mergedIdentities(ctx, tx, ids)
 	if err != nil {
 		return err
@@ -232,7 +226,10 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			continue
 		}
-		cands := candidates(it.keys, byKey, rows, maxCands)
+		cands, err := cs.candidates(ctx, tx, it, byKey, maxCands)
+		if err != nil {
+			return err
+		}
 		// A record with no source identity that is an exact copy of a
 		// catalog fragrance (same match key, same content) is that
 		// fragrance: a re-import changes nothing and queues no review.
@@ -341,31 +338,6 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	return b.insertMerges(ctx, tx, merges, remap)
 }
 
-// rankCandidates orders the fragrances filed under keys by how many keys
-// they share, and keeps at most max.
-func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
-	shared := map[int64]int{}
-	var order []int64
-	for i, k := range keys {
-		for _, id := range byKey[k] {
-			if shared[id] == 0 {
-				order = append(order, id)
-			}
-			shared[id]++
-			if i == 0 {
-				// keys[0] is the exact match key: such a fragrance always
-				// makes the cut, however many flankers share its tokens.
-				shared[id] += len(keys)
-			}
-		}
-	}
-	sort.SliceStable(order, func(i, j int) bool { return shared[order[i]] > shared[order[j]] })
-	if len(order) > max {
-		order = order[:max]
-	}
-	return order
-}
-
 // exactCopy returns the candidate with f's match key and content hash (0: none).
 func exactCopy(cands []matching.Candidate, rows map[int64]*row, f *catalog.Fragrance) int64 {
 	var h string
@@ -383,17 +355,167 @@ func exactCopy(cands []matching.Candidate, rows map[int64]*row, f *catalog.Fragr
 	return 0
 }
 
-// candidates returns the loaded fragrances among the best-ranked under
-// keys (rows includes this batch's new ones).
-func candidates(keys []string, byKey map[string][]int64, rows map[int64]*row, max int) []matching.Candidate {
-	ids := rankCandidates(keys, byKey, max)
-	out := make([]matching.Candidate, 0, len(ids))
-	for _, id := range ids {
-		if r, ok := rows[id]; ok {
-			out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+// rankCandidates orders the fragrances filed under keys by how many keys
+// they share (ties: first seen first, keys in order), and keeps at most max.
+func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
+	type ranked struct {
+		id     int64
+		shared int
+	}
+	var order []ranked // in order of first appearance
+	at := make(map[int64]int, 64)
+	for ki, k := range keys {
+		weight := 1
+		if ki == 0 {
+			// keys[0] is the exact match key: such a fragrance always
+			// makes the cut, however many flankers share its tokens.
+			weight += len(keys)
+		}
+		for _, id := range byKey[k] {
+			if i, ok := at[id]; ok {
+				order[i].shared += weight
+				continue
+			}
+			at[id] = len(order)
+			order = append(order, ranked{id, weight})
 		}
 	}
+	// Stable: equal counts keep their order of first appearance.
+	slices.SortStableFunc(order, func(a, b ranked) int { return b.shared - a.shared })
+	if len(order) > max {
+		order = order[:max]
+	}
+	out := make([]int64, len(order))
+	for i, r := range order {
+		out[i] = r.id
+	}
 	return out
+}
+
+// screener is a Matcher that can rule a candidate out from its brand,
+// name, match key, concentration and gender alone
+// (matching.FuzzyMatcher.Excludes): such candidates are never loaded in
+// full.
+type screener interface {
+	Excludes(f *catalog.Fragrance, ft []string, c *catalog.Fragrance, ct []string) bool
+}
+
+// candidateSet is what one batch loaded for matching: rows in full
+// (identity matches, candidates the screener kept, this batch's new
+// fragrances) and, with a screener, the other candidates' few columns.
+type candidateSet struct {
+	screen screener
+	rows   map[int64]*row
+	light  map[int64]*lightRow
+}
+
+// lightRow is a candidate read as the columns a screener looks at, with
+// its name's words.
+type lightRow struct {
+	f      catalog.Fragrance
+	tokens []string
+}
+
+// loadCandidates loads only the rows matching will look at: identity
+// matches, and each record's best-ranked candidates (most keys shared).
+// With a screener, the candidates are read first as a few columns, and
+// only those some record's hard rules do not exclude are loaded in full:
+// most share a word with the record but are another product (a flanker,
+// another number), and their notes, accords and identities would be read
+// for nothing.
+func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*item, byIdentity map[identity]int64,
+	byKey map[string][]int64, max int) (*candidateSet, error) {
+	cs := &candidateSet{screen: screen, light: map[int64]*lightRow{}}
+	full := map[int64]bool{}
+	for _, fid := range byIdentity {
+		full[fid] = true
+	}
+	ranked := make([][]int64, len(valid))
+	want := map[int64]bool{}
+	for i, it := range valid {
+		ranked[i] = rankCandidates(it.keys, byKey, max)
+		for _, id := range ranked[i] {
+			if !full[id] {
+				want[id] = true
+			}
+		}
+	}
+	if screen == nil {
+		for id := range want {
+			full[id] = true
+		}
+	} else {
+		light, err := loadLight(ctx, tx, setIDs(want))
+		if err != nil {
+			return nil, err
+		}
+		for i, it := range valid {
+			for _, id := range ranked[i] {
+				l, ok := light[id]
+				if !ok || full[id] {
+					continue
+				}
+				if screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
+					// Light rows do not change during the batch: remembered
+					// for when the record is matched.
+					if it.excluded == nil {
+						it.excluded = map[int64]bool{}
+					}
+					it.excluded[id] = true
+				} else {
+					full[id] = true
+				}
+			}
+		}
+		for id, l := range light {
+			if !full[id] {
+				cs.light[id] = l
+			}
+		}
+	}
+	rows, err := loadRows(ctx, tx, setIDs(full))
+	if err != nil {
+		return nil, err
+	}
+	cs.rows = rows
+	return cs, nil
+}
+
+func setIDs(set map[int64]bool) []int64 {
+	out := make([]int64, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	return out
+}
+
+// candidates returns the loaded fragrances among the best-ranked under
+// it's keys (rows includes this batch's new ones). A candidate read only
+// as a few columns is left out when the screener excludes it, and loaded
+// in full when not (it ranks higher now than when the batch began).
+func (cs *candidateSet) candidates(ctx context.Context, tx pgx.Tx, it *item, byKey map[string][]int64, max int) ([]matching.Candidate, error) {
+	ids := rankCandidates(it.keys, byKey, max)
+	out := make([]matching.Candidate, 0, len(ids))
+	for _, id := range ids {
+		r, ok := cs.rows[id]
+		if !ok {
+			l, ok := cs.light[id]
+			if !ok || it.excluded[id] || cs.screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
+				continue
+			}
+			loaded, err := loadRows(ctx, tx, []int64{id})
+			if err != nil {
+				return nil, err
+			}
+			delete(cs.light, id)
+			if r, ok = loaded[id]; !ok {
+				continue
+			}
+			cs.rows[id] = r
+		}
+		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+	}
+	return out, nil
 }
 
 // fileUnder registers a fragrance under its block keys for the rest of the batch.

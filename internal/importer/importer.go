@@ -123,14 +123,17 @@ func (im *Importer) now() time.Time {
 
 // item is one input record on its way through a batch.
 type item struct {
-	raw     *dataset.Raw
-	f       *catalog.Fragrance
-	issues  []catalog.Issue
-	keys    []string // candidate keys (valid records)
-	outcome string
-	fid     int64
-	dupOf   int64
-	reasons []string
+	raw    *dataset.Raw
+	f      *catalog.Fragrance
+	issues []catalog.Issue
+	keys   []string // candidate keys (valid records)
+	tokens []string // folded name words, for a screener
+	// excluded are the candidates the screener ruled out for this record.
+	excluded map[int64]bool
+	outcome  string
+	fid      int64
+	dupOf    int64
+	reasons  []string
 }
 
 // BatchError wraps a failure that rolled back the batch in progress.

@@ -57,10 +57,11 @@ func (im *Importer) Probe(ctx context.Context, source string, records []map[stri
 			return err
 		}
 		v := &catalog.Validator{Quality: im.Config.Monitoring.Quality, Brands: brands, Source: source, Now: im.Now}
-		frs := make([]*catalog.Fragrance, len(records))
-		keysOf := make([][]string, len(records))
+		items := make([]*item, len(records))
+		var valid []*item
 		var ids []identity
 		allKeys := map[string]bool{}
+		screen, _ := im.Matcher.(screener)
 		for i, rec := range records {
 			f, issues := v.Check(&dataset.Raw{Index: i + 1, Fields: rec})
 			if f == nil {
@@ -68,12 +69,16 @@ func (im *Importer) Probe(ctx context.Context, source string, records []map[stri
 				out[i] = Presence{How: Invalid, Reason: first.String()}
 				continue
 			}
-			frs[i] = f
+			it := &item{f: f, keys: im.Matcher.Keys(f)}
+			if screen != nil {
+				it.tokens = matching.NameTokens(f)
+			}
+			items[i] = it
+			valid = append(valid, it)
 			if f.Source != "" && f.SourceID != "" {
 				ids = append(ids, identity{Source: f.Source, SourceID: f.SourceID})
 			}
-			keysOf[i] = im.Matcher.Keys(f)
-			for _, k := range keysOf[i] {
+			for _, k := range it.keys {
 				allKeys[k] = true
 			}
 		}
@@ -82,31 +87,24 @@ func (im *Importer) Probe(ctx context.Context, source string, records []map[stri
 		if err != nil {
 			return err
 		}
-		want := map[int64]bool{}
-		for i := range frs {
-			if frs[i] != nil {
-				for _, id := range rankCandidates(keysOf[i], byKey, maxCands) {
-					want[id] = true
-				}
-			}
-		}
-		wantIDs := make([]int64, 0, len(want))
-		for id := range want {
-			wantIDs = append(wantIDs, id)
-		}
-		rows, err := loadRows(ctx, tx, wantIDs)
+		cs, err := loadCandidates(ctx, tx, screen, valid, nil, byKey, maxCands)
 		if err != nil {
 			return err
 		}
-		for i, f := range frs {
-			if f == nil {
+		for i, it := range items {
+			if it == nil {
 				continue
 			}
+			f := it.f
 			if fid, ok := byIdentity[identity{Source: f.Source, SourceID: f.SourceID}]; ok {
 				out[i] = Presence{How: PresentByIdentity, FragranceID: fid, Score: 1, Reason: "same source and source_id"}
 				continue
 			}
-			d := im.Matcher.Match(f, candidates(keysOf[i], byKey, rows, maxCands))
+			cands, err := cs.candidates(ctx, tx, it, byKey, maxCands)
+			if err != nil {
+				return err
+			}
+			d := im.Matcher.Match(f, cands)
 			switch d.Kind {
 			case matching.Merge:
 				out[i] = Presence{How: PresentByMatch, FragranceID: d.Target, Score: d.Score, Reason: d.Reason}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,20 +107,28 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKe
 	if err := r.Err(); err != nil {
 		return nil, nil, fmt.Errorf("looking up source identities: %w", err)
 	}
-	// One B-tree probe per key; only ids travel back.
-	r, err = tx.Query(ctx, `SELECT q.k, c.fragrance_id FROM unnest($1::text[]) AS q(k)
-		CROSS JOIN LATERAL (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) c`, keys, perKey)
+	// One B-tree probe per key; only ids travel back, one array per key
+	// found with its position in keys (a row per id was 29,000 rows per
+	// batch of a 200k import, each a protocol message to decode).
+	r, err = tx.Query(ctx, `SELECT q.i, c.ids FROM unnest($1::text[]) WITH ORDINALITY AS q(k, i)
+		CROSS JOIN LATERAL (SELECT array_agg(fk.fragrance_id ORDER BY fk.fragrance_id) AS ids
+			FROM (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) fk) c
+		WHERE c.ids IS NOT NULL`, keys, perKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("looking up candidates: %w", err)
 	}
 	for r.Next() {
-		var k string
-		var fid int64
-		if err := r.Scan(&k, &fid); err != nil {
+		var i int64
+		var fids []int64
+		if err := r.Scan(&i, &fids); err != nil {
 			r.Close()
 			return nil, nil, fmt.Errorf("reading candidate: %w", err)
 		}
-		byKey[k] = append(byKey[k], fid)
+		if i < 1 || i > int64(len(keys)) {
+			r.Close()
+			return nil, nil, fmt.Errorf("reading candidates: key position %d out of 1..%d", i, len(keys))
+		}
+		byKey[keys[i-1]] = fids
 	}
 	r.Close()
 	if err := r.Err(); err != nil {
@@ -139,6 +148,36 @@ func loadRows(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*row, erro
 	}
 	defer r.Close()
 	return scanRows(r)
+}
+
+// loadLight reads the columns a screener looks at (brand key, name,
+// match key, concentration, gender) of the fragrances with the given ids,
+// and folds each name once.
+func loadLight(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*lightRow, error) {
+	out := map[int64]*lightRow{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	r, err := tx.Query(ctx, `SELECT f.id, b.match_key, f.name, f.match_key, coalesce(f.concentration, ''), coalesce(f.gender, '')
+		FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = ANY($1::bigint[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("loading candidates: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int64
+		l := &lightRow{}
+		f := &l.f
+		if err := r.Scan(&id, &f.BrandKey, &f.Name, &f.MatchKey, &f.Concentration, &f.Gender); err != nil {
+			return nil, fmt.Errorf("reading candidate: %w", err)
+		}
+		l.tokens = matching.NameTokens(f)
+		out[id] = l
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("loading candidates: %w", err)
+	}
+	return out, nil
 }
 
 // ensureBrands upserts brands by key (and their aliases) and returns key -> id.
@@ -197,7 +236,8 @@ func ensureBrands(ctx context.Context, tx pgx.Tx, names map[string]string, alias
 	return ids, nil
 }
 
-// stageColumns are the staging table's columns, in COPY order.
+// stageColumns are the staging table's columns, in COPY order. Only
+// updates go through it (op 'update').
 var stageColumns = []string{"op", "id", "brand_id", "name", "match_key", "concentration", "gender", "year",
 	"notes_top", "notes_middle", "notes_base", "notes_unsorted", "accords", "perfumers", "rating", "votes",
 	"url", "description", "content_hash", "created_cycle_id", "created_import_run_id"}
@@ -234,21 +274,21 @@ func list(l []string) []string {
 	return l
 }
 
-// applyWrites copies the batch's changes into the staging table and
-// applies them with one INSERT and one UPDATE.
+// insertColumns are the fragrances columns a new fragrance is copied
+// into, in COPY order.
+var insertColumns = []string{"id", "brand_id", "name", "match_key", "concentration", "gender", "year",
+	"notes_top", "notes_middle", "notes_base", "notes_unsorted", "accords", "perfumers", "rating", "votes",
+	"url", "description", "content_hash", "created_at", "updated_at", "created_cycle_id", "created_import_run_id"}
+
+// applyWrites writes the batch's changes: new fragrances by COPY straight
+// into fragrances (ids reserved by nextIDs, in id order; COPY takes the
+// identity column's values as given), changed ones by COPY into the
+// staging table and one UPDATE.
 func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, createStage); err != nil {
-		return fmt.Errorf("creating staging table: %w", err)
-	}
-	// ON COMMIT empties the table after each batch, but a dry run's batches
-	// are savepoints of one transaction that never commits: empty it here.
-	if _, err := tx.Exec(ctx, `DELETE FROM import_stage`); err != nil {
-		return fmt.Errorf("emptying staging table: %w", err)
-	}
-	rows := make([][]any, 0, len(writes))
+	var inserts, updates [][]any
 	for _, w := range writes {
 		f := w.f
 		accords, err := json.Marshal(f.Accords)
@@ -268,30 +308,42 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			v := int32(*f.Votes)
 			votes = &v
 		}
-		rows = append(rows, []any{w.op, w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
+		cols := []any{w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
 			list(f.NotesTop), list(f.NotesMiddle), list(f.NotesBase), list(f.NotesUnsorted), string(accords), list(f.Perfumers),
-			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash, w.cycleID, w.importRun})
+			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash}
+		if w.op == "insert" {
+			inserts = append(inserts, append(cols, now, now, w.cycleID, w.importRun))
+		} else {
+			updates = append(updates, append(append([]any{w.op}, cols...), w.cycleID, w.importRun))
+		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("copying batch to staging: %w", err)
+	if len(inserts) > 0 {
+		sort.Slice(inserts, func(i, j int) bool { return inserts[i][0].(int64) < inserts[j][0].(int64) })
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fragrances"}, insertColumns, pgx.CopyFromRows(inserts)); err != nil {
+			return fmt.Errorf("inserting fragrances: %w", err)
+		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO fragrances (id, brand_id, name, match_key, concentration, gender, year,
-			notes_top, notes_middle, notes_base, notes_unsorted, accords, perfumers, rating, votes, url, description,
-			content_hash, created_at, updated_at, created_cycle_id, created_import_run_id)
-		OVERRIDING SYSTEM VALUE
-		SELECT id, brand_id, name, match_key, concentration, gender, year, notes_top, notes_middle, notes_base,
-			notes_unsorted, accords, perfumers, rating, votes, url, description, content_hash, $1, $1,
-			created_cycle_id, created_import_run_id
-		FROM import_stage WHERE op = 'insert' ORDER BY id`, now); err != nil {
-		return fmt.Errorf("inserting fragrances: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key,
+	if len(updates) > 0 {
+		if _, err := tx.Exec(ctx, createStage); err != nil {
+			return fmt.Errorf("creating staging table: %w", err)
+		}
+		// ON COMMIT empties the table after each batch, but a dry run's
+		// batches are savepoints of one transaction that never commits:
+		// empty it here.
+		if _, err := tx.Exec(ctx, `DELETE FROM import_stage`); err != nil {
+			return fmt.Errorf("emptying staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, stageColumns, pgx.CopyFromRows(updates)); err != nil {
+			return fmt.Errorf("copying batch to staging: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE fragrances f SET brand_id = s.brand_id, name = s.name, match_key = s.match_key,
 			concentration = s.concentration, gender = s.gender, year = s.year, notes_top = s.notes_top,
 			notes_middle = s.notes_middle, notes_base = s.notes_base, notes_unsorted = s.notes_unsorted,
 			accords = s.accords, perfumers = s.perfumers, rating = s.rating, votes = s.votes, url = s.url,
 			description = s.description, content_hash = s.content_hash, updated_at = $1
 		FROM import_stage s WHERE s.op = 'update' AND f.id = s.id`, now); err != nil {
-		return fmt.Errorf("updating fragrances: %w", err)
+			return fmt.Errorf("updating fragrances: %w", err)
+		}
 	}
 	return fileKeys(ctx, tx, writes)
 }

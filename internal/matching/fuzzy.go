@@ -2,7 +2,6 @@ package matching
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -27,7 +26,7 @@ func BlockKeys(f *catalog.Fragrance) []string {
 		}
 	}
 	for _, t := range nameTokens(f) {
-		if stopwords[t] || yearToken.MatchString(t) {
+		if stopwords[t] || isYear(t) {
 			continue
 		}
 		add(f.BrandKey + "|t:" + t)
@@ -52,11 +51,25 @@ var noise = map[string]bool{"vintage": true, "edt": true, "edp": true, "spray": 
 // Bare "cologne" is not among them: "Mugler Cologne" is a name.
 var concentrationWords = map[string]bool{"extrait": true, "parfum": true, "toilette": true, "edc": true, "perfume": true}
 
-var (
-	yearToken   = regexp.MustCompile(`^(17|18|19|20)\d\d$`)
-	numberToken = regexp.MustCompile(`^\d+$`)
-	digitRun    = regexp.MustCompile(`\d+`)
-)
+// isYear reports whether a word is a year, 1700 to 2099
+// (`^(17|18|19|20)\d\d$`; by hand: a regexp per word and candidate was a
+// tenth of an import's CPU).
+func isYear(t string) bool {
+	return len(t) == 4 && isNumber(t) && (t[:2] == "17" || t[:2] == "18" || t[:2] == "19" || t[:2] == "20")
+}
+
+// isNumber reports whether a word is all ASCII digits (`^\d+$`).
+func isNumber(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] < '0' || t[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // rareConcentrations are usually products of their own next to a base
 // fragrance whose listing names no concentration ("Coco Noir" / "Coco Noir
@@ -189,8 +202,35 @@ func Score(a, b *catalog.Fragrance) (float64, string) {
 	return score(a, b, nameTokens(a), nameTokens(b))
 }
 
-// score is Score with the names' folded words given.
-func score(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
+// Excludes reports whether the hard rules alone (brand, concentration,
+// gender, numbers and years in the name, a flanker word) make candidate c
+// another product than f, with a match key of its own: such a candidate
+// cannot change Match's decision, whatever its other fields hold. It reads
+// only c's BrandKey, Name, MatchKey, Concentration and Gender, so an
+// importer can screen candidates before loading them in full. ft and ct
+// are the names' words as NameTokens returns them (nil: computed here).
+func (m FuzzyMatcher) Excludes(f *catalog.Fragrance, ft []string, c *catalog.Fragrance, ct []string) bool {
+	// A score of 0 is a fit only when the review band starts at 0.
+	if m.Bands.ReviewThreshold <= 0 || c.MatchKey == f.MatchKey {
+		return false
+	}
+	if ft == nil {
+		ft = nameTokens(f)
+	}
+	if ct == nil {
+		ct = nameTokens(c)
+	}
+	_, reason := hardRules(f, c, ft, ct)
+	return reason != ""
+}
+
+// NameTokens are f's folded name words, as Excludes takes them.
+func NameTokens(f *catalog.Fragrance) []string { return nameTokens(f) }
+
+// hardRules applies the rules that make a and b different products. It
+// returns the names' similarity when none does, or the reason of the first
+// that does.
+func hardRules(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
 	if a.BrandKey != b.BrandKey {
 		return 0, "different brands"
 	}
@@ -212,6 +252,15 @@ func score(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
 	sim, extra := align(ta, tb, brandTokens)
 	if extra != "" {
 		return 0, "flanker: \"" + extra + "\" is in one name only"
+	}
+	return sim, ""
+}
+
+// score is Score with the names' folded words given.
+func score(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
+	sim, hard := hardRules(a, b, ta, tb)
+	if hard != "" {
+		return 0, hard
 	}
 	score := sim
 	reason := fmt.Sprintf("names agree (%.3f)", sim)
@@ -266,11 +315,21 @@ func namedVariant(a, b *catalog.Fragrance) string {
 func numbers(tokens []string) string {
 	var out []string
 	for _, t := range tokens {
-		if yearToken.MatchString(t) {
+		if isYear(t) {
 			continue
 		}
-		for _, d := range digitRun.FindAllString(t, -1) {
-			out = append(out, strings.TrimLeft(d, "0"))
+		// Each run of ASCII digits (`\d+`).
+		for i := 0; i < len(t); {
+			if t[i] < '0' || t[i] > '9' {
+				i++
+				continue
+			}
+			j := i
+			for j < len(t) && t[j] >= '0' && t[j] <= '9' {
+				j++
+			}
+			out = append(out, strings.TrimLeft(t[i:j], "0"))
+			i = j
 		}
 	}
 	sort.Strings(out)
@@ -279,7 +338,7 @@ func numbers(tokens []string) string {
 
 func years(tokens []string) string {
 	for _, t := range tokens {
-		if yearToken.MatchString(t) {
+		if isYear(t) {
 			return t
 		}
 	}
@@ -322,7 +381,7 @@ func align(ta, tb, brandTokens []string) (float64, string) {
 			switch {
 			case x == y:
 				s = 1
-			case len(x) >= 5 && len(y) >= 5 && !numberToken.MatchString(x) && !numberToken.MatchString(y):
+			case len(x) >= 5 && len(y) >= 5 && !isNumber(x) && !isNumber(y):
 				s = jw.Compare(x, y)
 			}
 			if s > best {
@@ -364,7 +423,7 @@ func noteNames(f *catalog.Fragrance) []string {
 }
 
 func dropTrailingYear(tokens []string) []string {
-	if n := len(tokens); n > 1 && yearToken.MatchString(tokens[n-1]) {
+	if n := len(tokens); n > 1 && isYear(tokens[n-1]) {
 		return tokens[:n-1]
 	}
 	return tokens

@@ -1,6 +1,8 @@
 package matching
 
 import (
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -115,5 +117,83 @@ func TestBlockKeysAreUTF8(t *testing.T) {
 				require.Equal(t, 5, utf8.RuneCountInString(prefix), "%s: key %q", name, k)
 			}
 		}
+	}
+}
+
+// TestExcludesOnlyWhatCannotFit: a candidate Excludes rules out scores 0
+// and does not share the record's match key, so Match decides the same
+// without it (the importer then never loads it in full).
+func TestExcludesOnlyWhatCannotFit(t *testing.T) {
+	t.Parallel()
+	m := FuzzyMatcher{Bands: settings.DefaultMatching}
+	v := validator()
+	excluded, kept := 0, 0
+	for _, p := range labeledPairs(t) {
+		a, _ := v.Check(&dataset.Raw{Fields: p.A})
+		b, _ := v.Check(&dataset.Raw{Fields: p.B})
+		if a == nil || b == nil {
+			continue
+		}
+		for _, x := range [][2]*catalog.Fragrance{{a, b}, {b, a}} {
+			f, c := x[0], x[1]
+			if !m.Excludes(f, NameTokens(f), c, NameTokens(c)) {
+				kept++
+				continue
+			}
+			excluded++
+			s, reason := Score(f, c)
+			require.Zero(t, s, "%s / %s excluded but scores %.3f (%s)", f.Name, c.Name, s, reason)
+			require.NotEqual(t, f.MatchKey, c.MatchKey)
+			require.Equal(t, Insert, m.Match(f, []Candidate{{ID: 1, Fragrance: c}}).Kind)
+		}
+	}
+	t.Logf("%d excluded, %d kept", excluded, kept)
+	require.Positive(t, excluded)
+	require.Positive(t, kept)
+	// A review band from 0 makes every candidate a possible fit.
+	open := FuzzyMatcher{Bands: settings.Matching{MergeThreshold: 0.92, MaxCandidates: 20}}
+	f := &catalog.Fragrance{BrandKey: "dior", Name: "Sauvage", MatchKey: "dior|sauvage||"}
+	c := &catalog.Fragrance{BrandKey: "dior", Name: "Sauvage Elixir", MatchKey: "dior|sauvage elixir||"}
+	require.True(t, m.Excludes(f, nil, c, nil))
+	require.False(t, open.Excludes(f, nil, c, nil))
+}
+
+// TestWordRulesAgreeWithTheirRegexps: isYear, isNumber and numbers are
+// written by hand for speed; they answer as the regexps they replace.
+func TestWordRulesAgreeWithTheirRegexps(t *testing.T) {
+	t.Parallel()
+	yearRe := regexp.MustCompile(`^(17|18|19|20)\d\d$`)
+	numberRe := regexp.MustCompile(`^\d+$`)
+	runRe := regexp.MustCompile(`\d+`)
+	byRegexp := func(tokens []string) string {
+		var out []string
+		for _, t := range tokens {
+			if yearRe.MatchString(t) {
+				continue
+			}
+			for _, d := range runRe.FindAllString(t, -1) {
+				out = append(out, strings.TrimLeft(d, "0"))
+			}
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	words := []string{"", "0", "5", "007", "1699", "1700", "1799", "1999", "2000", "2099", "2100", "20000", "199", "19a9",
+		"no5", "bravado2", "a1b22c333", "٣", "x0y", "00", "212", "1881", "3x", "1912s"}
+	v := validator()
+	for _, p := range labeledPairs(t) {
+		for _, rec := range []map[string]any{p.A, p.B} {
+			if f, _ := v.Check(&dataset.Raw{Fields: rec}); f != nil {
+				words = append(words, nameTokens(f)...)
+			}
+		}
+	}
+	for _, w := range words {
+		require.Equal(t, yearRe.MatchString(w), isYear(w), "isYear(%q)", w)
+		require.Equal(t, numberRe.MatchString(w), isNumber(w), "isNumber(%q)", w)
+	}
+	for i := 0; i+3 <= len(words); i++ {
+		tokens := words[i : i+3]
+		require.Equal(t, byRegexp(tokens), numbers(tokens), "numbers(%q)", tokens)
 	}
 }
