@@ -37,11 +37,15 @@ type Status struct {
 // GetStatus counts current, pending and not-embeddable fragrances.
 func GetStatus(ctx context.Context, pool *pgxpool.Pool, model string, dim int) (Status, error) {
 	s := Status{Model: model, Dimension: dim}
+	// Each fragrance's key probe once (OFFSET 0 keeps the subquery from
+	// being flattened into both filters): 3.4 s instead of 8.5 s over a
+	// million fragrances.
 	err := pool.QueryRow(ctx, `SELECT count(*),
-			count(*) FILTER (WHERE `+current+`),
-			count(*) FILTER (WHERE `+embeddable+` AND NOT `+current+`),
-			count(*) FILTER (WHERE NOT `+embeddable+`)
-		FROM fragrances f`, model, dim).Scan(&s.Fragrances, &s.Current, &s.Pending, &s.NotEmbeddable)
+			count(*) FILTER (WHERE cur),
+			count(*) FILTER (WHERE emb AND NOT cur),
+			count(*) FILTER (WHERE NOT emb)
+		FROM (SELECT `+embeddable+` AS emb, `+current+` AS cur FROM fragrances f OFFSET 0) f`, model, dim).
+		Scan(&s.Fragrances, &s.Current, &s.Pending, &s.NotEmbeddable)
 	if err != nil {
 		return s, fmt.Errorf("counting embeddings: %w", err)
 	}
@@ -85,6 +89,9 @@ func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (R
 	page := 16 * batch
 	var failedIDs []int64
 	var runErr error
+	// drained: the last listing found nothing but the failed ones, so
+	// they are what is pending (no count over the catalog needed).
+	drained := false
 	for runErr == nil && ctx.Err() == nil {
 		todo, err := pendingIDs(ctx, pool, e, failedIDs)
 		if err != nil {
@@ -94,6 +101,7 @@ func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (R
 			break
 		}
 		if len(todo) == 0 {
+			drained = true
 			break
 		}
 		progressed := false
@@ -150,8 +158,9 @@ func Backfill(ctx context.Context, pool *pgxpool.Pool, e Embedder, batch int) (R
 		res.TimedOut = true
 	}
 	res.Seconds = time.Since(start).Seconds()
-	st, err := GetStatus(context.WithoutCancel(ctx), pool, e.Model(), e.Dimension())
-	if err == nil {
+	if drained {
+		res.Pending = int64(len(failedIDs))
+	} else if st, err := GetStatus(context.WithoutCancel(ctx), pool, e.Model(), e.Dimension()); err == nil {
 		res.Pending = st.Pending
 	} else if runErr == nil {
 		runErr = err

@@ -179,12 +179,24 @@ func (c *Computer) catalogKPIs(ctx context.Context, now time.Time, res map[strin
 	}
 	set(DatabaseConnections, ptr(float64(conns)))
 
-	e := c.Config.Monitoring.Embedding
-	st, err := embedding.GetStatus(ctx, c.Pool, e.Model, e.Dimension)
-	if err != nil {
-		return 0, err
+	// The maintain step, just before, counted the pending vectors (a pass
+	// over the catalog: seconds at a million fragrances); without its
+	// result, count them here.
+	var size int64
+	if pending, ok := num(res[cycle.StepMaintain], "pending_embeddings"); ok {
+		set(PendingEmbeddings, &pending)
+		if err := c.Pool.QueryRow(ctx, `SELECT count(*) FROM fragrances`).Scan(&size); err != nil {
+			return 0, fmt.Errorf("counting the catalog: %w", err)
+		}
+	} else {
+		e := c.Config.Monitoring.Embedding
+		st, err := embedding.GetStatus(ctx, c.Pool, e.Model, e.Dimension)
+		if err != nil {
+			return 0, err
+		}
+		set(PendingEmbeddings, ptr(float64(st.Pending)))
+		size = st.Fragrances
 	}
-	set(PendingEmbeddings, ptr(float64(st.Pending)))
 
 	var reviews, week, before, month int64
 	var newest *time.Time
@@ -214,14 +226,14 @@ func (c *Computer) catalogKPIs(ctx context.Context, now time.Time, res map[strin
 	// (coverage.market_leaders.value, null when no count was known).
 	if v, ok := num(res[cycle.StepDetect], "coverage", "market_leaders", "value"); ok {
 		set(CoverageCompleteness, &v)
-		return st.Fragrances, nil
+		return size, nil
 	}
 	cov, err := c.coverage(ctx)
 	if err != nil {
 		return 0, err
 	}
 	set(CoverageCompleteness, cov)
-	return st.Fragrances, nil
+	return size, nil
 }
 
 // coverage is the percent of market-leader brands (brand_priorities.json)

@@ -170,6 +170,24 @@ func TestKPIsOfAFinishedCycle(t *testing.T) {
 	require.JSONEq(t, `{"value": 1, "unit": "records", "warn": null, "error": null, "status": "ok"}`, string(data))
 }
 
+// TestPendingEmbeddingsFromTheMaintainStep takes the count the maintain
+// step made moments before (a pass over the catalog saved); the catalog's
+// size is still counted.
+func TestPendingEmbeddingsFromTheMaintainStep(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.catalog(t)
+	fin := now.Add(-30 * time.Minute)
+	results := strings.Replace(fullResults, `"maintain": {`, `"maintain": {"pending_embeddings": 7, `, 1)
+	b.cycle(t, "succeeded", now.Add(-60*time.Minute), &fin, results)
+	cy, err := metrics.LoadCycle(context.Background(), b.pool, cycleID)
+	require.NoError(t, err)
+	rep, err := b.comp.Compute(context.Background(), metrics.Input{Cycle: cy})
+	require.NoError(t, err)
+	requireKPI(t, rep, metrics.PendingEmbeddings, 7, metrics.StatusOK) // the step's count, not the table's 3
+	require.Equal(t, int64(15), rep.CatalogSize)
+}
+
 func TestKPIsWithNoCycles(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
