@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/home"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/pglocal"
@@ -306,18 +305,4 @@ func (l *Lazy) Reset(err error) bool {
 		l.deps = nil
 	}
 	return true
-}
-
-// Embedder returns the configured embedder; the bedrock provider gets its
-// client from the AWS configuration (loaded only then), so the local
-// embedder needs no AWS setup at all.
-func (e *Env) Embedder(ctx context.Context, cfg settings.Embedding) (embedding.Embedder, error) {
-	if cfg.Provider != "bedrock" {
-		return embedding.FromConfig(cfg)
-	}
-	awsCfg, err := e.AWS(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return embedding.FromConfig(cfg, embedding.WithAWS(awsCfg))
 }

@@ -60,7 +60,7 @@ embedding.batch_size, newest first.`,
 				return err
 			}
 			defer closeFn()
-			e, err := g.env.Embedder(ctx, im.Config.Monitoring.Embedding)
+			e, err := embedding.ForEnv(ctx, im.Config.Monitoring.Embedding, g.env.AWS)
 			if err != nil {
 				return err
 			}

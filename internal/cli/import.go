@@ -14,6 +14,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
@@ -141,7 +142,7 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 			return &exitError{code: ExitUsage, err: err}
 		}
 	}
-	if im.Embedder, err = g.env.Embedder(ctx, im.Config.Monitoring.Embedding); err != nil {
+	if im.Embedder, err = embedding.ForEnv(ctx, im.Config.Monitoring.Embedding, g.env.AWS); err != nil {
 		g.logger.WarnContext(ctx, "fragrances are not embedded during this import; they stay pending", "reason", err)
 	}
 	showProgress := c.Terminal && !fl.asJSON

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/maintain"
 )
 
@@ -42,7 +43,7 @@ what would be purged and changes nothing.`,
 			}
 			defer closeFn()
 			m := &maintain.Maintainer{Pool: d.Pool, Config: d.Config, Logger: g.logger}
-			if e, err := g.env.Embedder(cmd.Context(), d.Config.Monitoring.Embedding); err == nil {
+			if e, err := embedding.ForEnv(cmd.Context(), d.Config.Monitoring.Embedding, g.env.AWS); err == nil {
 				m.Embedder = e
 			}
 			res, err := m.Run(cmd.Context(), maintain.Options{DryRun: dryRun, BackfillBudget: b})

@@ -153,6 +153,22 @@ func WithAWS(cfg aws.Config) Option { return func(o *options) { o.aws = &cfg } }
 // WithBedrockRetry bounds the Bedrock client's retries (defaults otherwise).
 func WithBedrockRetry(r BedrockRetry) Option { return func(o *options) { o.retry = r } }
 
+// ForEnv returns the configured embedder; the bedrock provider gets its
+// client from the AWS configuration, which awsConfig loads only then (the
+// local embedder needs no AWS setup at all). It lives here rather than on
+// app.Env so that functions which never embed (notify, status, ...) do not
+// link the Bedrock client.
+func ForEnv(ctx context.Context, cfg settings.Embedding, awsConfig func(context.Context) (aws.Config, error)) (Embedder, error) {
+	if cfg.Provider != "bedrock" {
+		return FromConfig(cfg)
+	}
+	awsCfg, err := awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return FromConfig(cfg, WithAWS(awsCfg))
+}
+
 // FromConfig returns the configured embedder: the local scent-profile
 // embedder, or Bedrock Titan V2 (which needs WithAWS).
 func FromConfig(cfg settings.Embedding, opts ...Option) (Embedder, error) {

@@ -2,10 +2,15 @@ package notify
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/cycle"
+	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // Lambda is the notify function's handler, on the cycle's success path and
@@ -15,16 +20,54 @@ import (
 type Lambda struct {
 	Env  *app.Env
 	Deps *app.Lazy
+	// Level, when set, follows each cycle state's debug flag.
+	Level *slog.LevelVar
+	// Now stamps a cycle marked failed here (time.Now when nil).
+	Now func() time.Time
 
 	mu    sync.Mutex
 	setup *Setup
 }
 
-// Handle runs the Notify step.
+// Handle runs the Notify step (functions/notify, and the local runner
+// through steps.Notify). An execution that ended without reaching Catch
+// (timed out, aborted) arrives from an EventBridge rule with the error set
+// and the cycle still running: it is marked failed first. Errors come back
+// classified for Step Functions (cycle.Classify), and an authentication
+// failure drops the cached connection so the next call re-reads the secret.
+//
+// This wiring lives here, not in package steps, so that functions/notify
+// links only what sending needs: html/template turns off the linker's
+// dead-method elimination, and every SDK linked beside it then costs its
+// whole method set in binary size.
 func (l *Lambda) Handle(ctx context.Context, st cycle.State) (*Result, error) {
+	if l.Level != nil {
+		if st.Debug {
+			l.Level.Set(slog.LevelDebug)
+		} else {
+			l.Level.Set(slog.LevelInfo)
+		}
+	}
+	res, err := l.handle(ctx, st)
+	if err != nil {
+		l.Deps.Reset(err)
+		return nil, cycle.Classify(err)
+	}
+	return res, nil
+}
+
+func (l *Lambda) handle(ctx context.Context, st cycle.State) (*Result, error) {
 	d, err := l.Deps.Get(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if st.Error != nil && st.CycleID != "" {
+		store := &cycle.Store{DB: d.Pool, Now: l.Now}
+		if rec, err := store.Get(ctx, st.CycleID); err == nil && rec.Status == cycle.StatusRunning {
+			if err := store.Finish(ctx, st.CycleID, cycle.StatusFailed, &cycle.Failure{Step: "execution", Type: st.Error.Error, Message: st.Error.Cause}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	l.mu.Lock()
 	if l.setup == nil {
@@ -39,4 +82,18 @@ func (l *Lambda) Handle(ctx context.Context, st cycle.State) (*Result, error) {
 	l.mu.Unlock()
 	n := &Notifier{DB: d.Pool, Config: d.Config, Sender: s.Sender, From: s.From, StateMachineARN: s.StateMachineARN, Logger: d.Logger}
 	return n.Handle(ctx, st)
+}
+
+// ForLambda builds the handler as functions/notify runs it: the process
+// environment, a JSON logger on stdout whose level follows each cycle's
+// debug flag, the AWS SDK configuration, and at most maxConns database
+// connections. It is steps.ForLambda without the clients notify never uses.
+func ForLambda(ctx context.Context, maxConns int32) (*Lambda, *slog.Logger, error) {
+	level := new(slog.LevelVar)
+	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON, Level: level})
+	env := app.NewEnv(logger)
+	if _, err := env.AWS(ctx); err != nil {
+		return nil, logger, err
+	}
+	return &Lambda{Env: env, Deps: &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: maxConns}}, Level: level}, logger, nil
 }

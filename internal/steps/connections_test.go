@@ -30,7 +30,7 @@ func lambdaBudget(t *testing.T, dir string) int32 {
 	t.Helper()
 	src, err := os.ReadFile("../../functions/" + dir + "/main.go")
 	require.NoError(t, err)
-	m := regexp.MustCompile(`steps\.ForLambda\([^,]+,\s*(\d+)\)`).FindSubmatch(src)
+	m := regexp.MustCompile(`(?:steps|notify)\.ForLambda\([^,]+,\s*(\d+)\)`).FindSubmatch(src)
 	require.NotNil(t, m, "functions/%s/main.go calls steps.ForLambda(ctx, maxConns)", dir)
 	n, err := strconv.Atoi(string(m[1]))
 	require.NoError(t, err)

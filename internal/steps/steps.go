@@ -20,6 +20,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/crawl"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/detect"
+	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/emf"
 	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/logging"
@@ -200,7 +201,7 @@ func (s *Steps) getter() bucket.Getter {
 // matcher (the importer's default) and embedder.
 func (s *Steps) importer(ctx context.Context, d *app.Deps) (*importer.Importer, error) {
 	im := &importer.Importer{Pool: d.Pool, Config: d.Config, Logger: s.logger(d), Now: s.Now}
-	if e, err := s.Env.Embedder(ctx, d.Config.Monitoring.Embedding); err == nil {
+	if e, err := embedding.ForEnv(ctx, d.Config.Monitoring.Embedding, s.Env.AWS); err == nil {
 		im.Embedder = e
 	} else {
 		s.logger(d).WarnContext(ctx, "embeddings left pending: the embedder is unavailable", "err", err)
@@ -252,7 +253,7 @@ func (s *Steps) Maintain(ctx context.Context, st cycle.State) (*maintain.Result,
 	}
 	m := &maintain.Maintainer{Pool: d.Pool, Config: d.Config, Logger: s.logger(d)}
 	// An embedder that cannot be built leaves the backfill skipped, with the reason in the result.
-	if e, err := s.Env.Embedder(ctx, d.Config.Monitoring.Embedding); err == nil {
+	if e, err := embedding.ForEnv(ctx, d.Config.Monitoring.Embedding, s.Env.AWS); err == nil {
 		m.Embedder = e
 	}
 	step := &maintain.Step{Maintainer: m, Store: s.store(d)}
@@ -281,22 +282,8 @@ func (s *Steps) Metrics(ctx context.Context, st cycle.State) (*metrics.Report, e
 // (timed out, aborted) arrives here from an EventBridge rule with the
 // error set and the cycle still running: it is marked failed first.
 func (s *Steps) Notify(ctx context.Context, st cycle.State) (*notify.Result, error) {
-	s.debug(st)
-	d, err := s.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if st.Error != nil && st.CycleID != "" {
-		store := s.store(d)
-		if rec, err := store.Get(ctx, st.CycleID); err == nil && rec.Status == cycle.StatusRunning {
-			if err := store.Finish(ctx, st.CycleID, cycle.StatusFailed, &cycle.Failure{Step: "execution", Type: st.Error.Error, Message: st.Error.Cause}); err != nil {
-				return nil, s.fail(cycle.Classify(err))
-			}
-		}
-	}
-	n := &notify.Lambda{Env: s.Env, Deps: s.Deps}
-	res, err := n.Handle(ctx, st)
-	return res, s.fail(cycle.Classify(err))
+	n := &notify.Lambda{Env: s.Env, Deps: s.Deps, Level: s.Level, Now: s.Now}
+	return n.Handle(ctx, st)
 }
 
 // Functions returns the handlers by their substitution names in the
