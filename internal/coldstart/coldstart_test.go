@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,12 +36,16 @@ func functions(tb testing.TB) (root string, names []string) {
 	return root, names
 }
 
-// buildAll compiles every function as deployed, for goarch, in one go
-// build (shared compilation, parallel links); it returns name -> binary.
-func buildAll(tb testing.TB, root string, names []string, goarch string) map[string]string {
+// deployedLDFlags are the linker flags of the Makefile's LAMBDA_BUILD.
+const deployedLDFlags = "-s -w"
+
+// buildAll compiles every function as deployed (with ldflags; "-w" keeps
+// the symbol table a test reads), for goarch, in one go build (shared
+// compilation, parallel links); it returns name -> binary.
+func buildAll(tb testing.TB, root string, names []string, goarch, ldflags string) map[string]string {
 	tb.Helper()
 	dir := tb.TempDir()
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "./functions/...")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", ldflags, "-o", dir+"/", "./functions/...")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -102,11 +107,36 @@ func TestEveryFunctionReachesTheRuntimeAPI(t *testing.T) {
 		t.Skip("builds every function")
 	}
 	root, names := functions(t)
-	bins := buildAll(t, root, names, runtime.GOARCH)
+	bins := buildAll(t, root, names, runtime.GOARCH, "-w")
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			firstPoll(t, bins[name])
+			keepsDeadMethodElimination(t, bins[name])
 		})
+	}
+}
+
+// keepsDeadMethodElimination fails when bin links reflect's method
+// lookups (Value.Method, Value.MethodByName, Type.Method,
+// Type.MethodByName): the linker then keeps every exported method of every
+// type that reaches an interface, which cost notify 8 MB when it rendered
+// through the standard library's text/template and html/template (see
+// docs/BENCHMARKS.md, binary size).
+func keepsDeadMethodElimination(t *testing.T, bin string) {
+	t.Helper()
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm %s: %v", bin, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		switch f[len(f)-1] {
+		case "reflect.Value.Method", "reflect.Value.MethodByName", "reflect.(*rtype).Method", "reflect.(*rtype).MethodByName":
+			t.Errorf("%s links %s, which turns off the linker's dead-method elimination (a text/template or html/template Execute? use github.com/DataDog/datadog-agent/pkg/template)", filepath.Base(bin), f[len(f)-1])
+		}
 	}
 }
 
@@ -115,8 +145,8 @@ func TestEveryFunctionReachesTheRuntimeAPI(t *testing.T) {
 // build on this machine.
 func BenchmarkColdStart(b *testing.B) {
 	root, names := functions(b)
-	arms := buildAll(b, root, names, "arm64")
-	amds := buildAll(b, root, names, "amd64")
+	arms := buildAll(b, root, names, "arm64", deployedLDFlags)
+	amds := buildAll(b, root, names, "amd64", deployedLDFlags)
 	for _, name := range names {
 		info, err := os.Stat(arms[name])
 		if err != nil {

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	htmltemplate "html/template"
 	"strings"
-	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
+
+	htmltemplate "github.com/DataDog/datadog-agent/pkg/template/html"
+	texttemplate "github.com/DataDog/datadog-agent/pkg/template/text"
 
 	"github.com/scentmatch/pipeline/internal/settings"
 )
@@ -37,25 +38,34 @@ type RenderOptions struct {
 }
 
 // view is what every template receives.
+//
+// Templates read fields only: the template engine (DataDog's copy of
+// text/template and html/template without method calls, so the linker
+// keeps its dead-method elimination) cannot call methods.
 type view struct {
-	Kind      Kind
-	Label     string
-	Title     string
-	Subject   string
-	Test      bool
-	Resolved  bool
-	Since     time.Time
-	R         *Report
-	HealthMin float64
-	PerfMin   float64
-	Unhealthy []string
-	Trends    []string
-	Health    []bar
-	Catalog   []bar
-	CatalogLo int64
-	CatalogHi int64
-	More      int
-	Generated time.Time
+	Kind  Kind
+	Label string
+	Noun  string
+	// HeaderColor is the heading's background for the kind.
+	HeaderColor string
+	// SinceKnown says Since is set.
+	SinceKnown bool
+	Title      string
+	Subject    string
+	Test       bool
+	Resolved   bool
+	Since      time.Time
+	R          *Report
+	HealthMin  float64
+	PerfMin    float64
+	Unhealthy  []string
+	Trends     []string
+	Health     []bar
+	Catalog    []bar
+	CatalogLo  int64
+	CatalogHi  int64
+	More       int
+	Generated  time.Time
 }
 
 // bar is one row of a table-based bar chart.
@@ -97,6 +107,8 @@ func init() {
 func Render(kind Kind, rep *Report, opt RenderOptions) (Content, error) {
 	v := &view{Kind: kind, Label: kind.Label(), Test: opt.Test, Resolved: opt.Resolved, Since: opt.AlertSince, R: rep,
 		HealthMin: opt.Thresholds.HealthScoreMin, PerfMin: opt.Thresholds.PerformanceWarningMinutes, Generated: opt.Now}
+	v.Noun, v.SinceKnown = kind.Noun(), !opt.AlertSince.IsZero()
+	v.HeaderColor = headerColor(v)
 	v.Unhealthy = rep.Unhealthy(v.HealthMin)
 	v.Trends = trends(rep)
 	v.Health, v.Catalog, v.CatalogLo, v.CatalogHi = charts(rep)
@@ -407,8 +419,8 @@ var funcs = map[string]any{
 	},
 }
 
-// HeaderColor is the heading's background for the kind.
-func (v *view) HeaderColor() string {
+// headerColor is the heading's background for the kind.
+func headerColor(v *view) string {
 	switch {
 	case v.Resolved:
 		return "#15803d"
