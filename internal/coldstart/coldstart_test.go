@@ -159,7 +159,7 @@ func BenchmarkColdStart(b *testing.B) {
 				total += firstPoll(b, amd)
 			}
 			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/start")
-			b.ReportMetric(float64(info.Size())/(1<<20), "MB-arm64")
+			b.ReportMetric(float64(info.Size())/(1<<20), "MiB-arm64")
 		})
 	}
 	fmt.Fprintln(os.Stderr, "cold start proxy: exec to first GET /runtime/invocation/next, amd64 build, this machine")
