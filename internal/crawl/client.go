@@ -36,6 +36,11 @@ type Options struct {
 	// from now): a Retry-After that an earlier client of the same cycle
 	// received (Stats.RetryAfterUntil of the detect step).
 	NotBefore time.Time
+	// Spent is how many requests earlier clients of the same cycle already
+	// sent to this source (the detect step's Stats.Requests): they count
+	// against max_requests_per_cycle, which bounds the cycle, not each
+	// client.
+	Spent int
 }
 
 // Stats counts what a Client did. It is the "crawl" object of the detect
@@ -164,6 +169,9 @@ func New(cfg Config, opts Options) *Client {
 	}
 	c.stats.Source = cfg.Source
 	c.spacing = cfg.interval()
+	if opts.Spent > 0 {
+		c.reserved = opts.Spent
+	}
 	if limit := time.Now().Add(cfg.BackoffMax); opts.NotBefore.After(limit) {
 		c.notBefore = limit
 	} else {

@@ -355,6 +355,37 @@ func TestBudgetIsNeverExceeded(t *testing.T) {
 	require.Contains(t, st.DegradedReason, "request budget spent")
 }
 
+// TestBudgetIsSharedWithAnEarlierClientOfTheCycle: a client told that the
+// cycle's detect step already sent 5 of 7 requests sends 2 (robots.txt
+// and one page), so the cycle as a whole stays within
+// max_requests_per_cycle.
+func TestBudgetIsSharedWithAnEarlierClientOfTheCycle(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t, "User-agent: *\nAllow: /\n", okJSON)
+	cfg := testConfig(t, up.URL)
+	cfg.MaxRequests = 7
+	c := New(cfg, Options{Spent: 5})
+	var fetched, exhausted int
+	for i := 1; i <= 4; i++ {
+		_, err := c.Fetch(context.Background(), fmt.Sprintf("/api/v1/fragrances?page=%d", i), parseJSON)
+		if errors.Is(err, ErrBudgetExhausted) {
+			exhausted++
+			continue
+		}
+		require.NoError(t, err)
+		fetched++
+	}
+	require.Len(t, up.log(), 2, "robots.txt and one page: 5 + 2 = max_requests_per_cycle")
+	require.Equal(t, 1, fetched)
+	require.Equal(t, 3, exhausted)
+	require.True(t, c.Stats().BudgetExhausted)
+
+	spent := New(cfg, Options{Spent: 7})
+	_, err := spent.Fetch(context.Background(), "/api/v1/fragrances?page=1", parseJSON)
+	require.ErrorIs(t, err, ErrBudgetExhausted)
+	require.Len(t, up.log(), 2, "a spent budget sends nothing, not even robots.txt")
+}
+
 func TestMalformedAndOversizedPagesAreSkippedAndCounted(t *testing.T) {
 	t.Parallel()
 	var sentBig atomic.Int64

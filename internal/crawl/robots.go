@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -31,6 +32,10 @@ func (c *Client) ensureRobots(ctx context.Context) error {
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("fetching %s: %w", u, ctx.Err())
+	case errors.Is(err, ErrBudgetExhausted):
+		// Nothing was sent (an earlier client of the cycle spent the
+		// budget): the rules stay unknown, and no page is fetched either.
+		return err
 	case err != nil:
 		c.robots, c.robotsReason = disallowAll(), fmt.Sprintf("robots.txt could not be fetched (%v): treated as disallow all", err)
 	case resp.status >= 500:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,4 +164,64 @@ func TestThrottledUpstreamDegradesTheCrawl(t *testing.T) {
 	t.Logf("%d API requests (%d answered 429, %d answered 503), crawl %v requests, %v retries, degraded: %q; %d candidates, %d new fragrances; cycle %s",
 		len(hits), throttled, unavailable, crawl["requests"], crawl["retries"], crawl["degraded_reason"], cands, sum.NewFragrancesImported,
 		elapsed.Round(time.Millisecond))
+}
+
+// TestCycleSharesOneRequestBudget: max_requests_per_cycle bounds the
+// cycle, not each step's client. A first cycle with the default budget
+// counts what detect and the import's fetch send; a second, on a fresh
+// database, gets a budget of detect's requests plus two: the fetch sends
+// robots.txt and one record, the upstream sees no more than the budget,
+// and the candidates left over are reported as fetch errors, not fetched
+// behind the budget's back.
+func TestCycleSharesOneRequestBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	run := func(budget int) (hits int, crawl map[string]any, imp importResult, outcome string) {
+		srv, err := sandbox.New(sandbox.Options{Now: sandboxWeek, Logger: logging.Discard()})
+		require.NoError(t, err)
+		var requests atomic.Int32 // robots.txt included
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			srv.ServeHTTP(w, r)
+		}))
+		t.Cleanup(up.Close)
+		open := func(ctx context.Context, name string, s settings.Source, deps upstream.Deps) (upstream.Source, func(), error) {
+			deps.BaseURL = up.URL
+			if budget > 0 {
+				s.MaxRequestsPerCycle = budget
+			}
+			source, err := upstream.Open(name, s, deps)
+			return source, func() {}, err
+		}
+		url := dbtest.URL(t)
+		p := newPipeline(t, url, tempHome(t), open)
+		sum, err := p.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0200", MaxFragrances: 5, Options: p.options()})
+		require.NoError(t, err)
+		db := connect(t, url)
+		rec, err := (&cycle.Store{DB: db}).Get(ctx, sum.CycleID)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(rec.StepResults[cycle.StepImport], &imp))
+		return int(requests.Load()), detectCrawl(t, db, sum.CycleID), imp, sum.Outcome
+	}
+
+	free, crawl, imp, outcome := run(0)
+	require.Equal(t, "succeeded", outcome)
+	detected := int(crawl["requests"].(float64))
+	require.Equal(t, imp.Candidates, imp.Fetched)
+	require.Greater(t, free, detected+2, "the fetch needs more than robots.txt and one record")
+
+	budget := detected + 2
+	hits, crawl, imp, outcome := run(budget)
+	require.Equal(t, detected, int(crawl["requests"].(float64)), "detect crawls the same within the smaller budget")
+	require.LessOrEqual(t, hits, budget, "detect and the import's fetch together stay within max_requests_per_cycle")
+	require.Equal(t, 1, imp.Fetched, "robots.txt and one record were all the budget left")
+	require.Len(t, imp.FetchErrors, imp.Candidates-1)
+	t.Logf("default budget: %d requests (detect %d); budget %d: %d requests, %d of %d candidates fetched, cycle %s",
+		free, detected, budget, hits, imp.Fetched, imp.Candidates, outcome)
+}
+
+type importResult struct {
+	Candidates  int               `json:"candidates"`
+	Fetched     int               `json:"fetched"`
+	FetchErrors []json.RawMessage `json:"fetch_errors"`
 }

@@ -168,21 +168,27 @@ func (s *Steps) Import(ctx context.Context, input json.RawMessage) (any, error) 
 		return nil, &cycle.BadInputError{Err: fmt.Errorf("decoding the cycle state: %w", err)}
 	}
 	s.debug(st)
-	// The upstream's Retry-After holds for the whole cycle: the fetch waits
-	// out one the detect step received.
+	// The upstream's Retry-After and request budget hold for the whole
+	// cycle: the fetch waits out one the detect step received, and spends
+	// only what detect left of max_requests_per_cycle.
 	var det struct {
 		Crawl struct {
+			Source          string     `json:"source"`
+			Requests        int        `json:"requests"`
 			RetryAfterUntil *time.Time `json:"retry_after_until"`
 		} `json:"crawl"`
 	}
-	var notBefore time.Time
-	if ok, _ := st.Result(cycle.StepDetect, &det); ok && det.Crawl.RetryAfterUntil != nil {
-		notBefore = *det.Crawl.RetryAfterUntil
+	var prior priorCrawl
+	if ok, _ := st.Result(cycle.StepDetect, &det); ok {
+		prior = priorCrawl{source: det.Crawl.Source, requests: det.Crawl.Requests}
+		if det.Crawl.RetryAfterUntil != nil {
+			prior.notBefore = *det.Crawl.RetryAfterUntil
+		}
 	}
 	step := &importer.CycleStep{
 		Importer: im, S3: s.S3, BucketRoot: s.Bucket,
 		EmbeddingTimeout: time.Duration(d.Config.Monitoring.Embedding.TimeoutSeconds) * time.Second,
-		Fetcher:          s.fetcher(d, notBefore),
+		Fetcher:          s.fetcher(d, prior),
 	}
 	res, err := cycle.RunStep(ctx, s.store(d), st, cycle.StepImport, func(ctx context.Context) (*importer.CycleResult, error) {
 		return step.Handle(ctx, st)
@@ -209,9 +215,19 @@ func (s *Steps) importer(ctx context.Context, d *app.Deps) (*importer.Importer, 
 	return im, nil
 }
 
+// priorCrawl is what the cycle's detect step left for the import's fetch:
+// the source it crawled, the requests it sent there, and a Retry-After
+// still running.
+type priorCrawl struct {
+	source    string
+	requests  int
+	notBefore time.Time
+}
+
 // fetcher opens the candidates' source for the import step; no request
-// starts before notBefore.
-func (s *Steps) fetcher(d *app.Deps, notBefore time.Time) func(ctx context.Context, source string) (importer.RecordFetcher, func(), error) {
+// starts before the detect step's Retry-After ends, and detect's requests
+// to the same source count against its max_requests_per_cycle.
+func (s *Steps) fetcher(d *app.Deps, prior priorCrawl) func(ctx context.Context, source string) (importer.RecordFetcher, func(), error) {
 	return func(ctx context.Context, name string) (importer.RecordFetcher, func(), error) {
 		src, ok := d.Config.Sources[name]
 		if !ok {
@@ -221,7 +237,11 @@ func (s *Steps) fetcher(d *app.Deps, notBefore time.Time) func(ctx context.Conte
 		if open == nil {
 			open = detect.OpenSource
 		}
-		up, release, err := open(ctx, name, src, upstream.Deps{Cache: crawl.PGCache{DB: d.Pool}, Logger: s.logger(d), Now: s.Now, NotBefore: notBefore})
+		deps := upstream.Deps{Cache: crawl.PGCache{DB: d.Pool}, Logger: s.logger(d), Now: s.Now, NotBefore: prior.notBefore}
+		if name == prior.source {
+			deps.Spent = prior.requests
+		}
+		up, release, err := open(ctx, name, src, deps)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -47,7 +47,7 @@ func NewHTTP(name string, s settings.Source, deps Deps) (*HTTP, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	client := crawl.New(cfg, crawl.Options{Cache: deps.Cache, Logger: deps.Logger, Now: deps.Now, Transport: deps.Transport, NotBefore: deps.NotBefore})
+	client := crawl.New(cfg, crawl.Options{Cache: deps.Cache, Logger: deps.Logger, Now: deps.Now, Transport: deps.Transport, NotBefore: deps.NotBefore, Spent: deps.Spent})
 	return &HTTP{name: name, client: client, logger: deps.Logger, now: deps.Now}, nil
 }
 

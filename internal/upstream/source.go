@@ -114,6 +114,9 @@ type Deps struct {
 	// NotBefore holds the source's first request until then (at most
 	// backoff_max_ms): the Retry-After the cycle's detect step received.
 	NotBefore time.Time
+	// Spent is the requests the cycle's detect step already sent to this
+	// source; they count against its max_requests_per_cycle.
+	Spent int
 }
 
 // Open returns the configured source name. A sandbox source needs
