@@ -128,6 +128,9 @@ func Check(ctx context.Context, ov Overrides) (*Config, Problems, error) {
 			problems = append(problems, semanticChecks(name, label, cfg)...)
 		}
 	}
+	if len(problems.Errors()) == 0 {
+		problems = append(problems, crossChecks(cfg)...)
+	}
 	problems = problems.sorted()
 	cfg.Problems = problems.Warnings()
 	return cfg, problems, nil

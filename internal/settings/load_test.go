@@ -398,3 +398,39 @@ func TestDetectionSection(t *testing.T) {
 	var m Monitoring
 	require.Equal(t, DefaultDetection, m.DetectionOrDefault())
 }
+
+// TestRequestBudgetFitsTheCycle: the detect crawl and the import's fetch
+// share max_requests_per_cycle, so a budget below robots.txt twice, the
+// trending pages and one request per candidate is reported (a warning: the
+// cycle still runs, with fetch errors for what does not fit).
+func TestRequestBudgetFitsTheCycle(t *testing.T) {
+	t.Parallel()
+	ethics := func(budget int) string {
+		return fmt.Sprintf(`{
+  "site": {"enabled": true, "kind": "http", "base_url": "https://example.com", "user_agent": "Bot/1.0 (+https://example.com/bot)",
+    "respect_robots_txt": true, "terms_reviewed": true, "rate_limit": 30, "delay_ms": 2000, "max_concurrency": 1,
+    "timeout_ms": 1000, "max_retries": 2, "max_requests_per_cycle": %d},
+  "off": {"enabled": false, "kind": "http", "base_url": "https://example.org", "user_agent": "Bot/1.0 (+https://example.com/bot)",
+    "respect_robots_txt": true, "terms_reviewed": true, "rate_limit": 30, "delay_ms": 2000, "max_concurrency": 1,
+    "timeout_ms": 1000, "max_retries": 2, "max_requests_per_cycle": 1}
+}`, budget)
+	}
+	def := Default()
+	need := 2 + def.Monitoring.DetectionOrDefault().TrendingMaxPages + def.Monitoring.Cycle.MaxFragrances
+	for _, tc := range []struct {
+		budget int
+		warned bool
+	}{{need - 1, true}, {need, false}} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, EthicsFile), []byte(ethics(tc.budget)), 0o644))
+		cfg, problems, err := Check(context.Background(), Dir(dir))
+		require.NoError(t, err)
+		require.Empty(t, problems.Errors(), dump(problems))
+		require.Equal(t, tc.warned, hasProblem(problems, EthicsFile, "$.site.max_requests_per_cycle", "request-budget"), "budget %d:\n%s", tc.budget, dump(problems))
+		require.False(t, hasProblem(problems, EthicsFile, "$.off.max_requests_per_cycle", "request-budget"), "a disabled source is not checked")
+		if tc.warned {
+			require.Len(t, cfg.Problems, 1, "a warning: the configuration loads")
+			require.Contains(t, cfg.Problems[0].Message, fmt.Sprintf("%d or more fits", need))
+		}
+	}
+}

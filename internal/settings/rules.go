@@ -35,6 +35,37 @@ func semanticChecks(name, label string, cfg *Config) Problems {
 
 type addFunc func(sev Severity, path, rule, format string, args ...any)
 
+// crossChecks runs the rules that read more than one file, once every file
+// is valid on its own; a problem is filed under scraping_ethics.json.
+func crossChecks(cfg *Config) Problems {
+	var ps Problems
+	label := EthicsFile
+	if o := cfg.Origins[EthicsFile]; o != "" && o != "default" {
+		label = o
+	}
+	det := cfg.Monitoring.DetectionOrDefault()
+	// A cycle's detect crawl and its import's fetch share the budget: at
+	// least robots.txt twice, the trending pages, and one request per
+	// candidate (brand pages come on top).
+	need := 2 + det.TrendingMaxPages + cfg.Monitoring.Cycle.MaxFragrances
+	names := make([]string, 0, len(cfg.Sources))
+	for n := range cfg.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := cfg.Sources[n]
+		if !s.Enabled || (s.Kind != "http" && s.Kind != "sandbox") || s.MaxRequestsPerCycle <= 0 || s.MaxRequestsPerCycle >= need {
+			continue
+		}
+		ps = append(ps, Problem{Severity: SeverityWarning, File: label, Path: "$." + n + ".max_requests_per_cycle", Rule: "request-budget",
+			Message: fmt.Sprintf("%d requests per cycle cannot cover robots.txt twice, %d trending pages and %d candidates (cycle.max_fragrances): "+
+				"the detect crawl and the import's fetch share this budget, so some candidates would not be fetched; %d or more fits",
+				s.MaxRequestsPerCycle, det.TrendingMaxPages, cfg.Monitoring.Cycle.MaxFragrances, need)})
+	}
+	return ps
+}
+
 func checkMonitoring(m *Monitoring, add addFunc) {
 	if _, err := schedule.Parse(m.Schedule.Expression); err != nil {
 		add(SeverityError, "$.schedule.expression", "aws-cron", "%v", err)
