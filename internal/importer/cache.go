@@ -9,11 +9,13 @@ import (
 )
 
 // Bounds of a candidateCache, so that a 1M-record import stays within its
-// memory budget: once full, it keeps what it has (the first fragrances
-// filed under common keys, the ones every later record ranks first).
+// memory budget (100 MB peak RSS): once full, it keeps what it has (the
+// first fragrances filed under common keys, the ones every later record
+// ranks first). Twice these took a 1M import to 102 MB; these cost about
+// 4% of the 200k import's time against them (docs/BENCHMARKS.md).
 const (
-	maxCachedKeys  = 20000
-	maxCachedLight = 25000
+	maxCachedKeys  = 10000
+	maxCachedLight = 12000
 )
 
 // candidateCache keeps, from one batch of a run to the next, what the
