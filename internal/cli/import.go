@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -30,6 +31,7 @@ type importFlags struct {
 	dryRun     bool
 	asJSON     bool
 	embedWait  string
+	cpuProfile string
 }
 
 // parseTimeout reads "10s", "2m" or a bare number of seconds ("10", as the
@@ -108,11 +110,25 @@ database fails mid-import; rerun to complete it.`,
 	f.BoolVar(&fl.dryRun, "dry-run", false, "validate and match, report what would change, write nothing")
 	f.BoolVar(&fl.asJSON, "json", false, "print the summary as JSON (and no progress)")
 	f.StringVar(&fl.embedWait, "embedding-timeout", "", "time to embed new and changed fragrances after the writes, e.g. 10s or 10 (default: embedding.timeout_seconds); the rest stays pending")
+	// For docs/BENCHMARKS.md's profiles; hidden from --help.
+	f.StringVar(&fl.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the import to this file")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
 func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	ctx := cmd.Context()
+	if fl.cpuProfile != "" {
+		out, err := os.Create(fl.cpuProfile)
+		if err != nil {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("--cpuprofile: %w", err)}
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if fl.fragrances == "" {
 		return usage("--fragrances FILE is required\nRun 'scentmatch import --help' for an example")
 	}

@@ -75,12 +75,16 @@ func secretRole(t *testing.T, password string) string {
 	require.NoError(t, err)
 	db := strings.TrimPrefix(u.Path, "/")
 
-	// The role owns the database, its schema and every relation in it.
+	// The role owns the database, its schema and every relation in it
+	// (sequences of identity columns follow their table; a standalone one,
+	// such as catalog_changes, is handed over by itself).
 	conn, err := pgx.Connect(ctx, dbURL)
 	require.NoError(t, err)
 	rows, err := conn.Query(ctx, `SELECT format('ALTER TABLE public.%I OWNER TO %I', c.relname, $1::text)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')`, role)
+		WHERE n.nspname = 'public' AND (c.relkind IN ('r', 'p', 'v', 'm')
+			OR (c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d
+				WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))))`, role)
 	require.NoError(t, err)
 	stmts, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)

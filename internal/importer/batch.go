@@ -27,6 +27,17 @@ type batcher struct {
 	// inserted counts fragrances this run inserted; analyzedAt is the
 	// count at the last ANALYZE.
 	inserted, analyzedAt int
+	// cache keeps candidate lists and screening columns across batches;
+	// end is where the batch being processed leaves it.
+	cache *candidateCache
+	end   batchEnd
+}
+
+// batchEnd is what a batch tells the cache once it commits.
+type batchEnd struct {
+	stamp    int64 // catalog_changes after the batch's writes
+	updated  bool  // the batch changed existing fragrances
+	firstNew int64 // lowest id inserted (0: none)
 }
 
 // analyzeIfGrown refreshes the planner's statistics each time this run has
@@ -67,6 +78,12 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
 		return fmt.Errorf("waiting for other imports: %w", err)
 	}
+	stamp, err := catalogStamp(ctx, tx)
+	if err != nil {
+		return err
+	}
+	b.cache.begin(stamp)
+	b.end = batchEnd{stamp: stamp}
 	if err := b.quarantine(ctx, tx, items); err != nil {
 		return err
 	}
@@ -76,6 +93,7 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
+	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
 	for _, it := range items {
 		if it.outcome == OutcomeInserted {
 			b.inserted++
@@ -166,11 +184,14 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		}
 	}
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
-	byIdentity, byKey, err := lookup(ctx, tx, ids, sortedKeys(keys), maxCands)
+	byKey := map[string][]int64{}
+	missing := b.cache.split(sortedKeys(keys), byKey)
+	byIdentity, err := lookup(ctx, tx, ids, missing, maxCands, byKey)
 	if err != nil {
 		return err
 	}
-	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands)
+	b.cache.remember(missing, byKey, maxCands)
+	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands, b.cache)
 	if err != nil {
 		return err
 	}
@@ -335,7 +356,18 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if err := b.insertReviews(ctx, tx, reviews, remap); err != nil {
 		return err
 	}
-	return b.insertMerges(ctx, tx, merges, remap)
+	if err := b.insertMerges(ctx, tx, merges, remap); err != nil {
+		return err
+	}
+	end, err := catalogStamp(ctx, tx)
+	if err != nil {
+		return err
+	}
+	b.end = batchEnd{stamp: end, updated: len(updates) > 0}
+	if len(real) > 0 {
+		b.end.firstNew = real[0]
+	}
+	return nil
 }
 
 // exactCopy returns the candidate with f's match key and content hash (0: none).
@@ -424,7 +456,7 @@ type lightRow struct {
 // another number), and their notes, accords and identities would be read
 // for nothing.
 func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*item, byIdentity map[identity]int64,
-	byKey map[string][]int64, max int) (*candidateSet, error) {
+	byKey map[string][]int64, max int, cache *candidateCache) (*candidateSet, error) {
 	cs := &candidateSet{screen: screen, light: map[int64]*lightRow{}}
 	full := map[int64]bool{}
 	for _, fid := range byIdentity {
@@ -445,9 +477,22 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 			full[id] = true
 		}
 	} else {
-		light, err := loadLight(ctx, tx, setIDs(want))
+		light := make(map[int64]*lightRow, len(want))
+		var missing []int64
+		for id := range want {
+			if l, ok := cache.light[id]; ok {
+				light[id] = l
+			} else {
+				missing = append(missing, id)
+			}
+		}
+		loaded, err := loadLight(ctx, tx, missing)
 		if err != nil {
 			return nil, err
+		}
+		cache.rememberLight(loaded)
+		for id, l := range loaded {
+			light[id] = l
 		}
 		for i, it := range valid {
 			for _, id := range ranked[i] {

@@ -62,7 +62,8 @@ func BenchmarkMatchOneRecord(b *testing.B) {
 		f.MatchKey = catalog.MatchKey(f.BrandKey, f.Name, "", "")
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			keys := m.Keys(f)
-			_, byKey, err := lookup(ctx, tx, nil, keys, settings.DefaultMatching.MaxCandidates)
+			byKey := map[string][]int64{}
+			_, err := lookup(ctx, tx, nil, keys, settings.DefaultMatching.MaxCandidates, byKey)
 			if err != nil {
 				return err
 			}

@@ -83,11 +83,12 @@ func (im *Importer) Probe(ctx context.Context, source string, records []map[stri
 			}
 		}
 		maxCands := im.Config.Monitoring.MatchingOrDefault().MaxCandidates
-		byIdentity, byKey, err := lookup(ctx, tx, ids, sortedKeys(allKeys), maxCands)
+		byKey := map[string][]int64{}
+		byIdentity, err := lookup(ctx, tx, ids, sortedKeys(allKeys), maxCands, byKey)
 		if err != nil {
 			return err
 		}
-		cs, err := loadCandidates(ctx, tx, screen, valid, nil, byKey, maxCands)
+		cs, err := loadCandidates(ctx, tx, screen, valid, nil, byKey, maxCands, newCandidateCache())
 		if err != nil {
 			return err
 		}

@@ -83,29 +83,32 @@ func normalizeEmpty(f *catalog.Fragrance) {
 
 // lookup finds what matching needs for one batch: the fragrances reached
 // by source identity, and per candidate key the fragrances filed under it
-// (at most perKey each). Rows are not loaded here: see loadRows.
-func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKey int) (byIdentity map[identity]int64, byKey map[string][]int64, err error) {
+// (at most perKey each, lowest ids first), filed in byKey. Rows are not
+// loaded here: see loadRows.
+func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKey int, byKey map[string][]int64) (byIdentity map[identity]int64, err error) {
 	byIdentity = map[identity]int64{}
-	byKey = map[string][]int64{}
 	sources, sourceIDs := splitIdentities(ids)
 	r, err := tx.Query(ctx, `SELECT si.source, si.source_id, si.fragrance_id
 		FROM source_identities si JOIN unnest($1::text[], $2::text[]) AS q(source, source_id)
 		ON si.source = q.source AND si.source_id = q.source_id`, sources, sourceIDs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("looking up source identities: %w", err)
+		return nil, fmt.Errorf("looking up source identities: %w", err)
 	}
 	for r.Next() {
 		var id identity
 		var fid int64
 		if err := r.Scan(&id.Source, &id.SourceID, &fid); err != nil {
 			r.Close()
-			return nil, nil, fmt.Errorf("reading source identity: %w", err)
+			return nil, fmt.Errorf("reading source identity: %w", err)
 		}
 		byIdentity[id] = fid
 	}
 	r.Close()
 	if err := r.Err(); err != nil {
-		return nil, nil, fmt.Errorf("looking up source identities: %w", err)
+		return nil, fmt.Errorf("looking up source identities: %w", err)
+	}
+	if len(keys) == 0 {
+		return byIdentity, nil
 	}
 	// One B-tree probe per key; only ids travel back, one array per key
 	// found with its position in keys (a row per id was 29,000 rows per
@@ -115,26 +118,26 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKe
 			FROM (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) fk) c
 		WHERE c.ids IS NOT NULL`, keys, perKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("looking up candidates: %w", err)
+		return nil, fmt.Errorf("looking up candidates: %w", err)
 	}
 	for r.Next() {
 		var i int64
 		var fids []int64
 		if err := r.Scan(&i, &fids); err != nil {
 			r.Close()
-			return nil, nil, fmt.Errorf("reading candidate: %w", err)
+			return nil, fmt.Errorf("reading candidate: %w", err)
 		}
 		if i < 1 || i > int64(len(keys)) {
 			r.Close()
-			return nil, nil, fmt.Errorf("reading candidates: key position %d out of 1..%d", i, len(keys))
+			return nil, fmt.Errorf("reading candidates: key position %d out of 1..%d", i, len(keys))
 		}
 		byKey[keys[i-1]] = fids
 	}
 	r.Close()
 	if err := r.Err(); err != nil {
-		return nil, nil, fmt.Errorf("looking up candidates: %w", err)
+		return nil, fmt.Errorf("looking up candidates: %w", err)
 	}
-	return byIdentity, byKey, nil
+	return byIdentity, nil
 }
 
 // loadRows reads the fragrances with the given ids.
