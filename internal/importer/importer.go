@@ -253,6 +253,10 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			break
 		}
 		sum.Batches++
+		if err := im.heartbeat(ctx, db, runID); err != nil {
+			runErr = err
+			break
+		}
 		if err := b.analyzeIfGrown(ctx); err != nil {
 			runErr = err
 			break
@@ -386,12 +390,37 @@ func (im *Importer) startRun(ctx context.Context, db runDB, r Records, opts Opti
 	if opts.Source != "" {
 		source = &opts.Source
 	}
-	err := db.QueryRow(ctx, `INSERT INTO import_runs (cycle_id, kind, source, input_ref, input_etag, dry_run, started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, cycle, opts.Kind, source, ref, etag, opts.DryRun, im.now()).Scan(&id)
+	now := im.now()
+	// Runs whose process died mid-way (no batch for StaleRunAfter) are
+	// marked failed here, so import_runs does not keep them 'running'. A
+	// live run this catches (one batch slower than that) sets its own
+	// status again when it finishes.
+	if _, err := db.Exec(ctx, `UPDATE import_runs SET status = 'failed', finished_at = coalesce(heartbeat_at, started_at),
+		error = 'interrupted: no batch committed since ' || to_char(coalesce(heartbeat_at, started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
+			'; the process ended before the run finished (rerun the import: committed batches are kept, the rest is imported)'
+		WHERE status = 'running' AND coalesce(heartbeat_at, started_at) < $1`, now.Add(-StaleRunAfter)); err != nil {
+		return 0, fmt.Errorf("closing interrupted import runs: %w", err)
+	}
+	err := db.QueryRow(ctx, `INSERT INTO import_runs (cycle_id, kind, source, input_ref, input_etag, dry_run, started_at, heartbeat_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`, cycle, opts.Kind, source, ref, etag, opts.DryRun, now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("recording the import run: %w", err)
 	}
 	return id, nil
+}
+
+// StaleRunAfter is how long an import run may go without committing a
+// batch before the next import marks it failed (interrupted). A batch takes
+// seconds; the longest quiet stretch of a live run is its embedding
+// backfill, bounded by the embedding timeout.
+const StaleRunAfter = 15 * time.Minute
+
+// heartbeat records that the run just committed a batch.
+func (im *Importer) heartbeat(ctx context.Context, db runDB, runID int64) error {
+	if _, err := db.Exec(ctx, `UPDATE import_runs SET heartbeat_at = $2 WHERE id = $1`, runID, im.now()); err != nil {
+		return fmt.Errorf("recording the import run's progress: %w", err)
+	}
+	return nil
 }
 
 func (im *Importer) finishRun(ctx context.Context, db runDB, sum *Summary) error {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -274,6 +275,40 @@ func TestUnreadableFileKeepsCommittedBatchesAndRerunCompletes(t *testing.T) {
 	require.Equal(t, 15, sum.Counts["inserted"])
 	require.Equal(t, 15, sum.Counts["unchanged"])
 	require.Equal(t, 30, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+}
+
+// TestInterruptedRunsAreClosedByTheNextImport: a run whose process died
+// (here: rows left 'running', as a SIGKILL leaves them) is marked failed by
+// the next import once its last batch is older than StaleRunAfter; a run
+// that committed a batch recently is left running.
+func TestInterruptedRunsAreClosedByTheNextImport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
+	b.im.Now = func() time.Time { return now }
+	var dead, alive int64
+	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO import_runs (kind, started_at, heartbeat_at) VALUES ('manual', $1, $2) RETURNING id`,
+		now.Add(-2*time.Hour), now.Add(-importer.StaleRunAfter-time.Minute)).Scan(&dead))
+	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO import_runs (kind, started_at, heartbeat_at) VALUES ('manual', $1, $2) RETURNING id`,
+		now.Add(-2*time.Hour), now.Add(-time.Minute)).Scan(&alive))
+
+	path := writeFile(t, "next.jsonl", `{"source_id": "1", "brand": "Acme", "name": "One"}`+"\n"+`{"source_id": "2", "brand": "Acme", "name": "Two"}`+"\n")
+	sum, _, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 1})
+	require.NoError(t, err)
+
+	var status, msg string
+	var finished, heartbeat time.Time
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT status, error, finished_at, heartbeat_at FROM import_runs WHERE id = $1`, dead).Scan(&status, &msg, &finished, &heartbeat))
+	require.Equal(t, "failed", status)
+	require.Contains(t, msg, "interrupted: no batch committed since "+heartbeat.UTC().Format("2006-01-02T15:04:05Z"))
+	require.True(t, finished.Equal(heartbeat), "finished when it last made progress")
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT status FROM import_runs WHERE id = $1`, alive).Scan(&status))
+	require.Equal(t, "running", status, "a run that committed a minute ago is left alone")
+
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT status, heartbeat_at FROM import_runs WHERE id = $1`, sum.RunID).Scan(&status, &heartbeat))
+	require.Equal(t, "succeeded", status)
+	require.True(t, heartbeat.Equal(now), "each committed batch moves the heartbeat")
 }
 
 func TestDryRunWritesNothing(t *testing.T) {
