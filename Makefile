@@ -45,7 +45,7 @@ lint: check-go ## gofmt check and go vet only
 	$(GO) vet ./...
 
 .PHONY: bench
-bench: check-go ## Benchmarks (about 30 minutes): validation, import vs psql \copy, cold start, embeddings, a 10k-candidate cycle on a 1M catalog, matching against 1M (docs/BENCHMARKS.md)
+bench: check-go ## Benchmarks (about 20 minutes): validation, import vs psql \copy, cold start, embeddings, a 10k-candidate cycle on a 1M catalog, matching against 1M (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
 	scripts/bench-import.sh
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/coldstart/
