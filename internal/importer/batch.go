@@ -200,6 +200,20 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if err != nil {
 		return err
 	}
+	// Records without a source identity that an earlier import already
+	// made into a fragrance, by source and content.
+	var recs []recordKey
+	for _, it := range valid {
+		if it.f.Source == "" || it.f.SourceID == "" {
+			it.rec = recordKey{source: it.f.Source, hash: catalog.ContentHash(it.f)}
+			recs = append(recs, it.rec)
+		}
+	}
+	byRecord, err := lookupRecords(ctx, tx, recs)
+	if err != nil {
+		return err
+	}
+	newRecs := map[recordKey]int64{}
 
 	var (
 		pending      []*row                 // new fragrances, ids -1, -2, ...
@@ -247,6 +261,13 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			continue
 		}
+		if !hasID {
+			if fid, ok := byRecord[it.rec]; ok {
+				it.outcome, it.fid = OutcomeUnchanged, fid
+				it.reasons = append(it.reasons, fmt.Sprintf("the same record (source and content) was imported before as fragrance %d", fid))
+				continue
+			}
+		}
 		cands, err := cs.candidates(ctx, tx, it, byKey, maxCands)
 		if err != nil {
 			return err
@@ -258,6 +279,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			if fid := exactCopy(cands, rows, f); fid != 0 {
 				it.outcome, it.fid = OutcomeUnchanged, fid
 				it.reasons = append(it.reasons, "identical to a catalog fragrance")
+				newRecs[it.rec] = fid
 				continue
 			}
 		}
@@ -279,6 +301,8 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				newIDs[id] = d.Target
 				newIdentURLs[id] = f.URL
 				r.Identities = append(r.Identities, id)
+			} else {
+				newRecs[it.rec] = d.Target
 			}
 			if len(replaced) > 0 || hasID {
 				merges = append(merges, mergeRow{target: d.Target, it: it, replaced: replaced, score: d.Score, reason: d.Reason})
@@ -294,6 +318,8 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				r.Identities = []identity{id}
 				newIDs[id] = r.ID
 				newIdentURLs[id] = f.URL
+			} else {
+				newRecs[it.rec] = r.ID
 			}
 			pending = append(pending, r)
 			rows[r.ID] = r
@@ -351,6 +377,9 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		return err
 	}
 	if err := insertIdentities(ctx, tx, newIDs, newIdentURLs, remap, now); err != nil {
+		return err
+	}
+	if err := insertRecords(ctx, tx, newRecs, remap, now); err != nil {
 		return err
 	}
 	if err := b.insertReviews(ctx, tx, reviews, remap); err != nil {
@@ -681,6 +710,60 @@ func insertIdentities(ctx context.Context, tx pgx.Tx, ids map[identity]int64, ur
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"source_identities"},
 		[]string{"source", "source_id", "fragrance_id", "url", "first_seen_at", "last_seen_at"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("recording source identities: %w", err)
+	}
+	return nil
+}
+
+// recordKey identifies a record without a source_id: its source and the
+// content hash of the record as read.
+type recordKey struct{ source, hash string }
+
+// lookupRecords returns the fragrance each record became in an earlier
+// import (record_identities).
+func lookupRecords(ctx context.Context, tx pgx.Tx, recs []recordKey) (map[recordKey]int64, error) {
+	out := map[recordKey]int64{}
+	if len(recs) == 0 {
+		return out, nil
+	}
+	sources, hashes := make([]string, len(recs)), make([]string, len(recs))
+	for i, r := range recs {
+		sources[i], hashes[i] = r.source, r.hash
+	}
+	rows, err := tx.Query(ctx, `SELECT r.source, r.content_hash, r.fragrance_id
+		FROM unnest($1::text[], $2::text[]) AS k(source, content_hash)
+		JOIN record_identities r ON r.source = k.source AND r.content_hash = k.content_hash`, sources, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("looking up records imported before: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k recordKey
+		var fid int64
+		if err := rows.Scan(&k.source, &k.hash, &fid); err != nil {
+			return nil, fmt.Errorf("looking up records imported before: %w", err)
+		}
+		out[k] = fid
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("looking up records imported before: %w", err)
+	}
+	return out, nil
+}
+
+// insertRecords remembers the fragrance each record without a source_id
+// became; the first import of a record wins.
+func insertRecords(ctx context.Context, tx pgx.Tx, recs map[recordKey]int64, remap func(int64) int64, now time.Time) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	sources, hashes, fids := make([]string, 0, len(recs)), make([]string, 0, len(recs)), make([]int64, 0, len(recs))
+	for k, fid := range recs {
+		sources, hashes, fids = append(sources, k.source), append(hashes, k.hash), append(fids, remap(fid))
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO record_identities (source, content_hash, fragrance_id, first_seen_at)
+		SELECT s, h, f, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(s, h, f)
+		ON CONFLICT (source, content_hash) DO NOTHING`, sources, hashes, fids, now); err != nil {
+		return fmt.Errorf("recording records without a source_id: %w", err)
 	}
 	return nil
 }

@@ -126,8 +126,9 @@ type item struct {
 	raw    *dataset.Raw
 	f      *catalog.Fragrance
 	issues []catalog.Issue
-	keys   []string // candidate keys (valid records)
-	tokens []string // folded name words, for a screener
+	keys   []string  // candidate keys (valid records)
+	tokens []string  // folded name words, for a screener
+	rec    recordKey // source and content hash, for a record without a source identity
 	// excluded are the candidates the screener ruled out for this record.
 	excluded map[int64]bool
 	outcome  string

@@ -140,6 +140,99 @@ func TestImportOfRealCatalogSliceIsIdempotent(t *testing.T) {
 	require.Equal(t, 2, count(t, b.pool, "SELECT count(*) FROM import_runs WHERE status = 'succeeded'"))
 }
 
+// TestResolvedReviewsAndUnmergesFollowRecordsWithoutSourceIDs: a record
+// with no source_id is the fragrance an operator's review decision or an
+// unmerge made it, when it is imported again.
+func TestResolvedReviewsAndUnmergesFollowRecordsWithoutSourceIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	base := writeFile(t, "base.jsonl", strings.Join([]string{
+		`{"source_id": "3", "brand": "Guerlain", "name": "Shalimar", "year": 1925}`,
+		`{"source_id": "4", "brand": "Calvin Klein", "name": "Eternity", "gender": "women", "year": 1988}`,
+		`{"source_id": "5", "brand": "Calvin Klein", "name": "Eternity", "gender": "men", "year": 1989}`,
+	}, "\n"))
+	_, baseLines, err := b.run(t, base, nil, importer.Options{Source: "cat"})
+	require.NoError(t, err)
+	shalimar, eternityWomen := *baseLines[0].FragranceID, *baseLines[1].FragranceID
+	shop := writeFile(t, "shop.jsonl", strings.Join([]string{
+		`{"brand": "Calvin Klein", "name": "Eternity"}`,
+		`{"brand": "Guerlain", "name": "Shalimr", "year": 1925, "notes": ["Vanilla", "Iris"]}`,
+	}, "\n"))
+	_, lines, err := b.run(t, shop, nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	require.Equal(t, "review", lines[0].Outcome, "%+v", lines[0])
+	require.Equal(t, "duplicate", lines[1].Outcome, "%+v", lines[1])
+	require.Equal(t, shalimar, *lines[1].FragranceID)
+
+	var reviewID, mergeID int64
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT id FROM review_queue WHERE status = 'open'`).Scan(&reviewID))
+	got, err := b.im.ResolveReview(ctx, reviewID, true, "test")
+	require.NoError(t, err)
+	require.Equal(t, eternityWomen, got)
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT id FROM merge_log WHERE fragrance_id = $1 AND merged_source = 'shop'`, shalimar).Scan(&mergeID))
+	split, err := b.im.Unmerge(ctx, mergeID)
+	require.NoError(t, err)
+	require.NotEqual(t, shalimar, split)
+
+	again, lines, err := b.run(t, shop, nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	require.Equal(t, 2, again.Counts["unchanged"], "%+v", lines)
+	require.Equal(t, eternityWomen, *lines[0].FragranceID, "the review's answer")
+	require.Equal(t, split, *lines[1].FragranceID, "the fragrance the unmerge made, not Shalimar")
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM review_queue"), "no second question")
+}
+
+var retailMap = map[string]string{"name_1": "name", "category": "concentration", "top_note": "notes_top", "heart_note": "notes_middle",
+	"base_note": "notes_base", "customer_rating": "rating", "review_count": "votes"}
+
+// TestReimportOfRecordsWithoutSourceIDsIsIdempotent: retail listings carry
+// no source_id. Their first import inserts, merges and reviews; importing
+// the same file again changes no fragrance and gives every record the same
+// fragrance or the same review. Before record_identities, 20 records the
+// first run had inserted or merged went to review the second time: a
+// record with no concentration found, besides its own fragrance, one the
+// first run inserted after it.
+func TestReimportOfRecordsWithoutSourceIDsIsIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, _, err := b.run(t, sliceOfCatalog(t, 4740), catalogMap, importer.Options{Source: "catalog37k"})
+	require.NoError(t, err)
+	retail := filepath.Join(t.TempDir(), "retail.csv")
+	require.NoError(t, shareddata.Head("retail-3k.csv", 1500, retail))
+
+	first, lines1, err := b.run(t, retail, retailMap, importer.Options{Source: "retail3k"})
+	require.NoError(t, err)
+	require.Positive(t, first.Counts["inserted"])
+	require.Positive(t, first.Counts["duplicate"])
+	require.Positive(t, first.Counts["review"])
+	catalogAfterFirst := digestFragrances(t, b.pool)
+
+	for round := 2; round <= 3; round++ {
+		again, lines, err := b.run(t, retail, retailMap, importer.Options{Source: "retail3k", BatchSize: 137})
+		require.NoError(t, err)
+		require.Zero(t, again.Counts["inserted"], "round %d", round)
+		require.Zero(t, again.Counts["updated"], "round %d", round)
+		require.Equal(t, first.Counts["inserted"]+first.Counts["duplicate"], again.Counts["unchanged"], "round %d: every record that became a fragrance is that fragrance", round)
+		require.Equal(t, first.Counts["review"], again.Counts["review"], "round %d", round)
+		require.Equal(t, catalogAfterFirst, digestFragrances(t, b.pool), "round %d changes no fragrance", round)
+		for i := range lines1 {
+			require.Equal(t, lines1[i].FragranceID, lines[i].FragranceID, "round %d, line %d", round, lines1[i].Line)
+			if lines1[i].Outcome == "review" {
+				require.Equal(t, "review", lines[i].Outcome, "round %d, line %d", round, lines1[i].Line)
+			}
+		}
+	}
+}
+
+func digestFragrances(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var d string
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT md5(string_agg(id || ':' || content_hash || ':' || match_key, ',' ORDER BY id)) FROM fragrances`).Scan(&d))
+	return d
+}
+
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)

@@ -138,10 +138,24 @@ func (im *Importer) ResolveReview(ctx context.Context, id int64, accept bool, by
 		if err != nil {
 			return err
 		}
+		// The record is that fragrance from now on: importing it again
+		// finds it instead of asking the same question.
+		if err := rememberRecord(ctx, tx, it.Candidate, fragranceID, im.now()); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE review_queue SET status = $2, resolved_at = $3, resolved_by = $4 WHERE id = $1`, id, status, im.now(), by)
 		return err
 	})
 	return fragranceID, err
+}
+
+// rememberRecord records that f, a record without a source identity, is
+// fragrance fid (record_identities; see insertRecords).
+func rememberRecord(ctx context.Context, tx pgx.Tx, f *catalog.Fragrance, fid int64, now time.Time) error {
+	if f.Source != "" && f.SourceID != "" {
+		return nil
+	}
+	return insertRecords(ctx, tx, map[recordKey]int64{{source: f.Source, hash: catalog.ContentHash(f)}: fid}, func(id int64) int64 { return id }, now)
 }
 
 // mergeInto fills fragrance id from f, records f's identity and logs the merge.
@@ -257,6 +271,13 @@ func (im *Importer) Unmerge(ctx context.Context, mergeID int64) (int64, error) {
 		}
 		if newID, err = im.insertNew(ctx, tx, merged); err != nil {
 			return err
+		}
+		if merged.Source == "" || merged.SourceID == "" {
+			// The record is the new fragrance now, not the one it was merged into.
+			if _, err := tx.Exec(ctx, `UPDATE record_identities SET fragrance_id = $4 WHERE source = $1 AND content_hash = $2 AND fragrance_id = $3`,
+				merged.Source, catalog.ContentHash(merged), fid, newID); err != nil {
+				return fmt.Errorf("moving the merged record: %w", err)
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE merge_log SET undone_at = $2 WHERE id = $1`, mergeID, im.now())
 		return err
