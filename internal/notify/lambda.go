@@ -37,9 +37,7 @@ type Lambda struct {
 // failure drops the cached connection so the next call re-reads the secret.
 //
 // This wiring lives here, not in package steps, so that functions/notify
-// links only what sending needs: html/template turns off the linker's
-// dead-method elimination, and every SDK linked beside it then costs its
-// whole method set in binary size.
+// links only what sending needs (no other step, no Bedrock client).
 func (l *Lambda) Handle(ctx context.Context, st cycle.State) (*Result, error) {
 	if l.Level != nil {
 		if st.Debug {
