@@ -52,6 +52,17 @@ func NewEnv(logger *slog.Logger) *Env {
 	return &Env{Getenv: os.Getenv, Logger: logger}
 }
 
+// ForLambda returns the environment a deployed function runs in: the
+// process environment, JSON logs on stdout (Env.Logger) at the returned
+// level, which each cycle's debug flag sets, and the AWS SDK configuration,
+// loaded at start so that a function that cannot load it fails there.
+func ForLambda(ctx context.Context) (*Env, *slog.LevelVar, aws.Config, error) {
+	level := new(slog.LevelVar)
+	env := NewEnv(logging.New(os.Stdout, logging.Options{Format: logging.JSON, Level: level}))
+	cfg, err := env.AWS(ctx)
+	return env, level, cfg, err
+}
+
 func (e *Env) getenv(k string) string {
 	if e.Getenv == nil {
 		return os.Getenv(k)

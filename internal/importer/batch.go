@@ -276,7 +276,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		// catalog fragrance (same match key, same content) is that
 		// fragrance: a re-import changes nothing and queues no review.
 		if !hasID {
-			if fid := exactCopy(cands, rows, f); fid != 0 {
+			if fid := exactCopy(cands, rows, f.MatchKey, it.rec.hash); fid != 0 {
 				it.outcome, it.fid = OutcomeUnchanged, fid
 				it.reasons = append(it.reasons, "identical to a catalog fragrance")
 				newRecs[it.rec] = fid
@@ -399,17 +399,14 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	return nil
 }
 
-// exactCopy returns the candidate with f's match key and content hash (0: none).
-func exactCopy(cands []matching.Candidate, rows map[int64]*row, f *catalog.Fragrance) int64 {
-	var h string
+// exactCopy returns the candidate with match key matchKey and content hash
+// hash (0: none).
+func exactCopy(cands []matching.Candidate, rows map[int64]*row, matchKey, hash string) int64 {
 	for _, c := range cands {
-		if c.Fragrance.MatchKey != f.MatchKey {
+		if c.Fragrance.MatchKey != matchKey {
 			continue
 		}
-		if h == "" {
-			h = catalog.ContentHash(f)
-		}
-		if r := rows[c.ID]; r != nil && r.ContentHash == h {
+		if r := rows[c.ID]; r != nil && r.ContentHash == hash {
 			return c.ID
 		}
 	}

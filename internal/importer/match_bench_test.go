@@ -68,13 +68,15 @@ func BenchmarkMatchOneRecord(b *testing.B) {
 	// matches each record: what a batch does for its records.
 	matchAll := func(tx pgx.Tx, js []int, fs []*catalog.Fragrance) error {
 		byKey := map[string][]int64{}
-		var all []string
+		all := map[string]bool{}
 		keys := make([][]string, len(fs))
 		for i, f := range fs {
 			keys[i] = m.Keys(f)
-			all = append(all, keys[i]...)
+			for _, k := range keys[i] {
+				all[k] = true
+			}
 		}
-		if _, err := lookup(ctx, tx, nil, all, perKey, byKey); err != nil {
+		if _, err := lookup(ctx, tx, nil, sortedKeys(all), perKey, byKey); err != nil {
 			return err
 		}
 		want := map[int64]bool{}

@@ -3,13 +3,11 @@ package notify
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/cycle"
-	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
@@ -87,11 +85,9 @@ func (l *Lambda) handle(ctx context.Context, st cycle.State) (*Result, error) {
 // debug flag, the AWS SDK configuration, and at most maxConns database
 // connections. It is steps.ForLambda without the clients notify never uses.
 func ForLambda(ctx context.Context, maxConns int32) (*Lambda, *slog.Logger, error) {
-	level := new(slog.LevelVar)
-	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON, Level: level})
-	env := app.NewEnv(logger)
-	if _, err := env.AWS(ctx); err != nil {
-		return nil, logger, err
+	env, level, _, err := app.ForLambda(ctx)
+	if err != nil {
+		return nil, env.Logger, err
 	}
-	return &Lambda{Env: env, Deps: &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: maxConns}}, Level: level}, logger, nil
+	return &Lambda{Env: env, Deps: &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: maxConns}}, Level: level}, env.Logger, nil
 }

@@ -2,10 +2,10 @@ package settings
 
 import (
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	_ "time/tzdata" // timezones must resolve in Lambda too
@@ -48,11 +48,7 @@ func crossChecks(cfg *Config) Problems {
 	// least robots.txt twice, the trending pages, and one request per
 	// candidate (brand pages come on top).
 	need := 2 + det.TrendingMaxPages + cfg.Monitoring.Cycle.MaxFragrances
-	names := make([]string, 0, len(cfg.Sources))
-	for n := range cfg.Sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(cfg.Sources))
 	for _, n := range names {
 		s := cfg.Sources[n]
 		if !s.Enabled || (s.Kind != "http" && s.Kind != "sandbox") || s.MaxRequestsPerCycle <= 0 || s.MaxRequestsPerCycle >= need {
@@ -80,11 +76,7 @@ func checkMonitoring(m *Monitoring, add addFunc) {
 		add(SeverityWarning, "$.cycle.lease_minutes", "lease", "lease (%d min) is shorter than the cycle timeout (%d min): a long cycle could lose its lease to a second one",
 			m.Cycle.LeaseMinutes, m.Cycle.TimeoutMinutes)
 	}
-	kpiNames := make([]string, 0, len(m.KPIs))
-	for k := range m.KPIs {
-		kpiNames = append(kpiNames, k)
-	}
-	sort.Strings(kpiNames)
+	kpiNames := slices.Sorted(maps.Keys(m.KPIs))
 	for _, k := range kpiNames {
 		t := m.KPIs[k]
 		if HigherIsBetter[k] && t.Warn < t.Error {
@@ -108,11 +100,7 @@ func checkMonitoring(m *Monitoring, add addFunc) {
 	if _, err := mail.ParseAddress(m.Notifications.Sender); err != nil {
 		add(SeverityError, "$.notifications.sender", "email", "%q is not an e-mail address: %v", m.Notifications.Sender, err)
 	}
-	kinds := make([]string, 0, len(m.Notifications.Recipients))
-	for k := range m.Notifications.Recipients {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
+	kinds := slices.Sorted(maps.Keys(m.Notifications.Recipients))
 	for _, k := range kinds {
 		list := m.Notifications.Recipients[k]
 		for i, addr := range list {
@@ -147,11 +135,7 @@ func checkBedrock(e *Embedding, add addFunc) {
 }
 
 func checkSources(sources map[string]Source, add addFunc) {
-	names := make([]string, 0, len(sources))
-	for n := range sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(sources))
 	enabled := 0
 	for _, n := range names {
 		s := sources[n]

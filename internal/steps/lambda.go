@@ -10,7 +10,6 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/detect"
-	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
@@ -20,12 +19,9 @@ import (
 // pipeline bucket from SCENTMATCH_BUCKET, EMF metric lines on stdout, and
 // at most maxConns database connections.
 func ForLambda(ctx context.Context, maxConns int32) (*Steps, *slog.Logger, error) {
-	level := new(slog.LevelVar)
-	logger := logging.New(os.Stdout, logging.Options{Format: logging.JSON, Level: level})
-	env := app.NewEnv(logger)
-	awsCfg, err := env.AWS(ctx)
+	env, level, awsCfg, err := app.ForLambda(ctx)
 	if err != nil {
-		return nil, logger, err
+		return nil, env.Logger, err
 	}
 	b := os.Getenv(EnvBucket)
 	if b != "" && !strings.Contains(b, "://") {
@@ -39,5 +35,5 @@ func ForLambda(ctx context.Context, maxConns int32) (*Steps, *slog.Logger, error
 		Open:   detect.OpenSource,
 		EMF:    os.Stdout,
 		Level:  level,
-	}, logger, nil
+	}, env.Logger, nil
 }
