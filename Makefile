@@ -44,6 +44,10 @@ lint: check-go ## gofmt check and go vet only
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+.PHONY: validate
+validate: ## template.yaml through AWS's SAM translator and cfn-lint (no errors or warnings; part of make test)
+	scripts/check-template.sh
+
 .PHONY: bench
 bench: check-go ## Benchmarks (about 20 minutes): validation, import vs psql \copy, cold start, embeddings, a 10k-candidate cycle on a 1M catalog, matching against 1M (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
