@@ -209,6 +209,7 @@ func goldenValidator() *Validator {
 // TestValidationMatchesGolden checks validation's output, byte for byte,
 // against digests recorded before validation was rewritten for speed.
 func TestValidationMatchesGolden(t *testing.T) {
+	t.Parallel()
 	goldenFile := filepath.Join("testdata", "golden.json")
 	want := map[string]string{}
 	if b, err := os.ReadFile(goldenFile); err == nil {
