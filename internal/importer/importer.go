@@ -10,7 +10,6 @@ package importer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -313,54 +312,6 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		runErr = err
 	}
 	return sum, runErr
-}
-
-// readBatch is a batch of records read and validated ahead of the writes,
-// or the error that ended reading.
-type readBatch struct {
-	items     []*item
-	valid     int
-	bytesRead int64
-	err       error
-}
-
-// produce reads and validates records into batches of size valid records
-// (or 4x that many records in all, so a run of rejects still flushes).
-func produce(r Records, v *catalog.Validator, size int, out chan<- readBatch, stop <-chan struct{}) {
-	var cur []*item
-	valid := 0
-	send := func(rb readBatch) bool {
-		select {
-		case out <- rb:
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	for {
-		raw, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			if len(cur) > 0 {
-				send(readBatch{items: cur, valid: valid, bytesRead: r.BytesRead()})
-			}
-			return
-		}
-		if err != nil {
-			send(readBatch{valid: valid, err: err})
-			return
-		}
-		f, issues := v.Check(raw)
-		cur = append(cur, &item{raw: raw, f: f, issues: issues})
-		if f != nil {
-			valid++
-		}
-		if valid >= size || len(cur) >= 4*size {
-			if !send(readBatch{items: cur, valid: valid, bytesRead: r.BytesRead()}) {
-				return
-			}
-			cur, valid = nil, 0
-		}
-	}
 }
 
 // runDB is the one connection an import runs on (it holds the run's
