@@ -9,6 +9,9 @@
 #  3. import M records (default 1000000; BENCH_RECORDS_LARGE=0 skips it)
 #     and report the importer's peak RSS.
 # BENCH_PROFILE=FILE writes a Go CPU profile of the N-record import.
+# BENCH_BASELINE_BIN=path/to/other/scentmatch also imports the N records
+# with that binary (e.g. main's), into its own empty database in the same
+# run: its time, and whether both reports (every record's outcome) agree.
 # Figures go to stdout; docs/BENCHMARKS.md quotes them with this command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +58,18 @@ DATABASE_URL=$target bin/scentmatch db migrate >/dev/null 2>&1
 # that the rows the floor reloads are the import's own.
 profile=()
 [ -z "${BENCH_PROFILE:-}" ] || profile=(--cpuprofile "$BENCH_PROFILE")
-DATABASE_URL=$target bin/scentmatch import --fragrances "$work/n.csv" --source bench --embedding-timeout 0 "${profile[@]}" --json 2>/dev/null > "$work/n.json"
+DATABASE_URL=$target bin/scentmatch import --fragrances "$work/n.csv" --source bench --embedding-timeout 0 "${profile[@]}" --report "$work/n.report" --json 2>/dev/null > "$work/n.json"
 import_s=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['fragrances']['duration_seconds'])" "$work/n.json")
+baseline=""
+if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
+  echo "== the same $N rows with the baseline binary $BENCH_BASELINE_BIN"
+  other=$(newdb bench_baseline)
+  DATABASE_URL=$other "$BENCH_BASELINE_BIN" db migrate >/dev/null 2>&1
+  DATABASE_URL=$other "$BENCH_BASELINE_BIN" import --fragrances "$work/n.csv" --source bench --embedding-timeout 0 --report "$work/b.report" --json 2>/dev/null > "$work/b.json"
+  same=no
+  cmp -s "$work/n.report" "$work/b.report" && same=yes
+  baseline="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['fragrances']['duration_seconds'])" "$work/b.json") $same"
+fi
 
 echo "== floor: COPY of every row the import wrote into an empty migrated catalog"
 floor=$(newdb bench_floor)
@@ -117,7 +130,7 @@ if [ "$M" -gt 0 ]; then
   rss_kb=$(tail -1 "$work/rss")
 fi
 
-python3 - "$N" "$copy_s" "$import_s" "$M" "$rss_kb" "$work/n.json" "$work/m.json" "$floor_s" "$floor_rows" <<'PY'
+python3 - "$N" "$copy_s" "$import_s" "$M" "$rss_kb" "$work/n.json" "$work/m.json" "$floor_s" "$floor_rows" "$baseline" <<'PY'
 import json, sys
 n, copy_s, import_s, m, rss_kb = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 small, large = json.load(open(sys.argv[6]))["fragrances"], json.load(open(sys.argv[7]))["fragrances"]
@@ -129,6 +142,9 @@ print(f"floor             {floor_s:.2f} s  COPY of the import's own rows, same s
 print(f"scentmatch import {import_s:.2f} s  ({n/import_s:,.0f} records/s)  outcomes {small['counts']}")
 print(f"import / floor    {import_s/floor_s:.2f}x  (goal: 1.5x)")
 print(f"import / \\copy    {import_s/copy_s:.1f}x  (goal: 4x on the way to 2x)")
+if sys.argv[10]:
+    base_s, same = sys.argv[10].split()
+    print(f"baseline import   {float(base_s):.2f} s  (this import / baseline {import_s/float(base_s):.2f}x; every record's outcome the same: {same})")
 if m:
     print(f"large import      {m} records in {large['duration_seconds']:.1f} s ({large['records_per_second']:,.0f} records/s), outcomes {large['counts']}")
     print(f"peak RSS          {rss_kb/1024:.1f} MB  (target: under 100 MB)")
