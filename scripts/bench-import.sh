@@ -8,7 +8,8 @@
 #     with the same indexes and constraints: import / floor is the headline;
 #  3. import M records (default 1000000; BENCH_RECORDS_LARGE=0 skips it)
 #     and report the importer's peak RSS.
-# BENCH_PROFILE=FILE writes a Go CPU profile of the N-record import.
+# BENCH_PROFILE=FILE writes a Go CPU profile of the N-record import and
+# prints the wall time of each of its phases.
 # BENCH_BASELINE_BIN=path/to/other/scentmatch also imports the N records
 # with that binary (e.g. main's), into its own empty database in the same
 # run: its time, and whether both reports (every record's outcome) agree.
@@ -58,7 +59,8 @@ DATABASE_URL=$target bin/scentmatch db migrate >/dev/null 2>&1
 # that the rows the floor reloads are the import's own.
 profile=()
 [ -z "${BENCH_PROFILE:-}" ] || profile=(--cpuprofile "$BENCH_PROFILE")
-DATABASE_URL=$target bin/scentmatch import --fragrances "$work/n.csv" --source bench --embedding-timeout 0 "${profile[@]}" --report "$work/n.report" --json 2>/dev/null > "$work/n.json"
+DATABASE_URL=$target bin/scentmatch import --fragrances "$work/n.csv" --source bench --embedding-timeout 0 "${profile[@]}" --report "$work/n.report" --json 2>"$work/n.err" > "$work/n.json"
+[ -z "${BENCH_PROFILE:-}" ] || sed -n '/^import phases/,$p' "$work/n.err"
 import_s=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['fragrances']['duration_seconds'])" "$work/n.json")
 baseline=""
 if [ -n "${BENCH_BASELINE_BIN:-}" ]; then

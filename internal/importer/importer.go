@@ -67,6 +67,9 @@ type Options struct {
 	Report io.Writer
 	// Progress is called after each batch (may be nil).
 	Progress func(Progress)
+	// Phases, when set, receives the wall time of each step of the run
+	// (reading ahead, matching, each table's writes, commits).
+	Phases *Phases
 	// EmbeddingTimeout is the time allowed, after the writes, to embed new
 	// and changed fragrances; what does not finish stays pending for the
 	// maintenance backfill. Zero skips embedding.
@@ -230,7 +233,10 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 
 	var runErr error
 	pendingValid := 0
+	ctx = withPhases(ctx, opts.Phases)
+	lap(ctx, "start")
 	for rb := range batches {
+		lap(ctx, "wait for read + validate")
 		if rb.err != nil {
 			runErr, pendingValid = rb.err, rb.valid
 			break
@@ -257,10 +263,12 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			runErr = err
 			break
 		}
+		lap(ctx, "heartbeat")
 		if err := b.analyzeIfGrown(ctx); err != nil {
 			runErr = err
 			break
 		}
+		lap(ctx, "analyze")
 		for _, it := range rb.items {
 			sum.Counts[it.outcome]++
 			if err := writeReport(opts.Report, it); err != nil {
@@ -272,6 +280,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			break
 		}
 		sum.Records += len(rb.items)
+		lap(ctx, "report")
 		if opts.Progress != nil {
 			opts.Progress(Progress{Records: sum.Records, BytesRead: rb.bytesRead})
 		}

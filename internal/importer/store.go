@@ -348,7 +348,10 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			return fmt.Errorf("updating fragrances: %w", err)
 		}
 	}
-	return fileKeys(ctx, tx, writes)
+	lap(ctx, "write fragrances")
+	err := fileKeys(ctx, tx, writes)
+	lap(ctx, "write fragrance_keys")
+	return err
 }
 
 // fileKeys files the written fragrances under their candidate keys,
