@@ -27,6 +27,10 @@ type scratch struct {
 	ends  []int    // end offsets of those keys in keys
 	strs  []string // items parsed out of JSON cells
 	accs  []Accord // accords parsed out of a JSON cell
+	// items is the current record's backing array for its cleaned lists
+	// (notes, perfumers), carved up so that one record's lists cost one
+	// allocation; it is never reused for another record.
+	items []string
 	words []string // a name's words
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
@@ -755,4 +759,24 @@ func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
 		return nil, false
 	}
 	return sc.fastAccords(s)
+}
+
+// fragranceAlloc holds a record and the numbers it points to, allocated
+// together.
+type fragranceAlloc struct {
+	Fragrance
+	year   int
+	rating float64
+	votes  int64
+}
+
+// newList returns an empty list with room for n items, carved from the
+// current record's backing array.
+func (sc *scratch) newList(n int) []string {
+	if cap(sc.items)-len(sc.items) < n {
+		sc.items = make([]string, 0, max(n, 16))
+	}
+	start := len(sc.items)
+	sc.items = sc.items[:start+n]
+	return sc.items[start:start:start+n]
 }

@@ -155,7 +155,10 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
 		return nil, c.issues
 	}
-	f := &Fragrance{Index: raw.Index, Line: raw.Line}
+	// One allocation for the record and its numbers.
+	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
+	f := &rec.Fragrance
+	sc.items = nil
 	if n, ok := raw.Fields[dataset.ExtraCellsKey].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
@@ -219,8 +222,8 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		case y < int64(q.MinYear) || y > int64(maxYear):
 			c.add("year-range", "year", s, "%d is outside %d-%d", y, q.MinYear, maxYear)
 		default:
-			yy := int(y)
-			f.Year = &yy
+			rec.year = int(y)
+			f.Year = &rec.year
 		}
 	}
 	if s := str("rating", 20); s != "" {
@@ -232,7 +235,8 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			c.add("rating-range", "rating", s, "%g is outside %g-%g", r, q.MinRating, q.MaxRating)
 		default:
 			r = math.Round(r*100) / 100
-			f.Rating = &r
+			rec.rating = r
+			f.Rating = &rec.rating
 		}
 	}
 	if s := str("votes", 30); s != "" {
@@ -247,7 +251,8 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		case n < 0 || n > q.MaxVotes:
 			c.add("votes-range", "votes", s, "%d is outside 0-%d", n, q.MaxVotes)
 		default:
-			f.Votes = &n
+			rec.votes = n
+			f.Votes = &rec.votes
 		}
 	}
 
@@ -401,7 +406,7 @@ func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []str
 		}
 		ends = append(ends, len(keys))
 		if out == nil {
-			out = make([]string, 0, len(items)-idx)
+			out = sc.newList(len(items) - idx)
 		}
 		out = append(out, it)
 	}
