@@ -778,5 +778,5 @@ func (sc *scratch) newList(n int) []string {
 	}
 	start := len(sc.items)
 	sc.items = sc.items[:start+n]
-	return sc.items[start:start:start+n]
+	return sc.items[start : start : start+n]
 }
