@@ -31,6 +31,8 @@ type batcher struct {
 	// end is where the batch being processed leaves it.
 	cache *candidateCache
 	end   batchEnd
+	// brandIDs keeps brand ids across batches the same way.
+	brandIDs *brandCache
 }
 
 // batchEnd is what a batch tells the cache once it commits.
@@ -83,6 +85,7 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 		return err
 	}
 	b.cache.begin(stamp)
+	b.brandIDs.begin(stamp)
 	b.end = batchEnd{stamp: stamp}
 	lap(ctx, "begin")
 	if err := b.quarantine(ctx, tx, items); err != nil {
@@ -97,6 +100,7 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	}
 	lap(ctx, "commit")
 	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
+	b.brandIDs.committed(b.end.stamp)
 	for _, it := range items {
 		if it.outcome == OutcomeInserted {
 			b.inserted++
@@ -358,7 +362,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			brandNames[r.Fragrance.BrandKey] = r.Fragrance.Brand
 		}
 	}
-	brandIDs, err := ensureBrands(ctx, tx, brandNames, brandAliases)
+	brandIDs, err := b.brandIDs.ensureBrands(ctx, tx, brandNames, brandAliases)
 	if err != nil {
 		return err
 	}

@@ -212,7 +212,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		return sum, err
 	}
 	v := &catalog.Validator{Quality: im.Config.Monitoring.Quality, Brands: brands, Source: opts.Source, Now: im.Now}
-	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands, cache: newCandidateCache()}
+	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands, cache: newCandidateCache(), brandIDs: newBrandCache()}
 
 	// Reading and validating run in their own goroutine, one batch ahead of
 	// the database writes.
