@@ -50,7 +50,7 @@ validate: ## template.yaml through AWS's SAM translator and cfn-lint (no errors 
 
 .PHONY: bench
 bench: check-go ## Benchmarks (about 20 minutes): validation, import vs psql \copy, cold start, embeddings, a 10k-candidate cycle on a 1M catalog, matching against 1M (docs/BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 -cpu 1 ./internal/catalog/
 	scripts/bench-import.sh
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/coldstart/
 	$(GO) test -run '^$$' -bench . -benchtime 10x -v -timeout 30m ./internal/embedding/

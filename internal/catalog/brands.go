@@ -1,13 +1,21 @@
 package catalog
 
-import "strings"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // BrandResolver maps brand spellings to one canonical brand: "Christian
 // Dior" = "Dior", "YSL" = "Yves Saint Laurent", "Hermes" = "Hermès".
 type BrandResolver struct {
 	// byKey maps a folded spelling to the canonical brand.
 	byKey map[string]*brandEntry
+	// gen counts calls to Add, so that caches of resolutions (the
+	// validator's) know when to start over.
+	gen atomic.Uint64
 }
+
+func (b *BrandResolver) generation() uint64 { return b.gen.Load() }
 
 type brandEntry struct {
 	name    string
@@ -23,6 +31,7 @@ func NewBrandResolver() *BrandResolver {
 // Add registers a canonical brand and its aliases. A spelling already
 // known keeps its first brand.
 func (b *BrandResolver) Add(name string, aliases ...string) {
+	b.gen.Add(1)
 	key := Fold(name)
 	if key == "" {
 		return

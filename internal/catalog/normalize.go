@@ -1,11 +1,13 @@
 package catalog
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -27,28 +29,35 @@ var (
 // "no", apostrophes and punctuation as spaces ("L'Homme", "L’Homme" and
 // "L Homme" all give "l homme"), runs of spaces collapsed.
 func Fold(s string) string {
-	ascii := true
+	if !isASCII(s) {
+		return foldSlow(s)
+	}
+	if isFolded(s) {
+		return s
+	}
+	n := len(s)
 	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
+		if s[i] == '&' || s[i] == '+' {
+			n += 4
 		}
 	}
-	if !ascii {
-		s = norm.NFKC.String(s)
-		t := foldChains.Get().(transform.Transformer)
-		if out, _, err := transform.String(t, s); err == nil {
-			s = out
-		}
-		foldChains.Put(t)
-		s = strings.ToLower(s)
-		s = foldReplacer.Replace(s)
-	} else {
-		s = strings.ToLower(s)
-		if strings.ContainsAny(s, "&+") {
-			s = foldReplacer.Replace(s)
-		}
+	b := appendFold(make([]byte, 0, n), s)
+	if len(b) == 0 {
+		return ""
 	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// foldSlow is Fold for text with non-ASCII characters.
+func foldSlow(s string) string {
+	s = norm.NFKC.String(s)
+	t := foldChains.Get().(transform.Transformer)
+	if out, _, err := transform.String(t, s); err == nil {
+		s = out
+	}
+	foldChains.Put(t)
+	s = strings.ToLower(s)
+	s = foldReplacer.Replace(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true
@@ -110,15 +119,32 @@ var packaging = map[string]bool{"spray": true, "vaporisateur": true, "natural": 
 // parfum", "Parfum Spray", "EDT") to its canonical form; ok is false when
 // the value is not a known concentration.
 func NormalizeConcentration(s string) (string, bool) {
-	var kept []string
-	for _, w := range strings.Fields(Fold(s)) {
-		if !packaging[w] {
-			kept = append(kept, w)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return sc.normalizeConcentration(s)
+}
+
+func (sc *scratch) normalizeConcentration(s string) (string, bool) {
+	// Fold's words are separated by single spaces: splitting on them is
+	// strings.Fields.
+	sc.fold = appendFold(sc.fold[:0], s)
+	kept := sc.fold2[:0]
+	for w := range bytes.SplitSeq(sc.fold, []byte{' '}) {
+		if len(w) == 0 || packaging[string(w)] {
+			continue
 		}
+		if len(kept) > 0 {
+			kept = append(kept, ' ')
+		}
+		kept = append(kept, w...)
 	}
-	f := strings.TrimPrefix(strings.Join(kept, " "), "le ")
+	sc.fold2 = kept
+	f := kept
+	if bytes.HasPrefix(f, []byte("le ")) {
+		f = f[3:]
+	}
 	for _, c := range concentrationWords {
-		if f == c.folded {
+		if string(f) == c.folded {
 			return c.canon, true
 		}
 	}
@@ -144,41 +170,55 @@ var namedConcentrations = []struct{ folded, canon string }{
 // its name (an article before "Parfum" makes it part of the name), and a
 // name that would become empty is left alone.
 func SplitConcentration(name string) (string, string) {
-	words := strings.Fields(name)
-	folded := make([]string, len(words))
-	for i, w := range words {
-		folded[i] = Fold(w)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return sc.splitConcentration(name)
+}
+
+func (sc *scratch) splitConcentration(name string) (string, string) {
+	words := appendFields(sc.words[:0], name)
+	sc.words = words
+	keys, ends := sc.keys[:0], sc.ends[:0]
+	for _, w := range words {
+		keys = appendFold(keys, w)
+		ends = append(ends, len(keys))
+	}
+	sc.keys, sc.ends = keys, ends
+	folded := func(i int) []byte {
+		if i == 0 {
+			return keys[:ends[0]]
+		}
+		return keys[ends[i-1]:ends[i]]
 	}
 	for _, c := range namedConcentrations {
-		n := len(strings.Fields(c.folded))
+		n := strings.Count(c.folded, " ") + 1
 		if len(words) <= n {
 			continue
 		}
-		tail := strings.Join(nonEmpty(folded[len(words)-n:]), " ")
-		if tail != c.folded {
+		tail := sc.fold2[:0]
+		for i := len(words) - n; i < len(words); i++ {
+			if w := folded(i); len(w) > 0 {
+				if len(tail) > 0 {
+					tail = append(tail, ' ')
+				}
+				tail = append(tail, w...)
+			}
+		}
+		sc.fold2 = tail
+		if string(tail) != c.folded {
 			continue
 		}
-		prev := folded[len(words)-n-1]
-		if prev == "le" || prev == "la" || prev == "l" || prev == "d" || prev == "de" || prev == "du" {
+		switch string(folded(len(words) - n - 1)) {
+		case "le", "la", "l", "d", "de", "du":
 			continue
 		}
 		rest := strings.TrimRight(strings.Join(words[:len(words)-n], " "), " -–—,(")
-		if Fold(rest) == "" {
+		if sc.fold = appendFold(sc.fold[:0], rest); len(sc.fold) == 0 {
 			continue
 		}
 		return rest, c.canon
 	}
 	return name, ""
-}
-
-func nonEmpty(in []string) []string {
-	out := in[:0:0]
-	for _, s := range in {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // Canonical genders.
@@ -201,7 +241,14 @@ var genderWords = map[string]string{
 // NormalizeGender maps "for men", "Women", "for women and men" ... to men,
 // women or unisex; ok is false for anything else.
 func NormalizeGender(s string) (string, bool) {
-	g, ok := genderWords[Fold(s)]
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return sc.normalizeGender(s)
+}
+
+func (sc *scratch) normalizeGender(s string) (string, bool) {
+	sc.fold = appendFold(sc.fold[:0], s)
+	g, ok := genderWords[string(sc.fold)]
 	return g, ok
 }
 
@@ -209,8 +256,19 @@ func NormalizeGender(s string) (string, bool) {
 // Sauvage", "Sauvage by Dior", "Sauvage Dior", "Gant Gant Adventure" ->
 // "Sauvage", "Adventure"), unless nothing would be left.
 func StripBrand(name string, brandNames ...string) string {
+	brands := make([][]string, len(brandNames))
+	for i, b := range brandNames {
+		brands[i] = strings.Fields(Fold(b))
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return sc.stripBrand(name, brands)
+}
+
+// stripBrand is StripBrand with each brand given as its folded words.
+func (sc *scratch) stripBrand(name string, brands [][]string) string {
 	for i := 0; i < 3; i++ {
-		stripped := stripBrandOnce(name, brandNames...)
+		stripped := sc.stripBrandOnce(name, brands)
 		if stripped == name {
 			break
 		}
@@ -219,10 +277,16 @@ func StripBrand(name string, brandNames ...string) string {
 	return name
 }
 
-func stripBrandOnce(name string, brandNames ...string) string {
-	words := strings.Fields(name)
-	for _, brand := range brandNames {
-		bw := strings.Fields(Fold(brand))
+// foldIs reports whether Fold(s) == want.
+func (sc *scratch) foldIs(s, want string) bool {
+	sc.fold = appendFold(sc.fold[:0], s)
+	return string(sc.fold) == want
+}
+
+func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
+	words := appendFields(sc.words[:0], name)
+	sc.words = words
+	for _, bw := range brands {
 		if len(bw) == 0 || len(words) <= len(bw) {
 			continue
 		}
@@ -231,7 +295,7 @@ func stripBrandOnce(name string, brandNames ...string) string {
 				return false
 			}
 			for i := range ws {
-				if Fold(ws[i]) != bw[i] {
+				if !sc.foldIs(ws[i], bw[i]) {
 					return false
 				}
 			}
@@ -242,12 +306,12 @@ func stripBrandOnce(name string, brandNames ...string) string {
 		}
 		if match(words[len(words)-len(bw):]) {
 			rest := words[:len(words)-len(bw)]
-			prev := Fold(rest[len(rest)-1])
-			if prev == "by" && len(rest) > 1 {
+			sc.fold = appendFold(sc.fold[:0], rest[len(rest)-1])
+			if string(sc.fold) == "by" && len(rest) > 1 {
 				return strings.Join(rest[:len(rest)-1], " ")
 			}
 			// "Terre d'Hermès", "Bleu de Chanel": the brand is part of the name.
-			if !linkWords[prev] {
+			if !linkWords[string(sc.fold)] {
 				return strings.Join(rest, " ")
 			}
 		}
@@ -269,11 +333,19 @@ func cleanName(name string) string {
 	// A parenthesised trailing year is a listing's decoration, not the
 	// product's name ("Shalimar (1925)"); a bare one is kept ("Eternity
 	// Summer 2005" is its own product).
-	if m := trailingYear.FindStringIndex(name); m != nil && m[0] > 0 {
-		name = strings.TrimSpace(name[:m[0]])
+	if strings.HasSuffix(name, ")") {
+		if m := trailingYear.FindStringIndex(name); m != nil && m[0] > 0 {
+			name = strings.TrimSpace(name[:m[0]])
+		}
 	}
-	for _, suffix := range []string{"(vintage)", "vintage"} {
-		if f := strings.ToLower(name); strings.HasSuffix(f, " "+suffix) {
+	for _, suffix := range [...]string{"(vintage)", "vintage"} {
+		var has bool
+		if isASCII(name) {
+			has = len(name) > len(suffix) && name[len(name)-len(suffix)-1] == ' ' && hasSuffixFoldASCII(name, suffix)
+		} else {
+			has = strings.HasSuffix(strings.ToLower(name), " "+suffix)
+		}
+		if has {
 			name = strings.TrimSpace(name[:len(name)-len(suffix)])
 		}
 	}

@@ -5,6 +5,7 @@
 package catalog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/scentmatch/pipeline/internal/settings"
@@ -121,6 +123,9 @@ type Validator struct {
 
 const excerptLen = 80
 
+// votesSeparators are the thousands separators a vote count may carry.
+var votesSeparators = strings.NewReplacer(",", "", " ", "", "_", "")
+
 func excerptOf(s string) string {
 	s = strings.ToValidUTF8(s, "\ufffd")
 	s = strings.ReplaceAll(s, "\x00", "\\0")
@@ -142,12 +147,18 @@ func (c *checker) add(rule, field, value, format string, args ...any) {
 // Check validates raw and returns the normalized record and every issue.
 // The record is usable only when no issue is an Error.
 func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.strs = sc.strs[:0]
 	c := &checker{}
 	if raw.TooLarge {
 		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
 		return nil, c.issues
 	}
-	f := &Fragrance{Index: raw.Index, Line: raw.Line}
+	// One allocation for the record and its numbers.
+	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
+	f := &rec.Fragrance
+	sc.items = nil
 	if n, ok := raw.Fields[dataset.ExtraCellsKey].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
@@ -211,8 +222,8 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		case y < int64(q.MinYear) || y > int64(maxYear):
 			c.add("year-range", "year", s, "%d is outside %d-%d", y, q.MinYear, maxYear)
 		default:
-			yy := int(y)
-			f.Year = &yy
+			rec.year = int(y)
+			f.Year = &rec.year
 		}
 	}
 	if s := str("rating", 20); s != "" {
@@ -224,18 +235,24 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			c.add("rating-range", "rating", s, "%g is outside %g-%g", r, q.MinRating, q.MaxRating)
 		default:
 			r = math.Round(r*100) / 100
-			f.Rating = &r
+			rec.rating = r
+			f.Rating = &rec.rating
 		}
 	}
 	if s := str("votes", 30); s != "" {
-		n, err := parseInt(strings.NewReplacer(",", "", " ", "", "_", "").Replace(s))
+		digits := s
+		if strings.ContainsAny(s, ", _") {
+			digits = votesSeparators.Replace(s)
+		}
+		n, err := parseInt(digits)
 		switch {
 		case err != nil:
 			c.add("votes-format", "votes", s, "expected a whole number")
 		case n < 0 || n > q.MaxVotes:
 			c.add("votes-range", "votes", s, "%d is outside 0-%d", n, q.MaxVotes)
 		default:
-			f.Votes = &n
+			rec.votes = n
+			f.Votes = &rec.votes
 		}
 	}
 
@@ -244,43 +261,55 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		if !ok || val == nil {
 			return nil
 		}
-		items, err := toList(val)
-		if err != nil {
-			c.add("type", field, fmt.Sprint(val), "%v", err)
-			return nil
+		items, ok := sc.fastListValue(val)
+		if !ok {
+			var err error
+			if items, err = toList(val); err != nil {
+				c.add("type", field, fmt.Sprint(val), "%v", err)
+				return nil
+			}
 		}
-		return v.cleanList(c, field, items)
+		return v.cleanList(c, sc, field, items)
 	}
 	f.Perfumers = list("perfumers")
 	f.NotesTop, f.NotesMiddle, f.NotesBase = list("notes_top"), list("notes_middle"), list("notes_base")
 	if val, ok := raw.Fields["notes"]; ok && val != nil {
-		top, mid, base, flat, err := toNotes(val)
+		top, mid, base, flat, ok := sc.fastNotesValue(val)
+		var err error
+		if !ok {
+			top, mid, base, flat, err = toNotes(val)
+		}
 		if err != nil {
 			c.add("type", "notes", fmt.Sprint(val), "%v", err)
 		} else {
-			f.NotesTop = v.cleanList(c, "notes.top", append(f.NotesTop, top...))
-			f.NotesMiddle = v.cleanList(c, "notes.middle", append(f.NotesMiddle, mid...))
-			f.NotesBase = v.cleanList(c, "notes.base", append(f.NotesBase, base...))
-			f.NotesUnsorted = v.cleanList(c, "notes", flat)
+			// (appending to a nil list would only copy the other)
+			f.NotesTop = v.cleanList(c, sc, "notes.top", concatList(f.NotesTop, top))
+			f.NotesMiddle = v.cleanList(c, sc, "notes.middle", concatList(f.NotesMiddle, mid))
+			f.NotesBase = v.cleanList(c, sc, "notes.base", concatList(f.NotesBase, base))
+			f.NotesUnsorted = v.cleanList(c, sc, "notes", flat)
 		}
 	}
 	if val, ok := raw.Fields["accords"]; ok && val != nil {
-		accords, err := toAccords(val)
+		accords, ok := sc.fastAccordsValue(val)
+		var err error
+		if !ok {
+			accords, err = toAccords(val)
+		}
 		if err != nil {
 			c.add("type", "accords", fmt.Sprint(val), "%v", err)
 		}
-		f.Accords = v.cleanAccords(c, accords)
+		f.Accords = v.cleanAccords(c, sc, accords)
 	}
 
 	if s := str("concentration", 100); s != "" {
-		if canon, ok := NormalizeConcentration(s); ok {
+		if canon, ok := sc.normalizeConcentration(s); ok {
 			f.Concentration = canon
 		} else {
 			c.add("concentration-unknown", "concentration", s, "not a known concentration (EDT, EDP, Parfum, Extrait, EDC, Cologne, Eau Fraiche); left empty")
 		}
 	}
 	if s := str("gender", 50); s != "" {
-		if canon, ok := NormalizeGender(s); ok {
+		if canon, ok := sc.normalizeGender(s); ok {
 			f.Gender = canon
 		} else {
 			c.add("gender-unknown", "gender", s, "not a known gender (men, women, unisex); left empty")
@@ -290,7 +319,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	if hasErrors(c.issues) {
 		return nil, c.issues
 	}
-	v.normalize(f)
+	v.normalize(sc, f)
 	return f, c.issues
 }
 
@@ -302,17 +331,14 @@ func (v *Validator) now() time.Time {
 }
 
 // normalize fills the display name, brand resolution and match key.
-func (v *Validator) normalize(f *Fragrance) {
-	brand := f.Brand
-	canonBrand, brandKey := brand, Fold(brand)
-	var aliases []string
-	if v.Brands != nil {
-		canonBrand, brandKey, aliases = v.Brands.Resolve(brand)
-	}
-	f.Brand, f.BrandKey = canonBrand, brandKey
+func (v *Validator) normalize(sc *scratch, f *Fragrance) {
+	// The resolution of a spelling (canonical name, key, aliases and the
+	// folded words StripBrand tries) is cached: catalogs repeat brands.
+	rb := sc.resolveBrand(v.Brands, f.Brand)
+	f.Brand, f.BrandKey = rb.name, rb.key
 	name := cleanName(f.Name)
-	name = StripBrand(name, append([]string{brand, canonBrand}, aliases...)...)
-	if rest, conc := SplitConcentration(name); conc != "" {
+	name = sc.stripBrand(name, rb.strip)
+	if rest, conc := sc.splitConcentration(name); conc != "" {
 		if f.Concentration == "" || f.Concentration == conc {
 			f.Concentration = conc
 			f.ConcentrationFromName = true
@@ -326,10 +352,74 @@ func (v *Validator) normalize(f *Fragrance) {
 // MatchKey is the exact-match identity of a product: brand, folded name,
 // concentration and gender. Flankers differ by name and stay apart.
 func MatchKey(brandKey, name, concentration, gender string) string {
-	return brandKey + "|" + Fold(name) + "|" + strings.ToLower(concentration) + "|" + gender
+	b := make([]byte, 0, len(brandKey)+len(name)+len(concentration)+len(gender)+8)
+	b = append(b, brandKey...)
+	b = append(b, '|')
+	b = appendFold(b, name)
+	b = append(b, '|')
+	if isASCII(concentration) {
+		for i := 0; i < len(concentration); i++ {
+			c := concentration[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+	} else {
+		b = append(b, strings.ToLower(concentration)...)
+	}
+	b = append(b, '|')
+	b = append(b, gender...)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-func (v *Validator) cleanList(c *checker, field string, items []string) []string {
+func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []string) []string {
+	if len(items) > 32 {
+		return v.cleanLongList(c, field, items)
+	}
+	// Folded keys of the items kept so far, back to back in sc.keys.
+	keys, ends := sc.keys[:0], sc.ends[:0]
+	var out []string
+	for idx, it := range items {
+		it = normalizeSpaces(it)
+		if it == "" || isNullWord(it) {
+			continue
+		}
+		if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
+			c.add("utf8", field, it, "an item is not valid UTF-8 or holds a NUL byte")
+			continue
+		}
+		if utf8.RuneCountInString(it) > v.Quality.MaxNameLength {
+			c.add("length", field, it, "an item is longer than %d characters", v.Quality.MaxNameLength)
+			continue
+		}
+		start := len(keys)
+		keys = appendFold(keys, it)
+		k := keys[start:]
+		dup := len(k) == 0
+		for j, prev := 0, 0; !dup && j < len(ends); prev, j = ends[j], j+1 {
+			dup = bytes.Equal(keys[prev:ends[j]], k)
+		}
+		if dup {
+			keys = keys[:start]
+			continue
+		}
+		ends = append(ends, len(keys))
+		if out == nil {
+			out = sc.newList(len(items) - idx)
+		}
+		out = append(out, it)
+	}
+	sc.keys, sc.ends = keys, ends
+	if max := v.Quality.MaxListItems; max > 0 && len(out) > max {
+		c.add("list-length", field, "", "%d items, kept the first %d", len(out), max)
+		out = out[:max]
+	}
+	return out
+}
+
+// cleanLongList is cleanList for long lists, with a map of keys.
+func (v *Validator) cleanLongList(c *checker, field string, items []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, it := range items {
@@ -359,22 +449,46 @@ func (v *Validator) cleanList(c *checker, field string, items []string) []string
 	return out
 }
 
-func (v *Validator) cleanAccords(c *checker, in []Accord) []Accord {
-	names := make([]string, len(in))
-	for i, a := range in {
-		names[i] = a.Name
+// concatList is append(a, b...), without copying when a is empty.
+func concatList(a, b []string) []string {
+	if a == nil {
+		return b
 	}
-	kept := v.cleanList(c, "accords", names)
-	byKey := map[string]Accord{}
+	return append(a, b...)
+}
+
+func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord {
+	start := len(sc.strs)
 	for _, a := range in {
-		if _, ok := byKey[Fold(a.Name)]; !ok {
-			byKey[Fold(a.Name)] = a
-		}
+		sc.strs = append(sc.strs, a.Name)
 	}
+	names := sc.strs[start:len(sc.strs):len(sc.strs)]
+	kept := v.cleanList(c, sc, "accords", names)
 	out := make([]Accord, 0, len(kept))
+	if len(in) > 32 {
+		byKey := map[string]Accord{}
+		for _, a := range in {
+			if _, ok := byKey[Fold(a.Name)]; !ok {
+				byKey[Fold(a.Name)] = a
+			}
+		}
+		for _, n := range kept {
+			a := byKey[Fold(n)]
+			out = append(out, Accord{Name: strings.ToLower(n), Weight: a.Weight})
+		}
+		return out
+	}
 	for _, n := range kept {
-		a := byKey[Fold(n)]
-		out = append(out, Accord{Name: strings.ToLower(n), Weight: a.Weight})
+		// The weight of the first accord that folds alike.
+		sc.fold2 = appendFold(sc.fold2[:0], n)
+		var w *float64
+		for _, a := range in {
+			if sc.fold = appendFold(sc.fold[:0], a.Name); bytes.Equal(sc.fold, sc.fold2) {
+				w = a.Weight
+				break
+			}
+		}
+		out = append(out, Accord{Name: strings.ToLower(n), Weight: w})
 	}
 	return out
 }
@@ -382,6 +496,15 @@ func (v *Validator) cleanAccords(c *checker, in []Accord) []Accord {
 // ContentHash is a stable hash of the fields stored for a fragrance, used
 // to tell an unchanged record from an update.
 func ContentHash(f *Fragrance) string {
+	if h, ok := contentHashFast(f); ok {
+		return h
+	}
+	return contentHashJSON(f)
+}
+
+// contentHashJSON is ContentHash through encoding/json: the definition the
+// hand-written encoder follows, and its fallback for what it declines.
+func contentHashJSON(f *Fragrance) string {
 	type content struct {
 		Brand, Name, Concentration, Gender string
 		Year                               *int
@@ -438,7 +561,23 @@ func hasIssue(issues []Issue, field string) bool {
 }
 
 func isNullWord(s string) bool {
-	switch strings.ToLower(s) {
+	// Only ASCII lower-cases to these words (no other rune's lower case is
+	// n, u, l, o, e, a, / or -), so a longer string never is one.
+	if len(s) > 4 || len(s) == 0 {
+		return false
+	}
+	var low [4]byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low[i] = c
+	}
+	switch string(low[:len(s)]) {
 	case "null", "none", "nan", "n/a", "-":
 		return true
 	}

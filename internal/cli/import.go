@@ -196,10 +196,16 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 		reportBuf = bufio.NewWriterSize(reportFile, 256<<10)
 		opts.Report = reportBuf
 	}
+	if fl.cpuProfile != "" {
+		opts.Phases = &importer.Phases{}
+	}
 	bar := newProgress(c.Stderr, showProgress, "importing "+fl.fragrances, total)
 	opts.Progress = func(p importer.Progress) { bar.update(p.Records, p.BytesRead) }
 	sum, runErr := im.Import(ctx, r, opts)
 	bar.done()
+	if opts.Phases != nil {
+		fmt.Fprintf(c.Stderr, "import phases (wall time):\n%s", opts.Phases)
+	}
 	if reportBuf != nil {
 		if err := reportBuf.Flush(); err != nil && runErr == nil {
 			runErr = fmt.Errorf("writing report %s: %w", fl.report, err)

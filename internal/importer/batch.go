@@ -31,6 +31,8 @@ type batcher struct {
 	// end is where the batch being processed leaves it.
 	cache *candidateCache
 	end   batchEnd
+	// brandIDs keeps brand ids across batches the same way.
+	brandIDs *brandCache
 }
 
 // batchEnd is what a batch tells the cache once it commits.
@@ -83,17 +85,22 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 		return err
 	}
 	b.cache.begin(stamp)
+	b.brandIDs.begin(stamp)
 	b.end = batchEnd{stamp: stamp}
+	lap(ctx, "begin")
 	if err := b.quarantine(ctx, tx, items); err != nil {
 		return err
 	}
+	lap(ctx, "quarantine")
 	if err := b.match(ctx, tx, items); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
+	lap(ctx, "commit")
 	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
+	b.brandIDs.committed(b.end.stamp)
 	for _, it := range items {
 		if it.outcome == OutcomeInserted {
 			b.inserted++
@@ -328,6 +335,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		}
 	}
 
+	lap(ctx, "match (lookups, candidates, scoring)")
 	// Real ids for the new fragrances.
 	real, err := nextIDs(ctx, tx, len(pending))
 	if err != nil {
@@ -354,7 +362,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			brandNames[r.Fragrance.BrandKey] = r.Fragrance.Brand
 		}
 	}
-	brandIDs, err := ensureBrands(ctx, tx, brandNames, brandAliases)
+	brandIDs, err := b.brandIDs.ensureBrands(ctx, tx, brandNames, brandAliases)
 	if err != nil {
 		return err
 	}
@@ -373,21 +381,25 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		r := rows[id]
 		writes = append(writes, write{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: r.ContentHash})
 	}
+	lap(ctx, "ids + brands")
 	if err := applyWrites(ctx, tx, writes, now); err != nil {
 		return err
 	}
 	if err := insertIdentities(ctx, tx, newIDs, newIdentURLs, remap, now); err != nil {
 		return err
 	}
+	lap(ctx, "write source_identities")
 	if err := insertRecords(ctx, tx, newRecs, remap, now); err != nil {
 		return err
 	}
+	lap(ctx, "write record_identities")
 	if err := b.insertReviews(ctx, tx, reviews, remap); err != nil {
 		return err
 	}
 	if err := b.insertMerges(ctx, tx, merges, remap); err != nil {
 		return err
 	}
+	lap(ctx, "write reviews + merges")
 	end, err := catalogStamp(ctx, tx)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ package importer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,6 +67,9 @@ type Options struct {
 	Report io.Writer
 	// Progress is called after each batch (may be nil).
 	Progress func(Progress)
+	// Phases, when set, receives the wall time of each step of the run
+	// (reading ahead, matching, each table's writes, commits).
+	Phases *Phases
 	// EmbeddingTimeout is the time allowed, after the writes, to embed new
 	// and changed fragrances; what does not finish stays pending for the
 	// maintenance backfill. Zero skips embedding.
@@ -210,7 +212,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		return sum, err
 	}
 	v := &catalog.Validator{Quality: im.Config.Monitoring.Quality, Brands: brands, Source: opts.Source, Now: im.Now}
-	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands, cache: newCandidateCache()}
+	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands, cache: newCandidateCache(), brandIDs: newBrandCache()}
 
 	// Reading and validating run in their own goroutine, one batch ahead of
 	// the database writes.
@@ -231,7 +233,10 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 
 	var runErr error
 	pendingValid := 0
+	ctx = withPhases(ctx, opts.Phases)
+	lap(ctx, "start")
 	for rb := range batches {
+		lap(ctx, "wait for read + validate")
 		if rb.err != nil {
 			runErr, pendingValid = rb.err, rb.valid
 			break
@@ -258,10 +263,12 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			runErr = err
 			break
 		}
+		lap(ctx, "heartbeat")
 		if err := b.analyzeIfGrown(ctx); err != nil {
 			runErr = err
 			break
 		}
+		lap(ctx, "analyze")
 		for _, it := range rb.items {
 			sum.Counts[it.outcome]++
 			if err := writeReport(opts.Report, it); err != nil {
@@ -273,6 +280,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			break
 		}
 		sum.Records += len(rb.items)
+		lap(ctx, "report")
 		if opts.Progress != nil {
 			opts.Progress(Progress{Records: sum.Records, BytesRead: rb.bytesRead})
 		}
@@ -313,54 +321,6 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		runErr = err
 	}
 	return sum, runErr
-}
-
-// readBatch is a batch of records read and validated ahead of the writes,
-// or the error that ended reading.
-type readBatch struct {
-	items     []*item
-	valid     int
-	bytesRead int64
-	err       error
-}
-
-// produce reads and validates records into batches of size valid records
-// (or 4x that many records in all, so a run of rejects still flushes).
-func produce(r Records, v *catalog.Validator, size int, out chan<- readBatch, stop <-chan struct{}) {
-	var cur []*item
-	valid := 0
-	send := func(rb readBatch) bool {
-		select {
-		case out <- rb:
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	for {
-		raw, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			if len(cur) > 0 {
-				send(readBatch{items: cur, valid: valid, bytesRead: r.BytesRead()})
-			}
-			return
-		}
-		if err != nil {
-			send(readBatch{valid: valid, err: err})
-			return
-		}
-		f, issues := v.Check(raw)
-		cur = append(cur, &item{raw: raw, f: f, issues: issues})
-		if f != nil {
-			valid++
-		}
-		if valid >= size || len(cur) >= 4*size {
-			if !send(readBatch{items: cur, valid: valid, bytesRead: r.BytesRead()}) {
-				return
-			}
-			cur, valid = nil, 0
-		}
-	}
 }
 
 // runDB is the one connection an import runs on (it holds the run's

@@ -348,7 +348,10 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			return fmt.Errorf("updating fragrances: %w", err)
 		}
 	}
-	return fileKeys(ctx, tx, writes)
+	lap(ctx, "write fragrances")
+	err := fileKeys(ctx, tx, writes)
+	lap(ctx, "write fragrance_keys")
+	return err
 }
 
 // fileKeys files the written fragrances under their candidate keys,
@@ -375,22 +378,20 @@ func fileKeys(ctx context.Context, tx pgx.Tx, writes []write) error {
 	return nil
 }
 
-// nextIDs reserves n consecutive fragrance ids in two statements. Only
-// imports insert fragrances, and they hold importLockID, so no one can
-// draw from the sequence between the two.
+// nextIDs reserves n consecutive fragrance ids in one statement (nextval,
+// then setval past the block). Only imports insert fragrances, and they
+// hold importLockID, so no one can draw from the sequence between the two.
 func nextIDs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	var first int64
-	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('fragrances', 'id'))`).Scan(&first); err != nil {
+	// nextval, then setval past the block, in one round trip.
+	var last int64
+	if err := tx.QueryRow(ctx, `SELECT setval(pg_get_serial_sequence('fragrances', 'id'),
+		nextval(pg_get_serial_sequence('fragrances', 'id')) + $1 - 1)`, int64(n)).Scan(&last); err != nil {
 		return nil, fmt.Errorf("reserving fragrance ids: %w", err)
 	}
-	if n > 1 {
-		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('fragrances', 'id'), $1)`, first+int64(n)-1); err != nil {
-			return nil, fmt.Errorf("reserving fragrance ids: %w", err)
-		}
-	}
+	first := last - int64(n) + 1
 	ids := make([]int64, n)
 	for i := range ids {
 		ids[i] = first + int64(i)

@@ -1,0 +1,782 @@
+package catalog
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// This file holds the allocation-free paths validation takes for the
+// common shapes of input (ASCII text, JSON arrays of plain strings in CSV
+// cells, brands seen before). Each one either produces exactly what the
+// general path would, or declines and lets the general path run: the
+// golden digests (golden_test.go) and the oracle test (oracle_test.go) hold
+// them to that.
+
+// scratch is one Check's reusable memory. Checks take one from a pool, so a
+// Validator can be used from many goroutines at once.
+type scratch struct {
+	fold  []byte   // a folded string being built
+	fold2 []byte   // a second one (comparisons)
+	keys  []byte   // folded keys of a list, back to back
+	ends  []int    // end offsets of those keys in keys
+	strs  []string // items parsed out of JSON cells
+	accs  []Accord // accords parsed out of a JSON cell
+	// items is the current record's backing array for its cleaned lists
+	// (notes, perfumers), carved up so that one record's lists cost one
+	// allocation; it is never reused for another record.
+	items []string
+	words []string // a name's words
+	// brands caches brand resolution by spelling for one resolver
+	// generation.
+	brands    map[string]*resolvedBrand
+	brandsOf  *BrandResolver
+	brandsGen uint64
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{brands: map[string]*resolvedBrand{}} }}
+
+// maxCachedBrands bounds one scratch's brand cache (catalogs name a few
+// thousand brands; a hostile file could name a new one per record).
+const maxCachedBrands = 4096
+
+// resolvedBrand is what normalize needs of a record's brand spelling.
+type resolvedBrand struct {
+	name, key string
+	aliases   []string
+	// strip lists the folded words of each spelling StripBrand tries:
+	// the record's spelling, the canonical name, then the aliases.
+	strip [][]string
+}
+
+func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBrand {
+	if br != nil && (s.brandsOf != br || s.brandsGen != br.generation()) {
+		clear(s.brands)
+		s.brandsOf, s.brandsGen = br, br.generation()
+	}
+	if br == nil && s.brandsOf != nil {
+		clear(s.brands)
+		s.brandsOf = nil
+	}
+	if rb, ok := s.brands[spelling]; ok {
+		return rb
+	}
+	rb := &resolvedBrand{name: spelling, key: Fold(spelling)}
+	if br != nil {
+		rb.name, rb.key, rb.aliases = br.Resolve(spelling)
+	}
+	for _, b := range append([]string{spelling, rb.name}, rb.aliases...) {
+		rb.strip = append(rb.strip, strings.Fields(Fold(b)))
+	}
+	if len(s.brands) >= maxCachedBrands {
+		clear(s.brands)
+	}
+	s.brands[spelling] = rb
+	return rb
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// appendFold appends Fold(s) to dst; for ASCII text without allocating.
+func appendFold(dst []byte, s string) []byte {
+	if !isASCII(s) {
+		return append(dst, foldSlow(s)...)
+	}
+	start := len(dst)
+	space := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			dst = append(dst, c)
+			space = false
+		case c >= 'A' && c <= 'Z':
+			dst = append(dst, c+('a'-'A'))
+			space = false
+		case c == '&' || c == '+':
+			if !space {
+				dst = append(dst, ' ')
+			}
+			dst = append(dst, "and "...)
+			space = true
+		default:
+			if !space {
+				dst = append(dst, ' ')
+				space = true
+			}
+		}
+	}
+	if n := len(dst); n > start && dst[n-1] == ' ' {
+		dst = dst[:n-1]
+	}
+	return dst
+}
+
+// isFolded reports whether an ASCII s is its own Fold: lower-case letters
+// and digits in words separated by single spaces.
+func isFolded(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if c == ' ' && s[i-1] != ' ' {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// asciiLower returns s lower-cased; s must be ASCII.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// hasSuffixFoldASCII reports whether s ends with suffix, ignoring ASCII
+// case; suffix is lower-case ASCII.
+func hasSuffixFoldASCII(s, suffix string) bool {
+	if len(s) < len(suffix) {
+		return false
+	}
+	t := s[len(s)-len(suffix):]
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != suffix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeSpaces is strings.Join(strings.Fields(s), " ") without
+// allocating when s is already so.
+func normalizeSpaces(s string) string {
+	if !isASCII(s) {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	clean := len(s) == 0 || (s[0] != ' ' && s[len(s)-1] != ' ')
+	for i := 0; clean && i < len(s); i++ {
+		switch s[i] {
+		case '\t', '\n', '\v', '\f', '\r':
+			clean = false
+		case ' ':
+			if s[i-1] == ' ' {
+				clean = false
+			}
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// appendFields appends the fields of s (strings.Fields) to dst.
+func appendFields(dst []string, s string) []string {
+	if !isASCII(s) {
+		return append(dst, strings.Fields(s)...)
+	}
+	start := -1
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			if start >= 0 {
+				dst = append(dst, s[start:i])
+				start = -1
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, s[start:])
+	}
+	return dst
+}
+
+// JSON cells. parseJSONStrings and friends read the shapes real files use
+// (arrays of strings and nulls; notes objects of such arrays; accords
+// objects with a name and a numeric weight); anything else makes them
+// decline (ok false) so that encoding/json reads the cell as before, with
+// its error messages.
+
+func skipWS(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// jsonString reads the string starting at s[i] == '"'. Strings with escapes
+// or invalid UTF-8 are decoded by encoding/json (which replaces invalid
+// bytes); plain ones are substrings of s.
+func jsonString(s string, i int) (string, int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", i, false
+	}
+	plain := true
+	j := i + 1
+	for j < len(s) {
+		c := s[j]
+		switch {
+		case c == '"':
+			if plain {
+				return s[i+1 : j], j + 1, true
+			}
+			var out string
+			if err := json.Unmarshal([]byte(s[i:j+1]), &out); err != nil {
+				return "", i, false
+			}
+			return out, j + 1, true
+		case c == '\\':
+			plain = false
+			j += 2
+		case c < 0x20:
+			return "", i, false
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && size == 1 {
+				plain = false
+			}
+			j += size
+		default:
+			j++
+		}
+	}
+	return "", i, false
+}
+
+// jsonStringArray reads `[` (string | null) {, ...} `]` at s[i], appending
+// the strings to dst (nulls are skipped, as toList skips them).
+func jsonStringArray(dst []string, s string, i int) ([]string, int, bool) {
+	if i >= len(s) || s[i] != '[' {
+		return dst, i, false
+	}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return dst, i + 1, true
+	}
+	for {
+		switch {
+		case i < len(s) && s[i] == '"':
+			str, next, ok := jsonString(s, i)
+			if !ok {
+				return dst, i, false
+			}
+			dst = append(dst, str)
+			i = next
+		case strings.HasPrefix(s[i:], "null"):
+			i += 4
+		default:
+			return dst, i, false
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return dst, i, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case ']':
+			return dst, i + 1, true
+		default:
+			return dst, i, false
+		}
+	}
+}
+
+// fastList is toList for a trimmed cell starting with '['.
+func (sc *scratch) fastList(s string) ([]string, bool) {
+	start := len(sc.strs)
+	out, i, ok := jsonStringArray(sc.strs, s, 0)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	sc.strs = out
+	return out[start:len(out):len(out)], true
+}
+
+// fastNotes is toNotes for a trimmed cell starting with '{': an object of
+// top, middle and base, each an array of strings or null.
+func (sc *scratch) fastNotes(s string) (top, middle, base []string, ok bool) {
+	i := skipWS(s, 1)
+	if i < len(s) && s[i] == '}' {
+		return nil, nil, nil, skipWS(s, i+1) == len(s)
+	}
+	var seen [3]bool
+	for {
+		key, next, ok := jsonString(s, i)
+		if !ok {
+			return nil, nil, nil, false
+		}
+		i = skipWS(s, next)
+		if i >= len(s) || s[i] != ':' {
+			return nil, nil, nil, false
+		}
+		i = skipWS(s, i+1)
+		var list []string
+		if strings.HasPrefix(s[i:], "null") {
+			i += 4
+		} else {
+			start := len(sc.strs)
+			out, next, ok := jsonStringArray(sc.strs, s, i)
+			if !ok {
+				return nil, nil, nil, false
+			}
+			sc.strs, i = out, next
+			list = out[start:len(out):len(out)]
+		}
+		var k int
+		switch key {
+		case "top":
+			top, k = list, 0
+		case "middle":
+			middle, k = list, 1
+		case "base":
+			base, k = list, 2
+		default:
+			return nil, nil, nil, false
+		}
+		if seen[k] {
+			return nil, nil, nil, false
+		}
+		seen[k] = true
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return nil, nil, nil, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case '}':
+			return top, middle, base, skipWS(s, i+1) == len(s)
+		default:
+			return nil, nil, nil, false
+		}
+	}
+}
+
+// jsonNumber reads a JSON number literal at s[i] and its float64 value.
+func jsonNumber(s string, i int) (float64, int, bool) {
+	j := i
+	if j < len(s) && s[j] == '-' {
+		j++
+	}
+	digits := func() bool {
+		k := j
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		return j > k
+	}
+	switch {
+	case j < len(s) && s[j] == '0':
+		j++
+	case !digits():
+		return 0, i, false
+	}
+	if j < len(s) && s[j] == '.' {
+		j++
+		if !digits() {
+			return 0, i, false
+		}
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		j++
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
+			j++
+		}
+		if !digits() {
+			return 0, i, false
+		}
+	}
+	f, err := strconv.ParseFloat(s[i:j], 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, i, false
+	}
+	return f, j, true
+}
+
+// fastAccords is toAccords for a cell starting with '[' (untrimmed, as
+// toAccords hands it to encoding/json): strings, nulls and objects with a
+// string name and an optional numeric (or null) weight.
+func (sc *scratch) fastAccords(s string) ([]Accord, bool) {
+	i := skipWS(s, 0)
+	if i >= len(s) || s[i] != '[' {
+		return nil, false
+	}
+	out := sc.accs[:0]
+	defer func() { sc.accs = out[:0] }()
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return out, skipWS(s, i+1) == len(s)
+	}
+	for {
+		switch {
+		case i < len(s) && s[i] == '"':
+			str, next, ok := jsonString(s, i)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, Accord{Name: str})
+			i = next
+		case strings.HasPrefix(s[i:], "null"):
+			i += 4
+		case i < len(s) && s[i] == '{':
+			a, next, ok := jsonAccord(s, i)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, a)
+			i = next
+		default:
+			return nil, false
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return nil, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case ']':
+			return out, skipWS(s, i+1) == len(s)
+		default:
+			return nil, false
+		}
+	}
+}
+
+func jsonAccord(s string, i int) (Accord, int, bool) {
+	var a Accord
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return a, i + 1, true
+	}
+	var seenName, seenWeight bool
+	for {
+		key, next, ok := jsonString(s, i)
+		if !ok {
+			return a, i, false
+		}
+		i = skipWS(s, next)
+		if i >= len(s) || s[i] != ':' {
+			return a, i, false
+		}
+		i = skipWS(s, i+1)
+		switch key {
+		case "name":
+			if seenName {
+				return a, i, false
+			}
+			seenName = true
+			if a.Name, i, ok = jsonString(s, i); !ok {
+				return a, i, false
+			}
+		case "weight":
+			if seenWeight {
+				return a, i, false
+			}
+			seenWeight = true
+			if strings.HasPrefix(s[i:], "null") {
+				i += 4
+				break
+			}
+			w, next, ok := jsonNumber(s, i)
+			if !ok {
+				return a, i, false
+			}
+			a.Weight, i = &w, next
+		default:
+			return a, i, false
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return a, i, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case '}':
+			return a, i + 1, true
+		default:
+			return a, i, false
+		}
+	}
+}
+
+// The content hash: the JSON encoding/json gives the content struct,
+// written by hand.
+
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// appendJSONString appends s as encoding/json writes it (HTML-safe), or
+// reports false for a string it would have to escape beyond the plain
+// cases.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				const hexDigits = "0123456789abcdef"
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', byte('8'+r-'\u2028'))
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendJSONStrings(dst []byte, l []string) []byte {
+	if len(l) == 0 {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, s := range l {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+// appendJSONFloat writes f as encoding/json does; f must be finite.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+func finite(f *float64) bool { return f == nil || !math.IsNaN(*f) && !math.IsInf(*f, 0) }
+
+// appendContent writes the content JSON ContentHash hashes; ok is false
+// when encoding/json would fail (a NaN or infinite number).
+func appendContent(b []byte, f *Fragrance) ([]byte, bool) {
+	if !finite(f.Rating) {
+		return b, false
+	}
+	for _, a := range f.Accords {
+		if !finite(a.Weight) {
+			return b, false
+		}
+	}
+	b = append(b, `{"Brand":`...)
+	b = appendJSONString(b, f.BrandKey)
+	b = append(b, `,"Name":`...)
+	b = appendJSONString(b, f.Name)
+	b = append(b, `,"Concentration":`...)
+	b = appendJSONString(b, f.Concentration)
+	b = append(b, `,"Gender":`...)
+	b = appendJSONString(b, f.Gender)
+	b = append(b, `,"Year":`...)
+	if f.Year == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, int64(*f.Year), 10)
+	}
+	b = append(b, `,"Top":`...)
+	b = appendJSONStrings(b, f.NotesTop)
+	b = append(b, `,"Middle":`...)
+	b = appendJSONStrings(b, f.NotesMiddle)
+	b = append(b, `,"Base":`...)
+	b = appendJSONStrings(b, f.NotesBase)
+	b = append(b, `,"Unsorted":`...)
+	b = appendJSONStrings(b, f.NotesUnsorted)
+	b = append(b, `,"Accords":`...)
+	if len(f.Accords) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range f.Accords {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendJSONString(b, a.Name)
+			if a.Weight != nil {
+				b = append(b, `,"weight":`...)
+				b = appendJSONFloat(b, *a.Weight)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"Perfumers":`...)
+	b = appendJSONStrings(b, f.Perfumers)
+	b = append(b, `,"Rating":`...)
+	if f.Rating == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONFloat(b, *f.Rating)
+	}
+	b = append(b, `,"Votes":`...)
+	if f.Votes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *f.Votes, 10)
+	}
+	b = append(b, `,"URL":`...)
+	b = appendJSONString(b, f.URL)
+	b = append(b, `,"Description":`...)
+	b = appendJSONString(b, f.Description)
+	return append(b, '}'), true
+}
+
+func contentHashFast(f *Fragrance) (string, bool) {
+	bp := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(bp)
+	b, ok := appendContent((*bp)[:0], f)
+	*bp = b
+	if !ok {
+		return "", false
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16]), true
+}
+
+// fastListValue is toList for a CSV cell holding a JSON array of strings.
+func (sc *scratch) fastListValue(val any) ([]string, bool) {
+	s, ok := val.(string)
+	if !ok {
+		return nil, false
+	}
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "[") {
+		return nil, false
+	}
+	return sc.fastList(s)
+}
+
+// fastNotesValue is toNotes for a CSV cell holding a notes object or an
+// array of strings.
+func (sc *scratch) fastNotesValue(val any) (top, middle, base, flat []string, ok bool) {
+	s, isStr := val.(string)
+	if !isStr {
+		return nil, nil, nil, nil, false
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case strings.HasPrefix(s, "{"):
+		top, middle, base, ok = sc.fastNotes(s)
+		return top, middle, base, nil, ok
+	case strings.HasPrefix(s, "["):
+		flat, ok = sc.fastList(s)
+		return nil, nil, nil, flat, ok
+	}
+	return nil, nil, nil, nil, false
+}
+
+// fastAccordsValue is toAccords for a CSV cell holding a JSON array.
+func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
+	s, ok := val.(string)
+	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+		return nil, false
+	}
+	return sc.fastAccords(s)
+}
+
+// fragranceAlloc holds a record and the numbers it points to, allocated
+// together.
+type fragranceAlloc struct {
+	Fragrance
+	year   int
+	rating float64
+	votes  int64
+}
+
+// newList returns an empty list with room for n items, carved from the
+// current record's backing array.
+func (sc *scratch) newList(n int) []string {
+	if cap(sc.items)-len(sc.items) < n {
+		sc.items = make([]string, 0, max(n, 16))
+	}
+	start := len(sc.items)
+	sc.items = sc.items[:start+n]
+	return sc.items[start : start : start+n]
+}
