@@ -312,6 +312,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				r.Identities = append(r.Identities, id)
 			} else {
 				newRecs[it.rec] = d.Target
+				r.Records = append(r.Records, identity{Source: it.rec.source, SourceID: it.rec.hash})
 			}
 			if len(replaced) > 0 || hasID {
 				merges = append(merges, mergeRow{target: d.Target, it: it, replaced: replaced, score: d.Score, reason: d.Reason})
@@ -329,6 +330,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				newIdentURLs[id] = f.URL
 			} else {
 				newRecs[it.rec] = r.ID
+				r.Records = []identity{{Source: it.rec.source, SourceID: it.rec.hash}}
 			}
 			pending = append(pending, r)
 			rows[r.ID] = r
@@ -598,7 +600,7 @@ func (cs *candidateSet) candidates(ctx context.Context, tx pgx.Tx, it *item, byK
 			}
 			cs.rows[id] = r
 		}
-		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities, Records: r.Records})
 	}
 	return out, nil
 }

@@ -21,6 +21,9 @@ type row struct {
 	ContentHash string
 	// Identities are the (source, source_id) pairs pointing at it.
 	Identities []identity
+	// Records are the records without a source_id that became it, as
+	// (source, content hash) (record_identities).
+	Records []identity
 }
 
 type identity = matching.Identity
@@ -28,7 +31,8 @@ type identity = matching.Identity
 const rowColumns = `f.id, f.brand_id, b.match_key, b.name, f.name, f.match_key, coalesce(f.concentration, ''), coalesce(f.gender, ''), f.year,
 	f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords, f.perfumers, f.rating::float8, f.votes,
 	coalesce(f.url, ''), coalesce(f.description, ''), f.content_hash,
-	coalesce((SELECT array_agg(si.source || chr(31) || si.source_id) FROM source_identities si WHERE si.fragrance_id = f.id), '{}')`
+	coalesce((SELECT array_agg(si.source || chr(31) || si.source_id) FROM source_identities si WHERE si.fragrance_id = f.id), '{}'),
+	coalesce((SELECT array_agg(ri.source || chr(31) || ri.content_hash) FROM record_identities ri WHERE ri.fragrance_id = f.id), '{}')`
 
 func scanRows(rows pgx.Rows) (map[int64]*row, error) {
 	out := map[int64]*row{}
@@ -38,10 +42,10 @@ func scanRows(rows pgx.Rows) (map[int64]*row, error) {
 		var year *int16
 		var votes *int32
 		var accords []byte
-		var ids []string
+		var ids, recs []string
 		if err := rows.Scan(&r.ID, &r.BrandID, &f.BrandKey, &f.Brand, &f.Name, &f.MatchKey, &f.Concentration, &f.Gender, &year,
 			&f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Perfumers, &f.Rating, &votes,
-			&f.URL, &f.Description, &r.ContentHash, &ids); err != nil {
+			&f.URL, &f.Description, &r.ContentHash, &ids, &recs); err != nil {
 			return nil, fmt.Errorf("reading fragrance: %w", err)
 		}
 		if year != nil {
@@ -59,6 +63,14 @@ func scanRows(rows pgx.Rows) (map[int64]*row, error) {
 			for i := 0; i < len(s); i++ {
 				if s[i] == 31 {
 					r.Identities = append(r.Identities, identity{Source: s[:i], SourceID: s[i+1:]})
+					break
+				}
+			}
+		}
+		for _, s := range recs {
+			for i := 0; i < len(s); i++ {
+				if s[i] == 31 {
+					r.Records = append(r.Records, identity{Source: s[:i], SourceID: s[i+1:]})
 					break
 				}
 			}

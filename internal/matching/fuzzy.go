@@ -137,6 +137,7 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		score  float64
 		reason string
 	}
+	candidates = m.unclaimed(f, candidates)
 	// Exact keys first: a candidate with the very same match key is the
 	// product, unless the name is too weak to merge on alone.
 	for _, c := range candidates {
@@ -206,6 +207,40 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		reason = "the name is too short or only the brand, and nothing else corroborates it: " + reason
 	}
 	return Decision{Kind: Review, Target: best.c.ID, Score: best.score, Reason: reason}
+}
+
+// unclaimed leaves out the candidates another record of f's source
+// already became (sameSourceOtherRecord).
+func (m FuzzyMatcher) unclaimed(f *catalog.Fragrance, candidates []Candidate) []Candidate {
+	if f.SourceID != "" || f.Source == "" {
+		return candidates
+	}
+	hash := ""
+	var out []Candidate
+	for i, c := range candidates {
+		if len(c.Records) == 0 {
+			if out != nil {
+				out = append(out, c)
+			}
+			continue
+		}
+		if hash == "" {
+			hash = catalog.ContentHash(f)
+		}
+		if sameSourceOtherRecord(f, hash, c.Records) {
+			if out == nil {
+				out = append(make([]Candidate, 0, len(candidates)), candidates[:i]...)
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return candidates
+	}
+	return out
 }
 
 // sameEdition finds the candidates that are f's edition exactly: its
