@@ -184,29 +184,40 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		return fits[i].c.ID < fits[j].c.ID
 	})
 	best := fits[0]
+	// An operator deciding a review sees the best few candidates and why.
+	top := func() string {
+		var parts []string
+		for i, x := range fits {
+			if i == 3 {
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%d %q (%.3f: %s)", x.c.ID, x.c.Fragrance.Name, x.score, x.reason))
+		}
+		return "; top candidates: " + strings.Join(parts, ", ")
+	}
 	// A record missing a gender or concentration matches only when exactly
 	// one candidate fits; several that differ in it are a question.
 	if len(fits) > 1 && ((f.Gender == "" && differ(fits, func(x scored) string { return x.c.Fragrance.Gender })) ||
 		(f.Concentration == "" && differ(fits, func(x scored) string { return x.c.Fragrance.Concentration }))) {
 		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
-			Reason: fmt.Sprintf("%d candidates fit and the record lacks the gender or concentration that tells them apart", len(fits))}
+			Reason: fmt.Sprintf("rule missing-gender-or-concentration: %d candidates fit and the record lacks the gender or concentration that tells them apart", len(fits)) + top()}
 	}
 	// Several catalog fragrances that fit equally well (two "1 Million"
 	// entries, say, and a record naming a concentration neither has)
 	// cannot be told apart by the matcher either.
 	if len(fits) > 1 && best.score >= m.Bands.MergeThreshold && best.score-fits[1].score < 0.02 {
 		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
-			Reason: fmt.Sprintf("fragrances %d and %d fit equally well (%.3f)", best.c.ID, fits[1].c.ID, best.score)}
+			Reason: fmt.Sprintf("rule tie: fragrances %d and %d fit equally well (%.3f)", best.c.ID, fits[1].c.ID, best.score) + top()}
 	}
 	weak := weakName(f) && !corroborated(f, best.c.Fragrance)
 	if best.score >= m.Bands.MergeThreshold && !weak {
 		return Decision{Kind: Merge, Target: best.c.ID, Score: best.score, Reason: best.reason}
 	}
-	reason := best.reason
+	reason := "rule gray-band: " + best.reason
 	if weak {
-		reason = "the name is too short or only the brand, and nothing else corroborates it: " + reason
+		reason = "rule weak-name: the name is too short, only the brand or only concentration words, and nothing else corroborates it: " + best.reason
 	}
-	return Decision{Kind: Review, Target: best.c.ID, Score: best.score, Reason: reason}
+	return Decision{Kind: Review, Target: best.c.ID, Score: best.score, Reason: reason + top()}
 }
 
 // unclaimed leaves out the candidates another record of f's source
@@ -270,7 +281,7 @@ func (m FuzzyMatcher) sameEdition(f *catalog.Fragrance, candidates []Candidate) 
 	c := same[0]
 	if weakName(f) && !corroborated(f, c.Fragrance) {
 		return Decision{Kind: Review, Target: c.ID, Score: 1,
-			Reason: "rule weak-name: the name is too short or only the brand, and nothing else corroborates it: same edition " + c.Fragrance.MatchKey}, true
+			Reason: "rule weak-name: the name is too short, only the brand or only concentration words, and nothing else corroborates it: same edition " + c.Fragrance.MatchKey}, true
 	}
 	return Decision{Kind: Merge, Target: c.ID, Score: 1, Reason: "same edition " + c.Fragrance.MatchKey + " (the catalog states no gender, or lost the accented letters)"}, true
 }
