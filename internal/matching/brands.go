@@ -225,6 +225,16 @@ func compactKey(key string) string {
 // (leaving a space) would have it: "Trésor" -> "tr sor", "Estée Lauder"
 // -> "est e lauder". It is "" when s has no such letter or nothing else.
 func LossyFold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return ""
+	}
 	lossy := false
 	out := []rune(s)
 	for i, r := range out {

@@ -67,7 +67,10 @@ func EditionKeys(f *catalog.Fragrance) []string {
 
 // IsExactKey tells an exact key (brand|name|concentration|gender) from a
 // word key (brand|t:word, brand|p:prefix).
-func IsExactKey(k string) bool { return strings.Count(k, "|") == 3 }
+func IsExactKey(k string) bool {
+	i := strings.IndexByte(k, '|')
+	return i >= 0 && !strings.HasPrefix(k[i+1:], "t:") && !strings.HasPrefix(k[i+1:], "p:")
+}
 
 // stopwords are too common to block on.
 var stopwords = map[string]bool{"de": true, "d": true, "la": true, "le": true, "l": true, "les": true, "du": true, "des": true,
