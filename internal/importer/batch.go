@@ -479,6 +479,9 @@ type screener interface {
 // fragrances) and, with a screener, the other candidates' few columns.
 type candidateSet struct {
 	screen screener
+	// records: the batch has records without a source_id, so candidates
+	// carry the records that became them (row.Records).
+	records bool
 	rows   map[int64]*row
 	light  map[int64]*lightRow
 }
@@ -564,6 +567,17 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 	if err != nil {
 		return nil, err
 	}
+	for _, it := range valid {
+		if it.f.Source != "" && it.f.SourceID == "" {
+			cs.records = true
+			break
+		}
+	}
+	if cs.records {
+		if err := loadRecords(ctx, tx, rows); err != nil {
+			return nil, err
+		}
+	}
 	cs.rows = rows
 	return cs, nil
 }
@@ -593,6 +607,11 @@ func (cs *candidateSet) candidates(ctx context.Context, tx pgx.Tx, it *item, byK
 			loaded, err := loadRows(ctx, tx, []int64{id})
 			if err != nil {
 				return nil, err
+			}
+			if cs.records {
+				if err := loadRecords(ctx, tx, loaded); err != nil {
+					return nil, err
+				}
 			}
 			delete(cs.light, id)
 			if r, ok = loaded[id]; !ok {

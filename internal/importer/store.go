@@ -31,8 +31,7 @@ type identity = matching.Identity
 const rowColumns = `f.id, f.brand_id, b.match_key, b.name, f.name, f.match_key, coalesce(f.concentration, ''), coalesce(f.gender, ''), f.year,
 	f.notes_top, f.notes_middle, f.notes_base, f.notes_unsorted, f.accords, f.perfumers, f.rating::float8, f.votes,
 	coalesce(f.url, ''), coalesce(f.description, ''), f.content_hash,
-	coalesce((SELECT array_agg(si.source || chr(31) || si.source_id) FROM source_identities si WHERE si.fragrance_id = f.id), '{}'),
-	coalesce((SELECT array_agg(ri.source || chr(31) || ri.content_hash) FROM record_identities ri WHERE ri.fragrance_id = f.id), '{}')`
+	coalesce((SELECT array_agg(si.source || chr(31) || si.source_id) FROM source_identities si WHERE si.fragrance_id = f.id), '{}')`
 
 func scanRows(rows pgx.Rows) (map[int64]*row, error) {
 	out := map[int64]*row{}
@@ -42,10 +41,10 @@ func scanRows(rows pgx.Rows) (map[int64]*row, error) {
 		var year *int16
 		var votes *int32
 		var accords []byte
-		var ids, recs []string
+		var ids []string
 		if err := rows.Scan(&r.ID, &r.BrandID, &f.BrandKey, &f.Brand, &f.Name, &f.MatchKey, &f.Concentration, &f.Gender, &year,
 			&f.NotesTop, &f.NotesMiddle, &f.NotesBase, &f.NotesUnsorted, &accords, &f.Perfumers, &f.Rating, &votes,
-			&f.URL, &f.Description, &r.ContentHash, &ids, &recs); err != nil {
+			&f.URL, &f.Description, &r.ContentHash, &ids); err != nil {
 			return nil, fmt.Errorf("reading fragrance: %w", err)
 		}
 		if year != nil {
@@ -63,14 +62,6 @@ func scanRows(rows pgx.Rows) (map[int64]*row, error) {
 			for i := 0; i < len(s); i++ {
 				if s[i] == 31 {
 					r.Identities = append(r.Identities, identity{Source: s[:i], SourceID: s[i+1:]})
-					break
-				}
-			}
-		}
-		for _, s := range recs {
-			for i := 0; i < len(s); i++ {
-				if s[i] == 31 {
-					r.Records = append(r.Records, identity{Source: s[:i], SourceID: s[i+1:]})
 					break
 				}
 			}
@@ -163,6 +154,39 @@ func loadRows(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*row, erro
 	}
 	defer r.Close()
 	return scanRows(r)
+}
+
+// loadRecords fills the Records of rows (record_identities), in one
+// query: only a batch with records of a source without source_ids needs
+// them (matching.FuzzyMatcher leaves out fragrances another record of the
+// same source became).
+func loadRecords(ctx context.Context, tx pgx.Tx, rows map[int64]*row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	r, err := tx.Query(ctx, `SELECT fragrance_id, source, content_hash FROM record_identities WHERE fragrance_id = ANY($1::bigint[])`, ids)
+	if err != nil {
+		return fmt.Errorf("loading the records candidates became: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int64
+		var rec identity
+		if err := r.Scan(&id, &rec.Source, &rec.SourceID); err != nil {
+			return fmt.Errorf("loading the records candidates became: %w", err)
+		}
+		if row := rows[id]; row != nil {
+			row.Records = append(row.Records, rec)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("loading the records candidates became: %w", err)
+	}
+	return nil
 }
 
 // loadLight reads the columns a screener looks at (brand key, name,
