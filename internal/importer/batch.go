@@ -482,8 +482,8 @@ type candidateSet struct {
 	// records: the batch has records without a source_id, so candidates
 	// carry the records that became them (row.Records).
 	records bool
-	rows   map[int64]*row
-	light  map[int64]*lightRow
+	rows    map[int64]*row
+	light   map[int64]*lightRow
 }
 
 // lightRow is a candidate read as the columns a screener looks at, with
