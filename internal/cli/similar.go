@@ -58,7 +58,28 @@ with status 2: add --brand, or --id with the id from the list.`,
 	return cmd
 }
 
-func (c *CLI) runSimilar(cmd *cobra.Command, g *globals, name string, fl similarFlags) error {
+func (c *CLI) runSimilar(cmd *cobra.Command, g *globals, name string, fl similarFlags) (err error) {
+	if fl.asJSON {
+		// With --json an error is JSON on stdout too (and a line on stderr).
+		defer func() {
+			if err != nil {
+				_ = c.printJSON(map[string]any{"error": errorText(err)})
+			}
+		}()
+	}
+	return c.similar(cmd, g, name, fl)
+}
+
+// errorText is an error's message without the exit-code wrapping.
+func errorText(err error) string {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err != nil {
+		return ee.err.Error()
+	}
+	return err.Error()
+}
+
+func (c *CLI) similar(cmd *cobra.Command, g *globals, name string, fl similarFlags) error {
 	ctx := cmd.Context()
 	if (name == "") == (fl.id == 0) {
 		return usage("give a NAME or --id, not both and not neither\nRun 'scentmatch similar --help' for examples")

@@ -12,6 +12,31 @@ import (
 	"github.com/scentmatch/pipeline/internal/embedding"
 )
 
+func TestSimilarNormalizesNamesAsTheImporterDoes(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	path := filepath.Join(t.TempDir(), "s.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join([]string{
+		`{"source_id": "6", "brand": "John Richmond", "name": "John Richmond for Men", "notes": ["Lavender", "Amber"], "accords": ["aromatic", "amber"]}`,
+		`{"source_id": "7", "brand": "John Richmond", "name": "Viva Rock", "notes": ["Rose", "Amber"], "accords": ["floral", "amber"]}`,
+	}, "\n")), 0o644))
+	r := run(t, env, "import", "--fragrances", path, "--source", "s", "--embedding-timeout", "30")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+
+	// The importer took the brand off the name ("for Men" is stored); the
+	// lookup does the same (issue 18).
+	r = run(t, env, "similar", "John Richmond for Men", "--brand", "John Richmond", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	res := decode[embedding.SearchResult](t, r.stdout)
+	require.Equal(t, "John Richmond", res.Query.Brand)
+	require.Equal(t, "for Men", res.Query.Name)
+
+	// With --json, an error is JSON on stdout too.
+	r = run(t, env, "similar", "No Such Scent", "--json")
+	require.Equal(t, ExitUsage, r.code, r.stderr)
+	require.Contains(t, decode[map[string]any](t, r.stdout)["error"], `no fragrance is named "No Such Scent"`)
+}
+
 func TestSimilar(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}

@@ -57,15 +57,34 @@ func (e *NoVectorError) Error() string {
 // case, accents or punctuation (catalog.Fold), of the brand when brand is
 // not empty (its name or an alias). A name that ends in a concentration
 // ("Sauvage Eau de Parfum") also matches that variant. At most 50.
+//
+// The name is normalized as the importer normalizes a record's: with
+// --brand, the brand's words are taken off the start or end of the name
+// ("John Richmond for Men" at "John Richmond" is stored as "for Men"),
+// then a trailing concentration.
 func FindByName(ctx context.Context, pool *pgxpool.Pool, name, brand string) ([]Fragrance, error) {
-	key, conc := catalog.Fold(name), ""
-	if rest, c := catalog.SplitConcentration(name); c != "" && rest != "" {
-		conc = strings.ToLower(c)
-		rest = catalog.Fold(rest)
-		// Both readings: a name may itself end in a concentration word.
-		return findByKey(ctx, pool, []string{key, rest}, []string{"", conc}, catalog.Fold(brand))
+	var names, concs []string
+	seen := map[string]bool{}
+	add := func(n, c string) {
+		if n != "" && !seen[n+"|"+c] {
+			seen[n+"|"+c] = true
+			names, concs = append(names, n), append(concs, c)
+		}
 	}
-	return findByKey(ctx, pool, []string{key}, []string{""}, catalog.Fold(brand))
+	readings := []string{name}
+	if brand != "" {
+		if stripped := catalog.StripBrand(name, brand); stripped != name && stripped != "" {
+			readings = append(readings, stripped)
+		}
+	}
+	for _, n := range readings {
+		add(catalog.Fold(n), "")
+		// Both readings: a name may itself end in a concentration word.
+		if rest, c := catalog.SplitConcentration(n); c != "" && rest != "" {
+			add(catalog.Fold(rest), strings.ToLower(c))
+		}
+	}
+	return findByKey(ctx, pool, names, concs, catalog.Fold(brand))
 }
 
 func findByKey(ctx context.Context, pool *pgxpool.Pool, names, concs []string, brandKey string) ([]Fragrance, error) {

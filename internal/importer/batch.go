@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +26,9 @@ type batcher struct {
 	opts   Options
 	runID  int64
 	brands *catalog.BrandResolver
+	// brandIndex resolves the brand spellings brands does not know
+	// (matching.BrandIndex); brands this run creates join it.
+	brandIndex *matching.BrandIndex
 	// inserted counts fragrances this run inserted; analyzedAt is the
 	// count at the last ANALYZE.
 	inserted, analyzedAt int
@@ -166,6 +171,10 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	}
 	if len(valid) == 0 {
 		return nil
+	}
+	for _, it := range valid {
+		resolveBrand(b.brands, b.brandIndex, it)
+		statedYear(it)
 	}
 	// Which identities this run has already seen in earlier batches.
 	var ids []identity
@@ -310,6 +319,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				r.Identities = append(r.Identities, id)
 			} else {
 				newRecs[it.rec] = d.Target
+				r.Records = append(r.Records, identity{Source: it.rec.source, SourceID: it.rec.hash})
 			}
 			if len(replaced) > 0 || hasID {
 				merges = append(merges, mergeRow{target: d.Target, it: it, replaced: replaced, score: d.Score, reason: d.Reason})
@@ -327,6 +337,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				newIdentURLs[id] = f.URL
 			} else {
 				newRecs[it.rec] = r.ID
+				r.Records = []identity{{Source: it.rec.source, SourceID: it.rec.hash}}
 			}
 			pending = append(pending, r)
 			rows[r.ID] = r
@@ -365,6 +376,11 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	brandIDs, err := b.brandIDs.ensureBrands(ctx, tx, brandNames, brandAliases)
 	if err != nil {
 		return err
+	}
+	if b.brandIndex != nil {
+		for _, name := range brandNames {
+			b.brandIndex.Add(name)
+		}
 	}
 	now := b.im.now()
 	var cycleID *string
@@ -436,7 +452,7 @@ func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 	at := make(map[int64]int, 64)
 	for ki, k := range keys {
 		weight := 1
-		if ki == 0 {
+		if ki == 0 || matching.IsExactKey(k) {
 			// keys[0] is the exact match key: such a fragrance always
 			// makes the cut, however many flankers share its tokens.
 			weight += len(keys)
@@ -475,8 +491,11 @@ type screener interface {
 // fragrances) and, with a screener, the other candidates' few columns.
 type candidateSet struct {
 	screen screener
-	rows   map[int64]*row
-	light  map[int64]*lightRow
+	// records: the batch has records without a source_id, so candidates
+	// carry the records that became them (row.Records).
+	records bool
+	rows    map[int64]*row
+	light   map[int64]*lightRow
 }
 
 // lightRow is a candidate read as the columns a screener looks at, with
@@ -560,6 +579,17 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 	if err != nil {
 		return nil, err
 	}
+	for _, it := range valid {
+		if it.f.Source != "" && it.f.SourceID == "" {
+			cs.records = true
+			break
+		}
+	}
+	if cs.records {
+		if err := loadRecords(ctx, tx, rows); err != nil {
+			return nil, err
+		}
+	}
 	cs.rows = rows
 	return cs, nil
 }
@@ -590,13 +620,18 @@ func (cs *candidateSet) candidates(ctx context.Context, tx pgx.Tx, it *item, byK
 			if err != nil {
 				return nil, err
 			}
+			if cs.records {
+				if err := loadRecords(ctx, tx, loaded); err != nil {
+					return nil, err
+				}
+			}
 			delete(cs.light, id)
 			if r, ok = loaded[id]; !ok {
 				continue
 			}
 			cs.rows[id] = r
 		}
-		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities})
+		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities, Records: r.Records})
 	}
 	return out, nil
 }
@@ -801,4 +836,49 @@ func (b *batcher) insertMerges(ctx context.Context, tx pgx.Tx, merges []mergeRow
 		return fmt.Errorf("writing the merge log: %w", err)
 	}
 	return nil
+}
+
+// resolveBrand moves a record whose brand spelling the catalog does not
+// know to the catalog brand the brand index resolves it to ("Viktor&Rolf"
+// to "Viktor Rolf", "Mugler" to "Thierry Mugler"), and takes that brand's
+// names out of the record's name as the validator does for known brands.
+func resolveBrand(brands *catalog.BrandResolver, index *matching.BrandIndex, it *item) {
+	f := it.f
+	if index == nil || index.Known(f.BrandKey) {
+		return
+	}
+	r := index.ResolveWhy(f.Brand)
+	if r.Key == "" || r.Key == f.BrandKey {
+		return
+	}
+	name, key, aliases := brands.Resolve(r.Name)
+	if key != r.Key {
+		name, aliases = r.Name, nil
+	}
+	it.reasons = append(it.reasons, fmt.Sprintf("brand %q resolved to %q (%s)", f.Brand, name, r.Rule))
+	stripped := catalog.StripBrand(f.Name, append([]string{name}, aliases...)...)
+	if stripped != "" {
+		f.Name = stripped
+	}
+	f.Brand, f.BrandKey = name, key
+	f.MatchKey = catalog.MatchKey(f.BrandKey, f.Name, f.Concentration, f.Gender)
+}
+
+// parenYear is a year in parentheses ending a listed name: "Infini (1970)".
+var parenYear = regexp.MustCompile(`\((1[7-9]\d\d|20\d\d)\)\s*$`)
+
+// statedYear takes the launch year a listing states in parentheses after
+// the name ("Nocturnes (2023)"; the validator drops it from the name as
+// decoration) as the record's year when it has none: upstreams mark a
+// relaunch that way, and matching must not fold it into the original.
+func statedYear(it *item) {
+	if it.f.Year != nil || it.raw == nil {
+		return
+	}
+	name, _ := it.raw.Fields["name"].(string)
+	if m := parenYear.FindStringSubmatch(name); m != nil {
+		if y, err := strconv.Atoi(m[1]); err == nil {
+			it.f.Year = &y
+		}
+	}
 }

@@ -207,12 +207,12 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	}
 	sum.RunID = runID
 
-	brands, err := im.brandResolver(ctx, db)
+	brands, brandIndex, err := im.brandResolver(ctx, db)
 	if err != nil {
 		return sum, err
 	}
 	v := &catalog.Validator{Quality: im.Config.Monitoring.Quality, Brands: brands, Source: opts.Source, Now: im.Now}
-	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands, cache: newCandidateCache(), brandIDs: newBrandCache()}
+	b := &batcher{im: im, db: db, opts: opts, runID: runID, brands: brands, brandIndex: brandIndex, cache: newCandidateCache(), brandIDs: newBrandCache()}
 
 	// Reading and validating run in their own goroutine, one batch ahead of
 	// the database writes.
@@ -399,30 +399,35 @@ func (im *Importer) finishRun(ctx context.Context, db runDB, sum *Summary) error
 }
 
 // brandResolver knows the configured priority brands and every brand and
-// alias already stored.
-func (im *Importer) brandResolver(ctx context.Context, db runDB) (*catalog.BrandResolver, error) {
+// alias already stored: the validator's exact resolver, and the matching
+// step's brand index (lost letters, renamings, house words; see
+// matching.BrandIndex) for spellings the exact one does not know.
+func (im *Importer) brandResolver(ctx context.Context, db runDB) (*catalog.BrandResolver, *matching.BrandIndex, error) {
 	res := catalog.NewBrandResolver()
+	idx := matching.NewBrandIndex()
 	rows, err := db.Query(ctx, `SELECT b.name, coalesce(array_agg(a.alias ORDER BY a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}')
 		FROM brands b LEFT JOIN brand_aliases a ON a.brand_id = b.id GROUP BY b.id ORDER BY b.id`)
 	if err != nil {
-		return nil, fmt.Errorf("loading brands: %w", err)
+		return nil, nil, fmt.Errorf("loading brands: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var name string
 		var aliases []string
 		if err := rows.Scan(&name, &aliases); err != nil {
-			return nil, fmt.Errorf("loading brands: %w", err)
+			return nil, nil, fmt.Errorf("loading brands: %w", err)
 		}
 		res.Add(name, aliases...)
+		idx.Add(name, aliases...)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("loading brands: %w", err)
+		return nil, nil, fmt.Errorf("loading brands: %w", err)
 	}
 	for _, b := range im.Config.Brands.Brands {
 		res.Add(b.Name, b.Aliases...)
+		idx.Add(b.Name, b.Aliases...)
 	}
-	return res, nil
+	return res, idx, nil
 }
 
 func writeReport(w io.Writer, it *item) error {

@@ -52,7 +52,7 @@ func (im *Importer) Probe(ctx context.Context, source string, records []map[stri
 		im.Matcher = matching.FuzzyMatcher{Bands: im.Config.Monitoring.MatchingOrDefault()}
 	}
 	err := pgx.BeginTxFunc(ctx, im.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		brands, err := im.brandResolver(ctx, tx)
+		brands, brandIndex, err := im.brandResolver(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,9 @@ func (im *Importer) Probe(ctx context.Context, source string, records []map[stri
 				out[i] = Presence{How: Invalid, Reason: first.String()}
 				continue
 			}
-			it := &item{f: f, keys: im.Matcher.Keys(f)}
+			it := &item{f: f}
+			resolveBrand(brands, brandIndex, it)
+			it.keys = im.Matcher.Keys(f)
 			if screen != nil {
 				it.tokens = matching.NameTokens(f)
 			}

@@ -115,7 +115,7 @@ func (im *Importer) Replay(ctx context.Context, runID int64, opts Options) (*Rep
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading quarantine: %w", err)
 	}
-	brands, err := im.brandResolver(ctx, im.Pool)
+	brands, _, err := im.brandResolver(ctx, im.Pool)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,9 @@ type row struct {
 	ContentHash string
 	// Identities are the (source, source_id) pairs pointing at it.
 	Identities []identity
+	// Records are the records without a source_id that became it, as
+	// (source, content hash) (record_identities).
+	Records []identity
 }
 
 type identity = matching.Identity
@@ -151,6 +154,39 @@ func loadRows(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*row, erro
 	}
 	defer r.Close()
 	return scanRows(r)
+}
+
+// loadRecords fills the Records of rows (record_identities), in one
+// query: only a batch with records of a source without source_ids needs
+// them (matching.FuzzyMatcher leaves out fragrances another record of the
+// same source became).
+func loadRecords(ctx context.Context, tx pgx.Tx, rows map[int64]*row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	r, err := tx.Query(ctx, `SELECT fragrance_id, source, content_hash FROM record_identities WHERE fragrance_id = ANY($1::bigint[])`, ids)
+	if err != nil {
+		return fmt.Errorf("loading the records candidates became: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int64
+		var rec identity
+		if err := r.Scan(&id, &rec.Source, &rec.SourceID); err != nil {
+			return fmt.Errorf("loading the records candidates became: %w", err)
+		}
+		if row := rows[id]; row != nil {
+			row.Records = append(row.Records, rec)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("loading the records candidates became: %w", err)
+	}
+	return nil
 }
 
 // loadLight reads the columns a screener looks at (brand key, name,

@@ -25,7 +25,14 @@ func BlockKeys(f *catalog.Fragrance) []string {
 			keys = append(keys, k)
 		}
 	}
-	for _, t := range nameTokens(f) {
+	for _, k := range EditionKeys(f) {
+		add(k)
+	}
+	tokens := nameTokens(f)
+	if lossy := LossyFold(f.Name); lossy != "" {
+		tokens = append(tokens, strings.Fields(lossy)...)
+	}
+	for _, t := range tokens {
 		if stopwords[t] || isYear(t) {
 			continue
 		}
@@ -37,6 +44,32 @@ func BlockKeys(f *catalog.Fragrance) []string {
 		}
 	}
 	return keys
+}
+
+// EditionKeys are the exact keys, other than f's own match key, of the
+// catalog entries that are f's very edition: the same name without a
+// gender (a catalog that states none), and the name as a catalog that
+// dropped its accented letters has it ("Tr sor" for "Trésor").
+func EditionKeys(f *catalog.Fragrance) []string {
+	var out []string
+	conc := strings.ToLower(f.Concentration)
+	if f.Gender != "" {
+		out = append(out, f.BrandKey+"|"+catalog.Fold(f.Name)+"|"+conc+"|")
+	}
+	if lossy := LossyFold(f.Name); lossy != "" {
+		out = append(out, f.BrandKey+"|"+lossy+"|"+conc+"|"+f.Gender)
+		if f.Gender != "" {
+			out = append(out, f.BrandKey+"|"+lossy+"|"+conc+"|")
+		}
+	}
+	return out
+}
+
+// IsExactKey tells an exact key (brand|name|concentration|gender) from a
+// word key (brand|t:word, brand|p:prefix).
+func IsExactKey(k string) bool {
+	i := strings.IndexByte(k, '|')
+	return i >= 0 && !strings.HasPrefix(k[i+1:], "t:") && !strings.HasPrefix(k[i+1:], "p:")
 }
 
 // stopwords are too common to block on.
@@ -107,20 +140,39 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		score  float64
 		reason string
 	}
+	candidates = m.unclaimed(f, candidates)
 	// Exact keys first: a candidate with the very same match key is the
 	// product, unless the name is too weak to merge on alone.
 	for _, c := range candidates {
-		if c.Fragrance.MatchKey == f.MatchKey && !sameSourceOtherID(f, c.Identities) && (!weakName(f) || corroborated(f, c.Fragrance)) {
+		if c.Fragrance.MatchKey == f.MatchKey && !sameSourceOtherID(f, c.Identities) && !yearsApart(f, c.Fragrance) &&
+			(!weakName(f) || corroborated(f, c.Fragrance)) {
 			return Decision{Kind: Merge, Target: c.ID, Score: 1, Reason: "same match key " + f.MatchKey}
 		}
 	}
+	// Then the very edition under a key a catalog without genders (or
+	// without accented letters) files it under: it beats any looser
+	// candidate. Two such entries (a men's and a women's version the
+	// catalog does not tell apart) are a question, never a coin toss.
+	if d, ok := m.sameEdition(f, candidates); ok {
+		return d
+	}
 	var fits []scored
 	ft := nameTokens(f) // folded once per record, not once per candidate
+	var lt []string
+	if lossy := LossyFold(f.Name); lossy != "" {
+		lt = strings.Fields(lossy)
+	}
 	for _, c := range candidates {
 		if sameSourceOtherID(f, c.Identities) {
 			continue
 		}
-		s, reason := score(f, c.Fragrance, ft, nameTokens(c.Fragrance))
+		ct := nameTokens(c.Fragrance)
+		s, reason := score(f, c.Fragrance, ft, ct)
+		if lt != nil {
+			if s2, r2 := score(f, c.Fragrance, lt, ct); s2 > s {
+				s, reason = s2, r2+" (the catalog lost the name's accented letters)"
+			}
+		}
 		if s >= m.Bands.ReviewThreshold {
 			fits = append(fits, scored{c, s, reason})
 		}
@@ -135,29 +187,120 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 		return fits[i].c.ID < fits[j].c.ID
 	})
 	best := fits[0]
+	// An operator deciding a review sees the best few candidates and why.
+	top := func() string {
+		var parts []string
+		for i, x := range fits {
+			if i == 3 {
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%d %q (%.3f: %s)", x.c.ID, x.c.Fragrance.Name, x.score, x.reason))
+		}
+		return "; top candidates: " + strings.Join(parts, ", ")
+	}
 	// A record missing a gender or concentration matches only when exactly
 	// one candidate fits; several that differ in it are a question.
 	if len(fits) > 1 && ((f.Gender == "" && differ(fits, func(x scored) string { return x.c.Fragrance.Gender })) ||
 		(f.Concentration == "" && differ(fits, func(x scored) string { return x.c.Fragrance.Concentration }))) {
 		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
-			Reason: fmt.Sprintf("%d candidates fit and the record lacks the gender or concentration that tells them apart", len(fits))}
+			Reason: fmt.Sprintf("rule missing-gender-or-concentration: %d candidates fit and the record lacks the gender or concentration that tells them apart", len(fits)) + top()}
 	}
 	// Several catalog fragrances that fit equally well (two "1 Million"
 	// entries, say, and a record naming a concentration neither has)
 	// cannot be told apart by the matcher either.
 	if len(fits) > 1 && best.score >= m.Bands.MergeThreshold && best.score-fits[1].score < 0.02 {
 		return Decision{Kind: Review, Target: best.c.ID, Score: best.score,
-			Reason: fmt.Sprintf("fragrances %d and %d fit equally well (%.3f)", best.c.ID, fits[1].c.ID, best.score)}
+			Reason: fmt.Sprintf("rule tie: fragrances %d and %d fit equally well (%.3f)", best.c.ID, fits[1].c.ID, best.score) + top()}
 	}
 	weak := weakName(f) && !corroborated(f, best.c.Fragrance)
 	if best.score >= m.Bands.MergeThreshold && !weak {
 		return Decision{Kind: Merge, Target: best.c.ID, Score: best.score, Reason: best.reason}
 	}
-	reason := best.reason
+	reason := "rule gray-band: " + best.reason
 	if weak {
-		reason = "the name is too short or only the brand, and nothing else corroborates it: " + reason
+		reason = "rule weak-name: the name is too short, only the brand or only concentration words, and nothing else corroborates it: " + best.reason
 	}
-	return Decision{Kind: Review, Target: best.c.ID, Score: best.score, Reason: reason}
+	return Decision{Kind: Review, Target: best.c.ID, Score: best.score, Reason: reason + top()}
+}
+
+// unclaimed leaves out the candidates another record of f's source
+// already became (sameSourceOtherRecord).
+func (m FuzzyMatcher) unclaimed(f *catalog.Fragrance, candidates []Candidate) []Candidate {
+	if f.SourceID != "" || f.Source == "" {
+		return candidates
+	}
+	hash := ""
+	var out []Candidate
+	for i, c := range candidates {
+		if len(c.Records) == 0 {
+			if out != nil {
+				out = append(out, c)
+			}
+			continue
+		}
+		if hash == "" {
+			hash = catalog.ContentHash(f)
+		}
+		if sameSourceOtherRecord(f, hash, c.Records) {
+			if out == nil {
+				out = append(make([]Candidate, 0, len(candidates)), candidates[:i]...)
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return candidates
+	}
+	return out
+}
+
+// sameEdition finds the candidates that are f's edition exactly: its
+// brand, folded name (or the name with its accented letters lost) and
+// concentration, and its gender or none.
+func (m FuzzyMatcher) sameEdition(f *catalog.Fragrance, candidates []Candidate) (Decision, bool) {
+	keys := map[string]bool{}
+	for _, k := range EditionKeys(f) {
+		keys[k] = true
+	}
+	if len(keys) == 0 {
+		return Decision{}, false
+	}
+	var same []Candidate
+	for _, c := range candidates {
+		if keys[c.Fragrance.MatchKey] && !sameSourceOtherID(f, c.Identities) && !yearsApart(f, c.Fragrance) {
+			same = append(same, c)
+		}
+	}
+	switch {
+	case len(same) == 0:
+		return Decision{}, false
+	case len(same) > 1:
+		return Decision{Kind: Review, Target: same[0].ID, Score: 1,
+			Reason: fmt.Sprintf("rule same-name-versions: %d catalog fragrances have this very name and edition and no gender tells them apart (candidates %s)", len(same), candidateIDs(same))}, true
+	}
+	c := same[0]
+	if weakName(f) && !corroborated(f, c.Fragrance) {
+		return Decision{Kind: Review, Target: c.ID, Score: 1,
+			Reason: "rule weak-name: the name is too short, only the brand or only concentration words, and nothing else corroborates it: same edition " + c.Fragrance.MatchKey}, true
+	}
+	return Decision{Kind: Merge, Target: c.ID, Score: 1, Reason: "same edition " + c.Fragrance.MatchKey + " (the catalog states no gender, or lost the accented letters)"}, true
+}
+
+// yearsApart: both state a launch year, more than two years apart (a
+// relaunch, or another product under an old name).
+func yearsApart(a, b *catalog.Fragrance) bool {
+	return a.Year != nil && b.Year != nil && (*a.Year-*b.Year > 2 || *b.Year-*a.Year > 2)
+}
+
+func candidateIDs(cs []Candidate) string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = fmt.Sprint(c.ID)
+	}
+	return strings.Join(ids, ", ")
 }
 
 func differ[T any](items []T, attr func(T) string) bool {
@@ -240,6 +383,15 @@ func hardRules(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
 	if a.Gender != "" && b.Gender != "" && a.Gender != b.Gender {
 		return 0, "different genders"
 	}
+	// A concentration one name states and the other lacks is another
+	// edition ("Y Eau de Toilette" / "Y", "Neroli Portofino Parfum" /
+	// "Neroli Portofino"): not a tie. A concentration from a column of its
+	// own (a retailer's "EDT" against a catalog that states none) is not.
+	if (a.Concentration == "") != (b.Concentration == "") {
+		if a.ConcentrationFromName || b.ConcentrationFromName {
+			return 0, "edition: only one name states a concentration"
+		}
+	}
 	na, nb := numbers(ta), numbers(tb)
 	brandTokens := strings.Fields(a.BrandKey)
 	if na != nb {
@@ -248,6 +400,21 @@ func hardRules(a, b *catalog.Fragrance, ta, tb []string) (float64, string) {
 	ya, yb := years(ta), years(tb)
 	if ya != "" && yb != "" && ya != yb {
 		return 0, "different years in the name"
+	}
+	// A year one name states is an edition ("CK One Summer 2018" / "CK
+	// One Summer") unless the other's launch year is that year.
+	if (ya == "") != (yb == "") {
+		y, other := ya, b
+		if y == "" {
+			y, other = yb, a
+		}
+		if other.Year == nil || fmt.Sprint(*other.Year) != y {
+			return 0, "edition: only one name states a year (" + y + ")"
+		}
+	}
+	// Launch years far apart: a relaunch or another product.
+	if yearsApart(a, b) {
+		return 0, fmt.Sprintf("edition: launch years %d and %d", *a.Year, *b.Year)
 	}
 	sim, extra := align(ta, tb, brandTokens)
 	if extra != "" {

@@ -21,6 +21,9 @@ type Candidate struct {
 	ID         int64
 	Fragrance  *catalog.Fragrance
 	Identities []Identity
+	// Records are the records without a source_id that became this
+	// fragrance: Source and, as SourceID, the record's content hash.
+	Records []Identity
 }
 
 // Kind is what to do with a record.
@@ -82,6 +85,23 @@ func sameSourceOtherID(f *catalog.Fragrance, ids []Identity) bool {
 	}
 	for _, id := range ids {
 		if id.Source == f.Source && id.SourceID != f.SourceID {
+			return true
+		}
+	}
+	return false
+}
+
+// sameSourceOtherRecord reports whether another record of f's source (f
+// has no source_id; hash is f's content hash) already became the
+// candidate: a source that lists one name twice lists two products (a
+// relaunch, a men's and a women's version), and the second is not folded
+// into the fragrance the first became.
+func sameSourceOtherRecord(f *catalog.Fragrance, hash string, recs []Identity) bool {
+	if f.Source == "" || f.SourceID != "" {
+		return false
+	}
+	for _, r := range recs {
+		if r.Source == f.Source && r.SourceID != hash {
 			return true
 		}
 	}
