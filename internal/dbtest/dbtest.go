@@ -159,7 +159,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("hashing migrations: %w", err)
 	}
 	name := "scentmatch_tmpl_" + hash
-	conn, err := pgx.Connect(ctx, adminURL)
+	conn, err := postgres.ConnectOne(ctx, adminURL, postgres.PoolOptions{})
 	if err != nil {
 		return "", fmt.Errorf("connecting to the test server %s: %w", redact.URL(adminURL), err)
 	}
@@ -261,7 +261,7 @@ func newDatabase(t testing.TB, migrated bool) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, adminURL)
+	conn, err := postgres.ConnectOne(ctx, adminURL, postgres.PoolOptions{})
 	if err != nil {
 		t.Fatalf("dbtest: connecting to %s: %v", redact.URL(adminURL), err)
 	}
@@ -287,7 +287,7 @@ func newDatabase(t testing.TB, migrated bool) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, adminURL)
+		c, err := postgres.ConnectOne(ctx, adminURL, postgres.PoolOptions{})
 		if err != nil {
 			t.Logf("dbtest: dropping %s: %v", name, err)
 			return
