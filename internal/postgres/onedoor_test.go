@@ -29,10 +29,11 @@ var connectors = map[string]map[string]bool{
 // doorCallers lists the non-test packages allowed to call
 // postgres.Connect or postgres.ConnectOne themselves, and why.
 var doorCallers = map[string]string{
-	"internal/postgres": "the door itself",
-	"internal/app":      "app.Database.Connect: the one opening path, which reads SCENTMATCH_DB_POOLING once",
-	"internal/pglocal":  "the embedded cluster's own administration (ping, CREATE DATABASE), always direct",
-	"internal/dbtest":   "the test helper: databases created per test, and pools in a chosen mode",
+	"internal/postgres":  "the door itself",
+	"internal/app":       "app.Database.Connect: the one opening path, which reads SCENTMATCH_DB_POOLING once",
+	"internal/pglocal":   "the embedded cluster's own administration (ping, CREATE DATABASE), always direct",
+	"internal/dbtest":    "the test helper: databases created per test, and pools in a chosen mode",
+	"internal/pgbouncer": "the test harness: Server.Warm opens the pool's server connections",
 }
 
 // TestOneWayToConnect reads every Go file of the module and fails when a
