@@ -254,6 +254,66 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 	return Database{URL: c.URL(LocalDatabaseName), Pooling: postgres.PoolingDirect, Local: c}, nil
 }
 
+// ErrMigrationNeedsDirect is returned (as a *UsageError) when migrations
+// would have to run through a transaction pooler.
+var ErrMigrationNeedsDirect = errors.New("migrations need a direct (session) connection")
+
+// ResolveMigrationDatabase finds the database migrations run on: a direct
+// connection, as Supabase documents (the pooler on 6543 for the
+// application, the direct port 5432 for migrations). It is
+// DATABASE_MIGRATION_URL, else the secret named by
+// DATABASE_MIGRATION_SECRET_ARN, else the main database when it is direct;
+// a main database reached through a transaction pooler with neither set
+// is a *UsageError naming the settings.
+func (e *Env) ResolveMigrationDatabase(ctx context.Context) (Database, error) {
+	if u := e.getenv(postgres.EnvMigrationURL); u != "" {
+		if e.InLambda() {
+			u = postgres.RequireTLS(u)
+		}
+		return Database{URL: u, Pooling: postgres.PoolingDirect}, nil
+	}
+	if arn := e.getenv(postgres.EnvMigrationSecretARN); arn != "" {
+		cfg, err := e.AWS(ctx)
+		if err != nil {
+			return Database{}, err
+		}
+		get := func(k string) string {
+			if k == postgres.EnvDatabaseSecretARN {
+				return arn
+			}
+			return ""
+		}
+		u, err := postgres.ResolveURL(ctx, get, secretsmanager.NewFromConfig(cfg))
+		if err != nil {
+			return Database{}, fmt.Errorf("reading %s: %w", postgres.EnvMigrationSecretARN, err)
+		}
+		if e.InLambda() {
+			u = postgres.RequireTLS(u)
+		}
+		return Database{URL: u, Pooling: postgres.PoolingDirect}, nil
+	}
+	db, err := e.ResolveDatabase(ctx, true)
+	if err != nil {
+		return db, err
+	}
+	if db.Pooling == postgres.PoolingTransaction {
+		return Database{}, &UsageError{Err: fmt.Errorf("%w, but %s goes through a transaction pooler (%s=transaction): set %s to the direct URL (Supabase: port 5432, not the pooler's 6543; RDS: the instance endpoint, not the proxy), or %s in AWS",
+			ErrMigrationNeedsDirect, postgres.EnvDatabaseURL, postgres.EnvPooling, postgres.EnvMigrationURL, postgres.EnvMigrationSecretARN)}
+	}
+	return db, nil
+}
+
+// ConnectMigration opens a pool on the migration database
+// (ResolveMigrationDatabase), large enough to apply migrations.
+func (e *Env) ConnectMigration(ctx context.Context) (*pgxpool.Pool, Database, error) {
+	db, err := e.ResolveMigrationDatabase(ctx)
+	if err != nil {
+		return nil, db, err
+	}
+	pool, err := db.Connect(ctx, postgres.PoolOptions{MaxConns: postgres.MigrationPoolConns})
+	return pool, db, err
+}
+
 // Connect resolves the database (starting the embedded one if needed) and
 // opens a pool.
 func (e *Env) Connect(ctx context.Context, opts postgres.PoolOptions) (*pgxpool.Pool, Database, error) {

@@ -84,6 +84,18 @@ func walk(t *testing.T, env map[string]string, directURL string) {
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 		return p
 	}
+	if env[postgres.EnvPooling] == string(postgres.PoolingTransaction) && env[postgres.EnvMigrationURL] != "" {
+		// Through a pooler, migrations refuse to run without a direct URL.
+		noDirect := &walker{t: t, env: map[string]string{}, pw: w.pw}
+		for k, v := range env {
+			if k != postgres.EnvMigrationURL {
+				noDirect.env[k] = v
+			}
+		}
+		r := noDirect.run("db", "migrate")
+		require.Equal(t, cli.ExitUsage, r.code, r.stderr)
+		require.Contains(t, r.stderr, postgres.EnvMigrationURL)
+	}
 	w.ok("db", "migrate")
 	w.ok("config", "validate")
 	w.ok("health", "--json")
@@ -187,6 +199,8 @@ func checkClean(t *testing.T, ctx context.Context, directURL string) {
 // mode is one way of reaching the database.
 type mode struct {
 	name string
+	// via, when set, reaches the database through PgBouncer.
+	via dbtest.Via
 	// env returns the environment of the walk, given a fresh database.
 	env func(t *testing.T, ctx context.Context, directURL string) map[string]string
 }
@@ -217,6 +231,7 @@ func TestEveryQueryPathInEveryMode(t *testing.T) {
 		{name: "direct-template-pooling", env: func(t *testing.T, _ context.Context, u string) map[string]string {
 			env := baseEnv(t, u)
 			env[postgres.EnvPooling] = string(postgres.PoolingTransaction)
+			env[postgres.EnvMigrationURL] = u
 			return env
 		}},
 	}
@@ -233,8 +248,19 @@ func TestEveryQueryPathInEveryMode(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			u := dbtest.URL(t)
-			walk(t, m.env(t, ctx, u), u)
+			var env map[string]string
+			u := ""
+			if m.via != "" {
+				var pooled string
+				pooled, u = dbtest.URLVia(t, m.via)
+				env = baseEnv(t, pooled)
+				env[postgres.EnvPooling] = string(postgres.PoolingTransaction)
+				env[postgres.EnvMigrationURL] = u
+			} else {
+				u = dbtest.URL(t)
+				env = m.env(t, ctx, u)
+			}
+			walk(t, env, u)
 			checkClean(t, ctx, u)
 			got := snapshot(t, ctx, u)
 			for table, rows := range want {
@@ -244,5 +270,13 @@ func TestEveryQueryPathInEveryMode(t *testing.T) {
 	}
 }
 
-// pooledModes are the modes through PgBouncer (none yet).
-func pooledModes() []mode { return nil }
+// pooledModes are the modes through PgBouncer in transaction mode, as
+// deployed: the main URL through the pooler with the template's pooling
+// variable, migrations over the direct URL.
+func pooledModes() []mode {
+	var out []mode
+	for _, via := range []dbtest.Via{dbtest.PgBouncer, dbtest.PgBouncerBusy} {
+		out = append(out, mode{name: string(via), via: via})
+	}
+	return out
+}

@@ -194,7 +194,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 }
 
 func migrate(ctx context.Context, dbURL string) error {
-	pool, err := postgres.Connect(ctx, dbURL, postgres.PoolOptions{MaxConns: 2})
+	pool, err := postgres.Connect(ctx, dbURL, postgres.PoolOptions{MaxConns: postgres.MigrationPoolConns})
 	if err != nil {
 		return err
 	}

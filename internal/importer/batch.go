@@ -32,6 +32,12 @@ type batcher struct {
 	// end is where the batch being processed leaves it.
 	cache *candidateCache
 	end   batchEnd
+	// seen holds the identities (source, source_id) of the batches this
+	// run committed; pendingSeen those of the batch being processed, added
+	// once it commits. Kept in memory, not in a temporary table: through a
+	// transaction pooler each batch may run on another server connection.
+	seen        map[identity]struct{}
+	pendingSeen []identity
 }
 
 // batchEnd is what a batch tells the cache once it commits.
@@ -85,6 +91,7 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	}
 	b.cache.begin(stamp)
 	b.end = batchEnd{stamp: stamp}
+	b.pendingSeen = b.pendingSeen[:0]
 	if err := b.quarantine(ctx, tx, items); err != nil {
 		return err
 	}
@@ -93,6 +100,12 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
+	}
+	if b.seen == nil {
+		b.seen = map[identity]struct{}{}
+	}
+	for _, id := range b.pendingSeen {
+		b.seen[id] = struct{}{}
 	}
 	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
 	for _, it := range items {
@@ -168,10 +181,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			ids = append(ids, identity{Source: it.f.Source, SourceID: it.f.SourceID})
 		}
 	}
-	firstInRun, err := markSeen(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
+	firstInRun := b.markSeen(ids)
 	// Each record's candidate keys, computed once for lookup, loading and matching.
 	screen, _ := b.im.Matcher.(screener)
 	keys := map[string]bool{}
@@ -637,28 +647,17 @@ func appendID(list []int64, id int64) []int64 {
 	return append(list, id)
 }
 
-// markSeen records identities in the run's seen-table and returns those
-// that were not there yet.
-func markSeen(ctx context.Context, tx pgx.Tx, ids []identity) (map[identity]bool, error) {
+// markSeen returns the identities that no batch of this run committed
+// before, and records them for when this batch commits.
+func (b *batcher) markSeen(ids []identity) map[identity]bool {
 	out := map[identity]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	sources, sourceIDs := splitIdentities(ids)
-	r, err := tx.Query(ctx, `INSERT INTO import_seen SELECT * FROM unnest($1::text[], $2::text[])
-		ON CONFLICT DO NOTHING RETURNING source, source_id`, sources, sourceIDs)
-	if err != nil {
-		return nil, fmt.Errorf("tracking identities seen in this run: %w", err)
-	}
-	defer r.Close()
-	for r.Next() {
-		var id identity
-		if err := r.Scan(&id.Source, &id.SourceID); err != nil {
-			return nil, fmt.Errorf("tracking identities seen in this run: %w", err)
+	for _, id := range ids {
+		if _, ok := b.seen[id]; !ok {
+			out[id] = true
+			b.pendingSeen = append(b.pendingSeen, id)
 		}
-		out[id] = true
 	}
-	return out, r.Err()
+	return out
 }
 
 // mergedIdentities returns the identities that joined their fragrance by a

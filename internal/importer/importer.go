@@ -196,10 +196,6 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		defer outer.Rollback(context.Background()) //nolint:errcheck
 		db = outer
 	}
-	if _, err := db.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS import_seen (source text, source_id text, PRIMARY KEY (source, source_id));
-		TRUNCATE import_seen`); err != nil {
-		return sum, fmt.Errorf("preparing the run: %w", err)
-	}
 	runID, err := im.startRun(ctx, db, r, opts)
 	if err != nil {
 		return sum, err
