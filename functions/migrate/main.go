@@ -21,7 +21,9 @@ func main() {
 	h := &postgres.MigrateHandler{
 		Logger: logger,
 		Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
-			pool, _, err := env.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
+			// DATABASE_MIGRATION_SECRET_ARN: a direct connection, when
+			// the functions reach the database through a pooler.
+			pool, _, err := env.ConnectMigration(ctx)
 			return pool, err
 		},
 	}

@@ -164,9 +164,14 @@ func (e *Env) LoadConfig(ctx context.Context) (*settings.Config, error) {
 	return cfg, nil
 }
 
-// Database says where the catalog lives.
+// Database says where the catalog lives and how it is reached. It is the
+// one way the pipeline opens the database: every CLI command, Lambda
+// function, the local runner and the tests connect through Connect.
 type Database struct {
 	URL string
+	// Pooling is read once from SCENTMATCH_DB_POOLING (the embedded
+	// cluster is always direct).
+	Pooling postgres.Pooling
 	// Local is the embedded cluster, nil when DATABASE_URL or a secret is used.
 	Local *pglocal.Cluster
 }
@@ -179,10 +184,34 @@ func (d Database) Describe() string {
 	return "DATABASE_URL"
 }
 
+// Connect opens a pool on the database in its pooling mode. opts.Pooling
+// is ignored: the database says how it is reached.
+func (d Database) Connect(ctx context.Context, opts postgres.PoolOptions) (*pgxpool.Pool, error) {
+	opts.Pooling = d.Pooling
+	if opts.Pooling == "" {
+		opts.Pooling = postgres.PoolingDirect
+	}
+	return postgres.Connect(ctx, d.URL, opts)
+}
+
+// Pooling returns the pooling mode SCENTMATCH_DB_POOLING declares; a value
+// it does not know is a *UsageError.
+func (e *Env) Pooling() (postgres.Pooling, error) {
+	p, err := postgres.ParsePooling(e.getenv(postgres.EnvPooling))
+	if err != nil {
+		return "", &UsageError{Err: err}
+	}
+	return p, nil
+}
+
 // ResolveDatabase finds the database without connecting to it: the
 // configured URL or secret, else (outside Lambda) the embedded cluster,
 // started when start is true.
 func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error) {
+	pooling, err := e.Pooling()
+	if err != nil {
+		return Database{}, err
+	}
 	var sm postgres.SecretGetter
 	if e.getenv(postgres.EnvDatabaseURL) == "" && e.getenv(postgres.EnvDatabaseSecretARN) != "" {
 		cfg, err := e.AWS(ctx)
@@ -196,7 +225,7 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 		if e.InLambda() {
 			url = postgres.RequireTLS(url)
 		}
-		return Database{URL: url}, nil
+		return Database{URL: url, Pooling: pooling}, nil
 	}
 	if !errors.Is(err, postgres.ErrNoDatabaseConfigured) {
 		return Database{}, err
@@ -213,7 +242,7 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 		if err != nil {
 			return Database{}, err
 		}
-		return Database{URL: c.URL(LocalDatabaseName), Local: c}, nil
+		return Database{URL: c.URL(LocalDatabaseName), Pooling: postgres.PoolingDirect, Local: c}, nil
 	}
 	c, err := pglocal.Ensure(ctx, pglocal.Options{Home: dir, Logger: e.Logger})
 	if err != nil {
@@ -222,7 +251,67 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 	if err := c.EnsureDatabase(ctx, LocalDatabaseName); err != nil {
 		return Database{}, err
 	}
-	return Database{URL: c.URL(LocalDatabaseName), Local: c}, nil
+	return Database{URL: c.URL(LocalDatabaseName), Pooling: postgres.PoolingDirect, Local: c}, nil
+}
+
+// ErrMigrationNeedsDirect is returned (as a *UsageError) when migrations
+// would have to run through a transaction pooler.
+var ErrMigrationNeedsDirect = errors.New("migrations need a direct (session) connection")
+
+// ResolveMigrationDatabase finds the database migrations run on: a direct
+// connection, as Supabase documents (the pooler on 6543 for the
+// application, the direct port 5432 for migrations). It is
+// DATABASE_MIGRATION_URL, else the secret named by
+// DATABASE_MIGRATION_SECRET_ARN, else the main database when it is direct;
+// a main database reached through a transaction pooler with neither set
+// is a *UsageError naming the settings.
+func (e *Env) ResolveMigrationDatabase(ctx context.Context) (Database, error) {
+	if u := e.getenv(postgres.EnvMigrationURL); u != "" {
+		if e.InLambda() {
+			u = postgres.RequireTLS(u)
+		}
+		return Database{URL: u, Pooling: postgres.PoolingDirect}, nil
+	}
+	if arn := e.getenv(postgres.EnvMigrationSecretARN); arn != "" {
+		cfg, err := e.AWS(ctx)
+		if err != nil {
+			return Database{}, err
+		}
+		get := func(k string) string {
+			if k == postgres.EnvDatabaseSecretARN {
+				return arn
+			}
+			return ""
+		}
+		u, err := postgres.ResolveURL(ctx, get, secretsmanager.NewFromConfig(cfg))
+		if err != nil {
+			return Database{}, fmt.Errorf("reading %s: %w", postgres.EnvMigrationSecretARN, err)
+		}
+		if e.InLambda() {
+			u = postgres.RequireTLS(u)
+		}
+		return Database{URL: u, Pooling: postgres.PoolingDirect}, nil
+	}
+	db, err := e.ResolveDatabase(ctx, true)
+	if err != nil {
+		return db, err
+	}
+	if db.Pooling == postgres.PoolingTransaction {
+		return Database{}, &UsageError{Err: fmt.Errorf("%w, but %s goes through a transaction pooler (%s=transaction): set %s to the direct URL (Supabase: port 5432, not the pooler's 6543; RDS: the instance endpoint, not the proxy), or %s in AWS",
+			ErrMigrationNeedsDirect, postgres.EnvDatabaseURL, postgres.EnvPooling, postgres.EnvMigrationURL, postgres.EnvMigrationSecretARN)}
+	}
+	return db, nil
+}
+
+// ConnectMigration opens a pool on the migration database
+// (ResolveMigrationDatabase), large enough to apply migrations.
+func (e *Env) ConnectMigration(ctx context.Context) (*pgxpool.Pool, Database, error) {
+	db, err := e.ResolveMigrationDatabase(ctx)
+	if err != nil {
+		return nil, db, err
+	}
+	pool, err := db.Connect(ctx, postgres.PoolOptions{MaxConns: postgres.MigrationPoolConns})
+	return pool, db, err
 }
 
 // Connect resolves the database (starting the embedded one if needed) and
@@ -232,7 +321,7 @@ func (e *Env) Connect(ctx context.Context, opts postgres.PoolOptions) (*pgxpool.
 	if err != nil {
 		return nil, db, err
 	}
-	pool, err := postgres.Connect(ctx, db.URL, opts)
+	pool, err := db.Connect(ctx, opts)
 	return pool, db, err
 }
 
@@ -251,9 +340,6 @@ func (e *Env) Open(ctx context.Context, opts postgres.PoolOptions) (*Deps, error
 	cfg, err := e.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if e.getenv(postgres.EnvPooling) == "transaction" {
-		opts.TransactionPooling = true
 	}
 	pool, _, err := e.Connect(ctx, opts)
 	if err != nil {

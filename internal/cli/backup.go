@@ -200,7 +200,8 @@ violations after the restore.`,
 			if err != nil {
 				return err
 			}
-			pool, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 2})
+			// Restoring into an empty database migrates it first.
+			pool, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: postgres.MigrationPoolConns})
 			if err != nil {
 				return err
 			}

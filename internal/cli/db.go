@@ -36,7 +36,7 @@ func (c *CLI) dbMigrate(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, db, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 2})
+			pool, db, err := g.env.ConnectMigration(ctx)
 			if err != nil {
 				return err
 			}
@@ -138,7 +138,7 @@ func (c *CLI) collectDBStatus(ctx context.Context, g *globals) (dbStatusReport, 
 			return rep, false
 		}
 	}
-	pool, err := postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1})
+	pool, err := db.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
 	if err != nil {
 		rep.Error = err.Error()
 		return rep, false

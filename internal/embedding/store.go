@@ -228,7 +228,7 @@ func store(ctx context.Context, pool *pgxpool.Pool, rows [][]any) error {
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS embedding_stage (
-			fragrance_id bigint, model text, dimension integer, vector real[], content_hash text) ON COMMIT DELETE ROWS`); err != nil {
+			fragrance_id bigint, model text, dimension integer, vector real[], content_hash text) ON COMMIT DROP`); err != nil {
 			return fmt.Errorf("creating the embedding staging table: %w", err)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"embedding_stage"},

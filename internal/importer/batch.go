@@ -13,6 +13,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/matching"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // importLockID serialises the batches of concurrent imports, so two runs
@@ -38,6 +39,12 @@ type batcher struct {
 	end   batchEnd
 	// brandIDs keeps brand ids across batches the same way.
 	brandIDs *brandCache
+	// seen holds the identities (source, source_id) of the batches this
+	// run committed; pendingSeen those of the batch being processed, added
+	// once it commits. Kept in memory, not in a temporary table: through a
+	// transaction pooler each batch may run on another server connection.
+	seen        map[identity]struct{}
+	pendingSeen []identity
 }
 
 // batchEnd is what a batch tells the cache once it commits.
@@ -93,6 +100,7 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	b.brandIDs.begin(stamp)
 	b.end = batchEnd{stamp: stamp}
 	lap(ctx, "begin")
+	b.pendingSeen = b.pendingSeen[:0]
 	if err := b.quarantine(ctx, tx, items); err != nil {
 		return err
 	}
@@ -104,6 +112,12 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 		return fmt.Errorf("committing: %w", err)
 	}
 	lap(ctx, "commit")
+	if b.seen == nil {
+		b.seen = map[identity]struct{}{}
+	}
+	for _, id := range b.pendingSeen {
+		b.seen[id] = struct{}{}
+	}
 	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
 	b.brandIDs.committed(b.end.stamp)
 	for _, it := range items {
@@ -183,10 +197,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			ids = append(ids, identity{Source: it.f.Source, SourceID: it.f.SourceID})
 		}
 	}
-	firstInRun, err := markSeen(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
+	firstInRun := b.markSeen(ids)
 	// Each record's candidate keys, computed once for lookup, loading and matching.
 	screen, _ := b.im.Matcher.(screener)
 	keys := map[string]bool{}
@@ -666,8 +677,8 @@ func (b *batcher) insertReviews(ctx context.Context, tx pgx.Tx, reviews []review
 		}
 		reasons, _ := json.Marshal([]string{rv.reason})
 		if _, err := tx.Exec(ctx, `INSERT INTO review_queue (import_run_id, fragrance_id, candidate, score, reasons, candidate_key)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
-			b.runID, remap(rv.target), record, float32(rv.score), reasons, key); err != nil {
+			VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
+			b.runID, remap(rv.target), postgres.JSONArg(record), float32(rv.score), postgres.JSONArg(reasons), key); err != nil {
 			return fmt.Errorf("queueing a review: %w", err)
 		}
 	}
@@ -683,28 +694,17 @@ func appendID(list []int64, id int64) []int64 {
 	return append(list, id)
 }
 
-// markSeen records identities in the run's seen-table and returns those
-// that were not there yet.
-func markSeen(ctx context.Context, tx pgx.Tx, ids []identity) (map[identity]bool, error) {
+// markSeen returns the identities that no batch of this run committed
+// before, and records them for when this batch commits.
+func (b *batcher) markSeen(ids []identity) map[identity]bool {
 	out := map[identity]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	sources, sourceIDs := splitIdentities(ids)
-	r, err := tx.Query(ctx, `INSERT INTO import_seen SELECT * FROM unnest($1::text[], $2::text[])
-		ON CONFLICT DO NOTHING RETURNING source, source_id`, sources, sourceIDs)
-	if err != nil {
-		return nil, fmt.Errorf("tracking identities seen in this run: %w", err)
-	}
-	defer r.Close()
-	for r.Next() {
-		var id identity
-		if err := r.Scan(&id.Source, &id.SourceID); err != nil {
-			return nil, fmt.Errorf("tracking identities seen in this run: %w", err)
+	for _, id := range ids {
+		if _, ok := b.seen[id]; !ok {
+			out[id] = true
+			b.pendingSeen = append(b.pendingSeen, id)
 		}
-		out[id] = true
 	}
-	return out, r.Err()
+	return out
 }
 
 // mergedIdentities returns the identities that joined their fragrance by a

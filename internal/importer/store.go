@@ -286,7 +286,7 @@ const createStage = `CREATE TEMP TABLE IF NOT EXISTS import_stage (
 	concentration text, gender text, year smallint, notes_top text[], notes_middle text[], notes_base text[],
 	notes_unsorted text[], accords jsonb, perfumers text[], rating numeric(3,2), votes integer, url text,
 	description text, content_hash text NOT NULL, created_cycle_id text, created_import_run_id bigint
-) ON COMMIT DELETE ROWS`
+) ON COMMIT DROP`
 
 // write is one staged change to the fragrances table.
 type write struct {
@@ -366,7 +366,7 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 		if _, err := tx.Exec(ctx, createStage); err != nil {
 			return fmt.Errorf("creating staging table: %w", err)
 		}
-		// ON COMMIT empties the table after each batch, but a dry run's
+		// ON COMMIT drops the table after each batch, but a dry run's
 		// batches are savepoints of one transaction that never commits:
 		// empty it here.
 		if _, err := tx.Exec(ctx, `DELETE FROM import_stage`); err != nil {

@@ -23,7 +23,7 @@ func TestMigrateFunctionEvents(t *testing.T) {
 	h := &postgres.MigrateHandler{
 		Logger: logging.Discard(),
 		Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
-			return postgres.Connect(ctx, url, postgres.PoolOptions{MaxConns: 1})
+			return postgres.Connect(ctx, url, postgres.PoolOptions{MaxConns: postgres.MigrationPoolConns})
 		},
 	}
 	invoke := func(file string) postgres.MigrateOutput {

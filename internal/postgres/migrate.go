@@ -19,8 +19,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrationLockID is the advisory lock that keeps two migrate runs apart.
+// migrationLockID is the lock row that keeps two migrate runs apart.
 const migrationLockID int64 = 0x5ce27a7c
+
+// MigrationLockSchema holds goose's lock table (goose_lock), out of the
+// public schema that backups and verify read.
+const MigrationLockSchema = "scentmatch_migration"
 
 // MigrationsFS returns the embedded SQL migrations (for tests and tools).
 func MigrationsFS() fs.FS {
@@ -32,9 +36,17 @@ func MigrationsFS() fs.FS {
 }
 
 // Migrator applies and inspects the schema migrations on one database.
+//
+// Applying migrations takes goose's table lock (a lock row in
+// scentmatch_migration.goose_lock with a lease and a heartbeat), never a
+// session advisory lock: nothing outlives a transaction, so the lock works
+// through a transaction pooler too. Reading the version or the status
+// (every cold start) takes no lock at all.
 type Migrator struct {
 	db       *sql.DB
-	provider *goose.Provider
+	pool     *pgxpool.Pool
+	provider *goose.Provider // locked: Up, UpTo, DownTo
+	reader   *goose.Provider // unlocked: versions and status
 }
 
 // NewMigrator prepares the embedded migrations for pool. Close releases it
@@ -43,13 +55,18 @@ func NewMigrator(pool *pgxpool.Pool, logger *slog.Logger) (*Migrator, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 300))
+	locker, err := lock.NewPostgresTableLocker(
+		lock.WithTableName(MigrationLockSchema+".goose_lock"),
+		lock.WithTableLockID(migrationLockID),
+		lock.WithTableLockTimeout(time.Second, 300),
+		lock.WithTableLogger(logger),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("creating migration lock: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, MigrationsFS(),
-		goose.WithSessionLocker(locker),
+		goose.WithLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithGoMigrations(goMigrations(logger)...),
 	)
@@ -57,7 +74,31 @@ func NewMigrator(pool *pgxpool.Pool, logger *slog.Logger) (*Migrator, error) {
 		db.Close()
 		return nil, fmt.Errorf("loading migrations: %w", err)
 	}
-	return &Migrator{db: db, provider: provider}, nil
+	reader, err := goose.NewProvider(goose.DialectPostgres, db, MigrationsFS(),
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goMigrations(logger)...),
+	)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("loading migrations: %w", err)
+	}
+	return &Migrator{db: db, pool: pool, provider: provider, reader: reader}, nil
+}
+
+// MigrationPoolConns is the least pool size that applies migrations: one
+// connection runs them, one takes the lock row and one renews its lease.
+const MigrationPoolConns = 3
+
+// ensureLockSchema creates the lock table's schema (goose creates the
+// table itself).
+func (m *Migrator) ensureLockSchema(ctx context.Context) error {
+	if n := m.pool.Config().MaxConns; n < MigrationPoolConns {
+		return fmt.Errorf("applying migrations needs a pool of at least %d connections, not %d (one runs them, one holds the lock row, one renews it)", MigrationPoolConns, n)
+	}
+	if _, err := m.pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+MigrationLockSchema); err != nil {
+		return fmt.Errorf("creating schema %s for the migration lock: %w", MigrationLockSchema, err)
+	}
+	return nil
 }
 
 // Close releases the migrator's database handle.
@@ -81,7 +122,10 @@ type MigrateResult struct {
 // Up applies every pending migration, holding an advisory lock so that
 // concurrent runs apply each migration once.
 func (m *Migrator) Up(ctx context.Context) (MigrateResult, error) {
-	from, err := m.provider.GetDBVersion(ctx)
+	if err := m.ensureLockSchema(ctx); err != nil {
+		return MigrateResult{}, err
+	}
+	from, err := m.reader.GetDBVersion(ctx)
 	if err != nil {
 		return MigrateResult{}, fmt.Errorf("reading schema version: %w", err)
 	}
@@ -104,7 +148,10 @@ func (m *Migrator) Up(ctx context.Context) (MigrateResult, error) {
 // the same lock as Up. Restore uses it to bring an empty database to the
 // schema a backup was taken at.
 func (m *Migrator) UpTo(ctx context.Context, version int64) (MigrateResult, error) {
-	from, err := m.provider.GetDBVersion(ctx)
+	if err := m.ensureLockSchema(ctx); err != nil {
+		return MigrateResult{}, err
+	}
+	from, err := m.reader.GetDBVersion(ctx)
 	if err != nil {
 		return MigrateResult{}, fmt.Errorf("reading schema version: %w", err)
 	}
@@ -121,7 +168,7 @@ func (m *Migrator) UpTo(ctx context.Context, version int64) (MigrateResult, erro
 
 // Version returns the database's schema version (0 when unmigrated).
 func (m *Migrator) Version(ctx context.Context) (int64, error) {
-	v, err := m.provider.GetDBVersion(ctx)
+	v, err := m.reader.GetDBVersion(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}
@@ -130,7 +177,7 @@ func (m *Migrator) Version(ctx context.Context) (int64, error) {
 
 // HasVersion reports whether this build carries a migration numbered version.
 func (m *Migrator) HasVersion(version int64) bool {
-	for _, s := range m.provider.ListSources() {
+	for _, s := range m.reader.ListSources() {
 		if s.Version == version {
 			return true
 		}
@@ -140,6 +187,9 @@ func (m *Migrator) HasVersion(version int64) bool {
 
 // DownTo reverts migrations down to (not including) version.
 func (m *Migrator) DownTo(ctx context.Context, version int64) ([]MigrationStep, error) {
+	if err := m.ensureLockSchema(ctx); err != nil {
+		return nil, err
+	}
 	results, err := m.provider.DownTo(ctx, version)
 	if err != nil {
 		return steps(results), fmt.Errorf("reverting migrations to %d: %w", version, err)
@@ -165,11 +215,11 @@ type SchemaStatus struct {
 
 // Status lists every migration and whether it is applied.
 func (m *Migrator) Status(ctx context.Context) (SchemaStatus, error) {
-	current, target, err := m.provider.GetVersions(ctx)
+	current, target, err := m.reader.GetVersions(ctx)
 	if err != nil {
 		return SchemaStatus{}, fmt.Errorf("reading schema version: %w", err)
 	}
-	list, err := m.provider.Status(ctx)
+	list, err := m.reader.Status(ctx)
 	if err != nil {
 		return SchemaStatus{}, fmt.Errorf("reading migration status: %w", err)
 	}
@@ -189,7 +239,7 @@ func (m *Migrator) Status(ctx context.Context) (SchemaStatus, error) {
 
 // TargetVersion is the newest migration this build carries.
 func (m *Migrator) TargetVersion() int64 {
-	sources := m.provider.ListSources()
+	sources := m.reader.ListSources()
 	if len(sources) == 0 {
 		return 0
 	}
