@@ -7,8 +7,10 @@ ENV     ?= default
 STACK   ?= scentmatch-pipeline-$(ENV)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-# Lambda binaries: static, small, arm64, named bootstrap (provided.al2023).
-LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
+# Lambda binaries: static, small, named bootstrap (provided.al2023); arm64 as
+# deployed (make rehearse also builds LAMBDA_ARCH=amd64 to run them here).
+LAMBDA_ARCH  ?= arm64
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS    := $(notdir $(wildcard functions/*))
 
 .PHONY: help
