@@ -46,6 +46,10 @@ lint: check-go ## gofmt check and go vet only
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+.PHONY: validate
+validate: ## template.yaml through AWS's SAM translator and cfn-lint (no errors or warnings; part of make test)
+	scripts/check-template.sh
+
 .PHONY: bench
 bench: check-go ## Benchmarks (about 20 minutes): validation, import vs psql \copy, cold start, embeddings, a 10k-candidate cycle on a 1M catalog, matching against 1M (docs/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/catalog/
@@ -91,12 +95,20 @@ build-BackupFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/backup
 
 # make invoke-detect [EVENT=events/detect.json]: sam local invoke when SAM and
-# Docker are there, else the in-process invoker on the local database.
+# Docker are there (template environment, events/env.json overrides, the
+# local database's URL as the DatabaseUrl parameter), else the in-process
+# invoker on the local database. The default event is events/<fn>.json, or
+# the one named here for a function with several (a test checks all nine).
+INVOKE_EVENT_dataset := events/dataset-split.json
+INVOKE_EVENT_import  := events/import-cycle.json
+INVOKE_EVENT_notify  := events/notify-success.json
 .PHONY: invoke-%
 invoke-%: bin/scentmatch ## Invoke a function with a sample event (make invoke-detect EVENT=events/detect.json)
-	@ev="$${EVENT:-events/$*.json}"; \
+	@ev="$${EVENT:-$(or $(INVOKE_EVENT_$*),events/$*.json)}"; \
+	test -f "$$ev" || { echo "error: no event file $$ev (samples are in events/; give one with EVENT=...)" >&2; exit 2; }; \
 	if command -v sam >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
-		id="$$(echo $* | sed 's/^./\U&/')Function"; sam local invoke "$$id" -e "$$ev"; \
+		id="$$(echo $* | sed 's/^./\U&/')Function"; \
+		sam build "$$id" && sam local invoke "$$id" -e "$$ev" --parameter-overrides "DatabaseUrl=$$(bin/scentmatch db url)"; \
 	else \
 		bin/scentmatch invoke $* -e "$$ev"; \
 	fi

@@ -20,6 +20,9 @@ fi
 echo "== go vet" >&2
 go vet ./...
 
+echo "== template.yaml: SAM translator + cfn-lint" >&2
+scripts/check-template.sh
+
 mkdir -p bin
 go build -o bin/scentmatch ./cmd/scentmatch
 

@@ -17,14 +17,16 @@ import (
 type Template struct {
 	Parameters map[string]any
 	Resources  map[string]Resource
+	Outputs    map[string]any
 	raw        map[string]any
 }
 
 // Resource is one entry of Resources.
 type Resource struct {
-	Type       string
-	Properties map[string]any
-	Metadata   map[string]any
+	Type           string
+	Properties     map[string]any
+	Metadata       map[string]any
+	DeletionPolicy string
 }
 
 // Load reads and decodes a template file.
@@ -47,13 +49,15 @@ func Load(path string) (*Template, error) {
 	}
 	t := &Template{Resources: map[string]Resource{}, raw: root}
 	t.Parameters, _ = root["Parameters"].(map[string]any)
+	t.Outputs, _ = root["Outputs"].(map[string]any)
 	res, _ := root["Resources"].(map[string]any)
 	for id, r := range res {
 		m, _ := r.(map[string]any)
 		typ, _ := m["Type"].(string)
 		props, _ := m["Properties"].(map[string]any)
 		meta, _ := m["Metadata"].(map[string]any)
-		t.Resources[id] = Resource{Type: typ, Properties: props, Metadata: meta}
+		del, _ := m["DeletionPolicy"].(string)
+		t.Resources[id] = Resource{Type: typ, Properties: props, Metadata: meta, DeletionPolicy: del}
 	}
 	return t, nil
 }

@@ -103,10 +103,40 @@ func PickSource(cfg *settings.Config, name string) (string, settings.Source, err
 		}
 	}
 	if len(names) == 0 {
-		return "", settings.Source{}, &cycle.BadInputError{Err: errors.New("no source is enabled in scraping_ethics.json")}
+		return "", settings.Source{}, &cycle.BadInputError{Err: ErrNoSourceEnabled}
 	}
 	sort.Strings(names)
 	return names[0], cfg.Sources[names[0]], nil
+}
+
+// ErrNoSourceEnabled is PickSource's answer when scraping_ethics.json
+// enables no source.
+var ErrNoSourceEnabled = errors.New("no source is enabled in scraping_ethics.json")
+
+// noSourceHint says how to enable one.
+const noSourceHint = "enable an http or snapshot source in a scraping_ethics.json override (in AWS under the stack's ConfigLocation, README \"Enabling a source\"); until then cycles find no candidates"
+
+// enabledAfter returns the enabled sources named after name, by name: the
+// ones to try when name cannot be opened here.
+func enabledAfter(cfg *settings.Config, name string) []string {
+	var out []string
+	for n, s := range cfg.Sources {
+		if s.Enabled && n > name {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// noSource is the result of a run with no source to crawl: no candidates
+// and a warning that names why and what to do.
+func (d *Detector) noSource(ctx context.Context, log *slog.Logger, st cycle.State, why string) *Result {
+	det := d.Config.Monitoring.DetectionOrDefault()
+	w := NoSourceEnabled + ": " + why + "; " + noSourceHint
+	log.WarnContext(ctx, "detect: "+NoSourceEnabled, "reason", why)
+	return &Result{DryRun: st.DryRun, Candidates: []Candidate{}, Trends: Trends{WindowDays: det.TrendWindowDays},
+		Coverage: Coverage{TargetPercent: det.CoverageTargetPercent}, Warnings: []string{w}}
 }
 
 // transient marks a database failure as worth a retry.
@@ -143,13 +173,27 @@ func (d *Detector) Run(ctx context.Context, st cycle.State) (*Result, error) {
 	}
 	name, srcCfg, err := PickSource(d.Config, d.Source)
 	if err != nil {
+		if d.Source == "" && errors.Is(err, ErrNoSourceEnabled) {
+			return d.noSource(ctx, log, st, "scraping_ethics.json enables none"), nil
+		}
 		return nil, err
 	}
 	open := d.Open
 	if open == nil {
 		open = OpenSource
 	}
-	source, release, err := open(ctx, name, srcCfg, upstream.Deps{Cache: crawl.PGCache{DB: d.Pool}, Logger: log, Now: d.now})
+	deps := upstream.Deps{Cache: crawl.PGCache{DB: d.Pool}, Logger: log, Now: d.now}
+	source, release, err := open(ctx, name, srcCfg, deps)
+	// Picking by itself, skip a local-only source (the sandbox in a
+	// deployment) for the next enabled one; with none left, no source.
+	for rest := enabledAfter(d.Config, name); err != nil && d.Source == "" && errors.Is(err, upstream.ErrLocalOnly); {
+		if len(rest) == 0 {
+			return d.noSource(ctx, log, st, "the enabled sources run only locally (the sandbox, the shipped default)"), nil
+		}
+		name, rest = rest[0], rest[1:]
+		srcCfg = d.Config.Sources[name]
+		source, release, err = open(ctx, name, srcCfg, deps)
+	}
 	if err != nil {
 		return nil, &cycle.BadInputError{Err: err}
 	}

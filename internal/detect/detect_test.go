@@ -510,3 +510,39 @@ func TestImportedCandidatesLeaveTheList(t *testing.T) {
 	}
 	require.Less(t, again.CandidateCount, 10)
 }
+
+// TestShippedDefaultsInADeploymentWarnNoSource: a deployment (OpenSource,
+// which refuses the local sandbox) with the shipped configuration, whose
+// only enabled source is the sandbox, succeeds with no candidates and a
+// "no source enabled" warning instead of failing every week; the same
+// with nothing enabled at all. Naming the sandbox explicitly still fails:
+// the operator asked for it.
+func TestShippedDefaultsInADeploymentWarnNoSource(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	shipped := settings.Default()
+	none := settings.Default()
+	none.Sources = map[string]settings.Source{}
+	for n, s := range shipped.Sources {
+		s.Enabled = false
+		none.Sources[n] = s
+	}
+	for name, cfg := range map[string]*settings.Config{"shipped": shipped, "none enabled": none} {
+		det := &Detector{Pool: pool, Config: cfg, Logger: logging.Discard()}
+		out, err := lambda.NewHandler(det.Handle).Invoke(context.Background(), []byte(`{"cycle_id": "deployed-`+strings.ReplaceAll(name, " ", "-")+`", "trigger": "schedule"}`))
+		require.NoError(t, err, name)
+		var res Result
+		require.NoError(t, json.Unmarshal(out, &res), name)
+		require.Zero(t, res.CandidateCount, name)
+		require.Len(t, res.Warnings, 1, name)
+		require.True(t, strings.HasPrefix(res.Warnings[0], NoSourceEnabled+": "), "%s: %s", name, res.Warnings[0])
+		require.Contains(t, res.Warnings[0], "ConfigLocation", name)
+		require.Zero(t, res.Crawl.Requests, name)
+	}
+
+	det := &Detector{Pool: pool, Config: shipped, Logger: logging.Discard(), Source: "sandbox"}
+	_, err := det.Run(context.Background(), cycle.State{CycleID: "deployed-named", Trigger: "manual"})
+	var bad *cycle.BadInputError
+	require.ErrorAs(t, err, &bad)
+	require.ErrorIs(t, err, upstream.ErrLocalOnly)
+}

@@ -30,7 +30,17 @@ type Result struct {
 	Trends       Trends   `json:"trends"`
 	DryRun       bool     `json:"dry_run"`
 	MaxRSSMB     float64  `json:"max_rss_mb"`
+	// Warnings are what the operator should know although the step
+	// succeeded (NoSourceEnabled); the weekly report, status and health
+	// show them.
+	Warnings []string `json:"warnings,omitempty"`
 }
+
+// NoSourceEnabled starts the warning of a detect step that had no source
+// to crawl: nothing enabled, or only the local sandbox in a deployment.
+// The step succeeds with no candidates, so the cycle still maintains the
+// catalog, computes its metrics and sends the weekly report.
+const NoSourceEnabled = "no source enabled"
 
 // MarshalJSON writes either "candidates" or "candidates_ref", never both.
 func (r Result) MarshalJSON() ([]byte, error) {

@@ -18,8 +18,10 @@ func lastCycleComponent(ctx context.Context, pool *pgxpool.Pool, now time.Time, 
 	var started time.Time
 	var lease *time.Time
 	var failedStep, errorType *string
-	err := pool.QueryRow(ctx, `SELECT id, status, started_at, lease_expires_at, failed_step, error_type
-		FROM cycles ORDER BY started_at DESC, id DESC LIMIT 1`).Scan(&id, &status, &started, &lease, &failedStep, &errorType)
+	var warnings []string
+	err := pool.QueryRow(ctx, `SELECT id, status, started_at, lease_expires_at, failed_step, error_type,
+		CASE WHEN jsonb_typeof(step_results -> 'detect' -> 'warnings') = 'array' THEN step_results -> 'detect' -> 'warnings' ELSE '[]'::jsonb END
+		FROM cycles ORDER BY started_at DESC, id DESC LIMIT 1`).Scan(&id, &status, &started, &lease, &failedStep, &errorType, &warnings)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Component{Healthy: true, Detail: "no cycle has run yet"}
 	}
@@ -38,7 +40,13 @@ func lastCycleComponent(ctx context.Context, pool *pgxpool.Pool, now time.Time, 
 	case status == "failed":
 		return Component{Healthy: false, Detail: fmt.Sprintf("last cycle %s failed (step %s, %s), started %s", id, deref(failedStep, "unknown"), deref(errorType, "no error type"), ago)}
 	}
-	return Component{Healthy: true, Detail: fmt.Sprintf("last cycle %s %s, started %s", id, status, ago)}
+	// A step's warning (detect's "no source enabled") leaves the cycle
+	// healthy and is shown here, so health says what status says.
+	detail := fmt.Sprintf("last cycle %s %s, started %s", id, status, ago)
+	for _, w := range warnings {
+		detail += "; warning: " + w
+	}
+	return Component{Healthy: true, Detail: detail}
 }
 
 // errorRateComponent judges the error_rate KPI of the newest cycle that

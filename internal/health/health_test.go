@@ -200,6 +200,9 @@ func TestLastCycleAndErrorRate(t *testing.T) {
 			setup: `INSERT INTO cycles (id, trigger, status, started_at, finished_at, failed_step, error_type, kpis) VALUES
 				('a', 'schedule', 'failed', $1::timestamptz - interval '2 days', $1, 'import', 'TransientError', '{"error_rate": {"value": 7, "status": "error"}}')`,
 			lastOK: false, errOK: false, lastIs: "failed (step import, TransientError)", errorIs: "above 5%"},
+		{name: "succeeded with no source enabled",
+			setup:  `INSERT INTO cycles (id, trigger, status, started_at, finished_at, step_results) VALUES ('a', 'schedule', 'succeeded', $1::timestamptz - interval '1 day', $1, '{"detect": {"candidate_count": 0, "warnings": ["no source enabled: scraping_ethics.json enables none"]}}')`,
+			lastOK: true, errOK: true, lastIs: "last cycle a succeeded, started 1.0 days ago; warning: no source enabled: scraping_ethics.json enables none"},
 		{name: "running",
 			setup:  `INSERT INTO cycles (id, trigger, status, started_at, lease_expires_at) VALUES ('a', 'manual', 'running', $1::timestamptz - interval '10 minutes', $1::timestamptz + interval '1 hour')`,
 			lastOK: true, errOK: true, lastIs: "cycle a running"},

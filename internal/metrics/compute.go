@@ -63,6 +63,18 @@ type Report struct {
 	// MaxRSSMB is the computing process's own peak memory (every step
 	// result carries one).
 	MaxRSSMB float64 `json:"max_rss_mb"`
+	// Crawl counts the detect step's requests to the upstream, nil when
+	// the cycle has no detect result.
+	Crawl *CrawlCounts `json:"crawl,omitempty"`
+}
+
+// CrawlCounts is what the dashboard shows of a cycle's crawl.
+type CrawlCounts struct {
+	// Requests sent (robots.txt and retries included).
+	Requests float64 `json:"requests"`
+	// Refusals counts the upstream saying no: HTTP 429 answers and URLs
+	// robots.txt disallows.
+	Refusals float64 `json:"refusals"`
 }
 
 func (c *Computer) now() time.Time {
@@ -146,6 +158,12 @@ func (c *Computer) Compute(ctx context.Context, in Input) (*Report, error) {
 	}
 	if req, ok := num(res[cycle.StepDetect], "crawl", "requests"); ok {
 		ops += req
+		rep.Crawl = &CrawlCounts{Requests: req}
+		for _, k := range []string{"status_429", "robots_blocked"} {
+			if n, ok := num(res[cycle.StepDetect], "crawl", k); ok {
+				rep.Crawl.Refusals += n
+			}
+		}
 		if e, ok := num(res[cycle.StepDetect], "crawl", "errors"); ok {
 			errs += e
 		}

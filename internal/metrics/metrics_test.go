@@ -88,7 +88,7 @@ func (b *bundle) cycle(t *testing.T, status string, started time.Time, finished 
 }
 
 const fullResults = `{
-	"detect": {"candidate_count": 3, "crawl": {"requests": 50, "errors": 1}, "max_rss_mb": 120},
+	"detect": {"candidate_count": 3, "crawl": {"requests": 50, "errors": 1, "status_429": 2, "robots_blocked": 1}, "max_rss_mb": 120},
 	"import": {"counts": {"inserted": 2, "updated": 1, "unchanged": 5, "merged": 1, "review": 1, "rejected": 0},
 		"embedding": {"embedded": 2, "failed": 0}, "max_rss_mb": 210.5},
 	"maintain": {"embeddings_backfilled": 1, "embedding": {"embedded": 1, "failed": 1}, "max_rss_mb": 90}
@@ -356,7 +356,9 @@ func TestMetricsStep(t *testing.T) {
 		"CycleDurationSeconds": 1200, "NewFragrancesImported": 2, "SystemHealthScore": 70.5, "ErrorRate": 3.13,
 		"ImportSuccessRate": 100, "ValidationPassRate": 100, "EmbeddingSuccessRate": 75, "PendingEmbeddings": 3,
 		"ReviewQueueSize": 2, "PeakMemoryMB": 210.5, "DatabaseConnections": *rep.KPIs[metrics.DatabaseConnections].Value,
+		"CatalogSize": float64(rep.CatalogSize), "CrawlRequests": 50, "CrawlRefusals": 3, // 2 answers 429 + 1 robots.txt
 	}, d.Values)
+	require.Positive(t, rep.CatalogSize)
 	require.Equal(t, "Seconds", d.Units["CycleDurationSeconds"])
 	require.Equal(t, "Percent", d.Units["ErrorRate"])
 	require.Equal(t, "Megabytes", d.Units["PeakMemoryMB"])

@@ -264,6 +264,9 @@ const (
 	MetricReviewQueueSize       = "ReviewQueueSize"
 	MetricPeakMemoryMB          = "PeakMemoryMB"
 	MetricDatabaseConnections   = "DatabaseConnections"
+	MetricCatalogSize           = "CatalogSize"
+	MetricCrawlRequests         = "CrawlRequests"
+	MetricCrawlRefusals         = "CrawlRefusals"
 )
 
 // EMFMetrics maps a report to CloudWatch metrics; unknown KPIs are NaN,
@@ -279,6 +282,10 @@ func EMFMetrics(rep *Report) []emf.Metric {
 	if rep.HealthScore != nil {
 		score = *rep.HealthScore
 	}
+	requests, refusals := nan, nan
+	if rep.Crawl != nil {
+		requests, refusals = rep.Crawl.Requests, rep.Crawl.Refusals
+	}
 	return []emf.Metric{
 		{Name: MetricCycleDurationSeconds, Unit: emf.Seconds, Value: val(ExecutionTimeMinutes, 60)},
 		{Name: MetricNewFragrancesImported, Unit: emf.Count, Value: val(NewFragrances, 1)},
@@ -291,6 +298,9 @@ func EMFMetrics(rep *Report) []emf.Metric {
 		{Name: MetricReviewQueueSize, Unit: emf.Count, Value: val(ReviewQueueSize, 1)},
 		{Name: MetricPeakMemoryMB, Unit: emf.Megabytes, Value: val(PeakMemoryMB, 1)},
 		{Name: MetricDatabaseConnections, Unit: emf.Count, Value: val(DatabaseConnections, 1)},
+		{Name: MetricCatalogSize, Unit: emf.Count, Value: float64(rep.CatalogSize)},
+		{Name: MetricCrawlRequests, Unit: emf.Count, Value: requests},
+		{Name: MetricCrawlRefusals, Unit: emf.Count, Value: refusals},
 	}
 }
 

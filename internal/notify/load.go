@@ -149,9 +149,11 @@ func (n *Notifier) loadReport(ctx context.Context, st cycle.State) (rep *Report,
 		CandidateCount *int            `json:"candidate_count"`
 		Candidates     []candidate     `json:"candidates"`
 		Crawl          json.RawMessage `json:"crawl"`
+		Warnings       []string        `json:"warnings"`
 	}
 	_ = json.Unmarshal(results[cycle.StepDetect], &detect)
 	rep.Candidates = detect.CandidateCount
+	rep.Warnings = detect.Warnings
 	rep.Crawl = figures(detect.Crawl, "requests", "not_modified", "status_429", "retries", "robots_blocked", "errors", "effective_rate_per_min", "circuit_open", "degraded")
 	rep.Import = figures(results[cycle.StepImport], "inserted", "updated", "unchanged", "merged", "review", "rejected", "new_fragrances", "embedded", "pending_embeddings")
 	for _, step := range []string{cycle.StepDetect, cycle.StepImport, cycle.StepMaintain, cycle.StepMetrics, cycle.StepNotify} {

@@ -36,6 +36,10 @@ func TestTemplatesGolden(t *testing.T) {
 		{"weekly_report_test", WeeklyReport, FixtureReport(WeeklyReport, fixtureNow), RenderOptions{Test: true}},
 		{"weekly_report_empty", WeeklyReport, &Report{CycleID: "schedule-20260301T0200", Trigger: "schedule", Status: "succeeded",
 			StartedAt: fixtureNow.Add(-90 * time.Second), Duration: 90 * time.Second}, RenderOptions{}},
+		// A deployment with the shipped defaults: detect had no source.
+		{"weekly_report_no_source", WeeklyReport, &Report{CycleID: "schedule-20260301T0200", Trigger: "schedule", Status: "succeeded",
+			StartedAt: fixtureNow.Add(-90 * time.Second), Duration: 90 * time.Second, Candidates: new(int),
+			Warnings: []string{"no source enabled: the enabled sources run only locally (the sandbox, the shipped default); enable an http or snapshot source"}}, RenderOptions{}},
 		{"new_fragrance", NewFragrance, FixtureReport(NewFragrance, fixtureNow), RenderOptions{}},
 		{"performance_warning", PerformanceWarning, FixtureReport(PerformanceWarning, fixtureNow), RenderOptions{}},
 		{"error", ErrorAlert, FixtureReport(ErrorAlert, fixtureNow), RenderOptions{}},

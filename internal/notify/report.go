@@ -31,7 +31,9 @@ type Report struct {
 	NewFragrances     []Fragrance
 	NewFragranceCount int
 
-	Candidates  *int
+	Candidates *int
+	// Warnings are the steps' warnings (detect's "no source enabled").
+	Warnings    []string
 	Import      []Figure
 	Crawl       []Figure
 	StepTimings []StepTiming

@@ -6,12 +6,14 @@ package status
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/health"
 	"github.com/scentmatch/pipeline/internal/metrics"
@@ -44,6 +46,24 @@ type LastCycle struct {
 	FailedStep           *string  `json:"failed_step"`
 	ErrorType            *string  `json:"error_type"`
 	ErrorMessage         *string  `json:"error_message"`
+	// Warnings are the cycle's step warnings (detect's "no source
+	// enabled"); the summary repeats them.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// StepWarnings reads the warnings of a cycle's step results (each step
+// may carry "warnings": [...]), in step order.
+func StepWarnings(results map[string]json.RawMessage) []string {
+	var out []string
+	for _, step := range []string{cycle.StepDetect, cycle.StepImport, cycle.StepMaintain, cycle.StepMetrics, cycle.StepNotify} {
+		var r struct {
+			Warnings []string `json:"warnings"`
+		}
+		if json.Unmarshal(results[step], &r) == nil {
+			out = append(out, r.Warnings...)
+		}
+	}
+	return out
 }
 
 // Totals count the catalog and the work waiting for operators.
@@ -180,7 +200,7 @@ func nextRun(expr, tz string, now time.Time) *time.Time {
 func lastCycle(cy *metrics.Cycle, now time.Time) *LastCycle {
 	lc := &LastCycle{ID: cy.ID, Trigger: cy.Trigger, DryRun: cy.DryRun, StartedAt: cy.StartedAt.UTC(), FinishedAt: cy.FinishedAt,
 		Outcome: cy.Status, NewFragrancesImported: cy.NewFragrances, SystemHealthScore: cy.HealthScore,
-		FailedStep: cy.FailedStep, ErrorType: cy.ErrorType}
+		FailedStep: cy.FailedStep, ErrorType: cy.ErrorType, Warnings: StepWarnings(cy.StepResults)}
 	if cy.ErrorMessage != nil {
 		m := redact.Secrets(*cy.ErrorMessage)
 		lc.ErrorMessage = &m
@@ -235,6 +255,11 @@ func summary(r *Report) string {
 			s += fmt.Sprintf(", health score %.1f/100", *lc.SystemHealthScore)
 		}
 		s += "."
+	}
+	if lc != nil {
+		for _, w := range lc.Warnings {
+			s += " Warning: " + w + "."
+		}
 	}
 	return s
 }

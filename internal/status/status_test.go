@@ -337,3 +337,20 @@ func TestSampleEvents(t *testing.T) {
 		require.Equal(t, withMonth, rep.Health != nil, file)
 	}
 }
+
+// TestStatusShowsTheCycleWarnings: a cycle that succeeded with detect's
+// "no source enabled" warning (a deployment with the shipped defaults)
+// shows it in last_cycle.warnings and in the summary.
+func TestStatusShowsTheCycleWarnings(t *testing.T) {
+	t.Parallel()
+	pool, r := reporter(t)
+	exec(t, pool, `INSERT INTO cycles (id, trigger, status, started_at, finished_at, health_score, step_results)
+		VALUES ('schedule-20261129T0200', 'schedule', 'succeeded', '2026-11-29T02:00:00Z', '2026-11-29T02:01:00Z', 90,
+		'{"detect": {"candidate_count": 0, "warnings": ["no source enabled: scraping_ethics.json enables none"]}}')`)
+	rep, err := r.Report(context.Background(), "")
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", rep.LastCycle.Outcome)
+	require.Equal(t, []string{"no source enabled: scraping_ethics.json enables none"}, rep.LastCycle.Warnings)
+	require.Contains(t, rep.Summary, "succeeded: 0 new fragrance(s)")
+	require.Contains(t, rep.Summary, "Warning: no source enabled: scraping_ethics.json enables none.")
+}

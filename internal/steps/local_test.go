@@ -18,6 +18,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/control"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/detect"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/runner"
@@ -94,6 +95,41 @@ func TestCycleSucceedsOnTheSandboxUpstream(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sum.NewFragrancesImported, again.NewFragrancesImported)
 	require.Len(t, b.outbox(t), before)
+}
+
+// TestShippedDefaultsInADeploymentStillCycle runs the whole cycle as a
+// default deploy does: the shipped configuration (its only source the
+// local sandbox) with the deployment's source opener, which cannot start
+// the sandbox. Detect warns "no source enabled", import is skipped, and
+// the cycle succeeds with the warning in the weekly report.
+func TestShippedDefaultsInADeploymentStillCycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.steps.Open = detect.OpenSource
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "schedule-20261129T0200", Options: b.options()})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", sum.Outcome, "%+v", sum)
+	require.Zero(t, sum.NewFragrancesImported)
+
+	rec, err := b.store.Get(ctx, sum.CycleID)
+	require.NoError(t, err)
+	require.NotContains(t, rec.StepResults, "import", "no candidates: the Choice skips import")
+	var det detect.Result
+	require.NoError(t, json.Unmarshal(rec.StepResults["detect"], &det))
+	require.Len(t, det.Warnings, 1)
+	require.True(t, strings.HasPrefix(det.Warnings[0], detect.NoSourceEnabled), det.Warnings[0])
+
+	var report string
+	for _, m := range sum.Messages {
+		if m.Kind == "weekly_report" {
+			b, err := os.ReadFile(m.MessageID)
+			require.NoError(t, err)
+			report = string(b)
+		}
+	}
+	require.Contains(t, report, "WARNINGS", "the weekly report shows the warning")
+	require.Contains(t, report, "no source enabled")
 }
 
 func TestFailingStepIsCaughtRecordedAndAlerted(t *testing.T) {

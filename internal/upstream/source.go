@@ -69,6 +69,10 @@ func (l Listing) String() string {
 	return "catalog"
 }
 
+// ErrLocalOnly says a source is the local sandbox, which runs only on a
+// developer's machine: a deployment cannot crawl it.
+var ErrLocalOnly = errors.New("the local sandbox runs only on this machine")
+
 // ErrStop, returned by a List callback, ends the listing without error.
 var ErrStop = errors.New("stop listing")
 
@@ -127,7 +131,7 @@ func Open(name string, s settings.Source, deps Deps) (Source, error) {
 		return NewHTTP(name, s, deps)
 	case "sandbox":
 		if deps.BaseURL == "" {
-			return nil, fmt.Errorf("source %s is the local sandbox: it runs only on this machine (scentmatch detect starts it; scentmatch sandbox serve runs it alone)", name)
+			return nil, fmt.Errorf("source %s is the local sandbox: %w (scentmatch detect starts it; scentmatch sandbox serve runs it alone)", name, ErrLocalOnly)
 		}
 		return NewHTTP(name, s, deps)
 	case "snapshot":
