@@ -10,8 +10,9 @@ func TestFunctionResolvesGlobalsAndItsOwnProperties(t *testing.T) {
 	t.Parallel()
 	tpl := load(t)
 	vals := Values{Region: "eu-west-1", AccountID: "111122223333",
-		Parameters: map[string]string{"Stage": "prod", "BucketName": "b", "DatabaseSecretArn": "arn:secret"},
-		Resources:  map[string]string{"CycleStateMachine": "arn:aws:states:eu-west-1:111122223333:stateMachine:scentmatch-prod-cycle"}}
+		Parameters: map[string]string{"Stage": "prod", "DatabaseSecretArn": "arn:secret"},
+		Resources: map[string]string{"PipelineBucket": "b",
+			"CycleStateMachine": "arn:aws:states:eu-west-1:111122223333:stateMachine:scentmatch-prod-cycle"}}
 	for _, id := range tpl.Functions() {
 		f, err := tpl.Function(id, vals)
 		require.NoError(t, err, id)
@@ -30,9 +31,9 @@ func TestFunctionResolvesGlobalsAndItsOwnProperties(t *testing.T) {
 	require.Equal(t, "scentmatch-prod-status", st.Name)
 	require.Equal(t, vals.Resources["CycleStateMachine"], st.Environment["STATE_MACHINE_ARN"])
 	require.NotEqual(t, g["Timeout"], st.TimeoutS)
-	// A parameter with no value and no default is an error naming it.
-	_, err = tpl.Function("DetectFunction", Values{Parameters: map[string]string{"BucketName": "b"}})
-	require.ErrorContains(t, err, "DatabaseSecretArn")
+	// A reference with no value in the deployment is an error naming it.
+	_, err = tpl.Function("DetectFunction", Values{})
+	require.ErrorContains(t, err, "PipelineBucket")
 }
 
 func TestResolveSub(t *testing.T) {

@@ -33,4 +33,3 @@ func TestEveryEventFileIsMapped(t *testing.T) {
 		require.Equal(t, "AWS::Serverless::StateMachine", tpl.Resources[machine].Type, "%s.json: %s", name, machine)
 	}
 }
-

@@ -43,14 +43,22 @@ type Result struct {
 	Cold         bool
 }
 
-// RuntimeEnv is what the Lambda service sets for every function besides the
-// template's variables: region, credentials, the function's name, memory
-// and timeout. Extra holds the rehearsal's additions (AWS_ENDPOINT_URL,
-// each function's own /tmp), which the template must not also set.
-func RuntimeEnv(spec deploy.Function, region string, extra map[string]string) (map[string]string, error) {
+// RuntimeEnv is a function's environment in the rehearsal: the variables
+// template.yaml gives it, overrides replacing some of them the way
+// `sam local invoke --env-vars` does (only variables the template declares
+// may be overridden: an undeclared one is an error), and what the Lambda
+// service sets for every function (region, credentials, the function's
+// name, memory and timeout), which the template must not set itself.
+func RuntimeEnv(spec deploy.Function, region string, overrides map[string]string) (map[string]string, error) {
 	env := map[string]string{}
 	maps.Copy(env, spec.Environment)
-	add := map[string]string{
+	for _, k := range slices.Sorted(maps.Keys(overrides)) {
+		if _, ok := env[k]; !ok {
+			return nil, fmt.Errorf("%s: template.yaml does not declare %s, so a deployment (or sam local invoke --env-vars) could not set it", spec.ID, k)
+		}
+		env[k] = overrides[k]
+	}
+	runtime := map[string]string{
 		"AWS_REGION": region, "AWS_DEFAULT_REGION": region,
 		"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal", "AWS_SESSION_TOKEN": "rehearsal",
 		"AWS_LAMBDA_FUNCTION_NAME":        spec.Name,
@@ -64,12 +72,11 @@ func RuntimeEnv(spec deploy.Function, region string, extra map[string]string) (m
 		"LANG":                            "en_US.UTF-8",
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 	}
-	maps.Copy(add, extra)
-	for _, k := range slices.Sorted(maps.Keys(add)) {
+	for _, k := range slices.Sorted(maps.Keys(runtime)) {
 		if _, ok := env[k]; ok {
-			return nil, fmt.Errorf("%s: template.yaml sets %s, which the Lambda runtime (or the rehearsal) sets itself", spec.ID, k)
+			return nil, fmt.Errorf("%s: template.yaml sets %s, which the Lambda runtime sets itself", spec.ID, k)
 		}
-		env[k] = add[k]
+		env[k] = runtime[k]
 	}
 	return env, nil
 }

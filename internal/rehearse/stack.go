@@ -62,8 +62,8 @@ func S3(cfg aws.Config) *s3.Client {
 func DeployToMoto(ctx context.Context, tpl *deploy.Template, endpoint, dbURL string, config map[string][]byte) (*Stack, error) {
 	cfg := AWSConfig(endpoint)
 	st := &Stack{AWS: cfg, FunctionARNs: map[string]string{}}
-	st.Values = deploy.Values{Region: Region, AccountID: AccountID, Partition: "aws", Resources: map[string]string{},
-		Parameters: map[string]string{"Stage": Stage, "BucketName": Bucket}}
+	st.Values = deploy.Values{Region: Region, AccountID: AccountID, Partition: "aws",
+		Resources: map[string]string{"PipelineBucket": Bucket}, Parameters: map[string]string{"Stage": Stage}}
 	s3c := S3(cfg)
 	for _, b := range []string{Bucket, BackupBucket} {
 		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
@@ -103,7 +103,6 @@ func DeployToMoto(ctx context.Context, tpl *deploy.Template, endpoint, dbURL str
 		return nil, fmt.Errorf("creating the SES identity: %w", err)
 	}
 
-	subs := map[string]string{}
 	for _, id := range tpl.Functions() {
 		name, err := tpl.Resolve(tpl.Resources[id].Properties["FunctionName"], st.Values)
 		if err != nil {
@@ -133,7 +132,6 @@ func DeployToMoto(ctx context.Context, tpl *deploy.Template, endpoint, dbURL str
 			if err != nil {
 				return nil, fmt.Errorf("%s: DefinitionSubstitutions.%s: %w", m.id, k, err)
 			}
-			subs[k] = s
 			def = strings.ReplaceAll(def, "${"+k+"}", s)
 		}
 		out, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String(role)})
