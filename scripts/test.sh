@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${SCENTMATCH_TEST_DATABASE_URL:-}" ]; then
   scripts/ensure-postgres.sh
 fi
+scripts/ensure-pgbouncer.sh
 
 echo "== gofmt" >&2
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.scentmatch/*'))

@@ -164,9 +164,14 @@ func (e *Env) LoadConfig(ctx context.Context) (*settings.Config, error) {
 	return cfg, nil
 }
 
-// Database says where the catalog lives.
+// Database says where the catalog lives and how it is reached. It is the
+// one way the pipeline opens the database: every CLI command, Lambda
+// function, the local runner and the tests connect through Connect.
 type Database struct {
 	URL string
+	// Pooling is read once from SCENTMATCH_DB_POOLING (the embedded
+	// cluster is always direct).
+	Pooling postgres.Pooling
 	// Local is the embedded cluster, nil when DATABASE_URL or a secret is used.
 	Local *pglocal.Cluster
 }
@@ -179,10 +184,34 @@ func (d Database) Describe() string {
 	return "DATABASE_URL"
 }
 
+// Connect opens a pool on the database in its pooling mode. opts.Pooling
+// is ignored: the database says how it is reached.
+func (d Database) Connect(ctx context.Context, opts postgres.PoolOptions) (*pgxpool.Pool, error) {
+	opts.Pooling = d.Pooling
+	if opts.Pooling == "" {
+		opts.Pooling = postgres.PoolingDirect
+	}
+	return postgres.Connect(ctx, d.URL, opts)
+}
+
+// Pooling returns the pooling mode SCENTMATCH_DB_POOLING declares; a value
+// it does not know is a *UsageError.
+func (e *Env) Pooling() (postgres.Pooling, error) {
+	p, err := postgres.ParsePooling(e.getenv(postgres.EnvPooling))
+	if err != nil {
+		return "", &UsageError{Err: err}
+	}
+	return p, nil
+}
+
 // ResolveDatabase finds the database without connecting to it: the
 // configured URL or secret, else (outside Lambda) the embedded cluster,
 // started when start is true.
 func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error) {
+	pooling, err := e.Pooling()
+	if err != nil {
+		return Database{}, err
+	}
 	var sm postgres.SecretGetter
 	if e.getenv(postgres.EnvDatabaseURL) == "" && e.getenv(postgres.EnvDatabaseSecretARN) != "" {
 		cfg, err := e.AWS(ctx)
@@ -196,7 +225,7 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 		if e.InLambda() {
 			url = postgres.RequireTLS(url)
 		}
-		return Database{URL: url}, nil
+		return Database{URL: url, Pooling: pooling}, nil
 	}
 	if !errors.Is(err, postgres.ErrNoDatabaseConfigured) {
 		return Database{}, err
@@ -213,7 +242,7 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 		if err != nil {
 			return Database{}, err
 		}
-		return Database{URL: c.URL(LocalDatabaseName), Local: c}, nil
+		return Database{URL: c.URL(LocalDatabaseName), Pooling: postgres.PoolingDirect, Local: c}, nil
 	}
 	c, err := pglocal.Ensure(ctx, pglocal.Options{Home: dir, Logger: e.Logger})
 	if err != nil {
@@ -222,7 +251,7 @@ func (e *Env) ResolveDatabase(ctx context.Context, start bool) (Database, error)
 	if err := c.EnsureDatabase(ctx, LocalDatabaseName); err != nil {
 		return Database{}, err
 	}
-	return Database{URL: c.URL(LocalDatabaseName), Local: c}, nil
+	return Database{URL: c.URL(LocalDatabaseName), Pooling: postgres.PoolingDirect, Local: c}, nil
 }
 
 // Connect resolves the database (starting the embedded one if needed) and
@@ -232,7 +261,7 @@ func (e *Env) Connect(ctx context.Context, opts postgres.PoolOptions) (*pgxpool.
 	if err != nil {
 		return nil, db, err
 	}
-	pool, err := postgres.Connect(ctx, db.URL, opts)
+	pool, err := db.Connect(ctx, opts)
 	return pool, db, err
 }
 
@@ -251,9 +280,6 @@ func (e *Env) Open(ctx context.Context, opts postgres.PoolOptions) (*Deps, error
 	cfg, err := e.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if e.getenv(postgres.EnvPooling) == "transaction" {
-		opts.TransactionPooling = true
 	}
 	pool, _, err := e.Connect(ctx, opts)
 	if err != nil {

@@ -461,7 +461,7 @@ func load(ctx context.Context, pool *pgxpool.Pool, store Store, m *Manifest, opt
 			return fmt.Errorf("keeping settings: %w", err)
 		}
 		for _, s := range kept {
-			if _, err := tx.Exec(ctx, `INSERT INTO pipeline_settings (key, value, updated_at) VALUES ($1, $2, $3)`, s.key, s.value, s.updated); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO pipeline_settings (key, value, updated_at) VALUES ($1, $2::jsonb, $3)`, s.key, postgres.JSONArg(s.value), s.updated); err != nil {
 				return fmt.Errorf("keeping setting %s: %w", s.key, err)
 			}
 			res.KeptSettings = append(res.KeptSettings, s.key)

@@ -138,7 +138,7 @@ func (c *CLI) collectDBStatus(ctx context.Context, g *globals) (dbStatusReport, 
 			return rep, false
 		}
 	}
-	pool, err := postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1})
+	pool, err := db.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
 	if err != nil {
 		rep.Error = err.Error()
 		return rep, false

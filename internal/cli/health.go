@@ -61,7 +61,7 @@ thresholds.error_rate_max_percent). --component limits the check.`,
 				// time; the 5-second budget is for reaching a server.
 				ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 				defer cancel()
-				return postgres.Connect(ctx, db.URL, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
+				return db.Connect(ctx, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
 			}
 			in.Config, in.Problems, in.ConfigErr = cfg, problems, cfgErr
 			in.Upstream = c.upstreamHealth(g, cfg)

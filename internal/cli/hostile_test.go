@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // Strings that break SQL built by concatenation, HTML, CSV and naive
@@ -88,7 +88,7 @@ func TestHostileStringsAreStoredVerbatim(t *testing.T) {
 	require.Len(t, q, 1)
 	require.Equal(t, "nul-byte", q[0].Rule)
 
-	conn, err := pgx.Connect(ctx, dbURL)
+	conn, err := postgres.ConnectOne(ctx, dbURL, postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	for _, want := range recs {

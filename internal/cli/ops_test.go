@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/cycle"
@@ -20,6 +18,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/emf"
 	"github.com/scentmatch/pipeline/internal/maintain"
 	"github.com/scentmatch/pipeline/internal/metrics"
+	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/settings"
 	"github.com/scentmatch/pipeline/internal/status"
 )
@@ -34,7 +33,7 @@ func opsEnv(t *testing.T) (map[string]string, string) {
 func execSQL(t *testing.T, url, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := postgres.ConnectOne(ctx, url, postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, sql, args...)
@@ -237,7 +236,7 @@ func TestMetricsThenNotify(t *testing.T) {
 	start := time.Now().UTC().Add(-20 * time.Minute)
 	execSQL(t, url, `INSERT INTO cycles (id, trigger, status, started_at, lease_expires_at) VALUES ('schedule-x', 'schedule', 'running', $1, $2)`,
 		start, start.Add(time.Hour))
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer pool.Close()
 	cfg := settings.Default()

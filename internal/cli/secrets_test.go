@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 func randomHex(t *testing.T, n int) string {
@@ -41,7 +42,7 @@ func secretRole(t *testing.T, password string) string {
 	role := "sec_" + randomHex(t, 6)
 	run := func(connURL string, stmts ...string) {
 		t.Helper()
-		conn, err := pgx.Connect(ctx, connURL)
+		conn, err := postgres.ConnectOne(ctx, connURL, postgres.PoolOptions{})
 		require.NoError(t, err)
 		defer conn.Close(ctx)
 		for _, s := range stmts {
@@ -51,7 +52,7 @@ func secretRole(t *testing.T, password string) string {
 	}
 	quoted := func(connURL, format string, args ...any) string {
 		t.Helper()
-		conn, err := pgx.Connect(ctx, connURL)
+		conn, err := postgres.ConnectOne(ctx, connURL, postgres.PoolOptions{})
 		require.NoError(t, err)
 		defer conn.Close(ctx)
 		var s string
@@ -60,7 +61,7 @@ func secretRole(t *testing.T, password string) string {
 	}
 	run(admin, quoted(admin, "CREATE ROLE %I LOGIN PASSWORD %L", role, password))
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), admin)
+		conn, err := postgres.ConnectOne(context.Background(), admin, postgres.PoolOptions{})
 		if err != nil {
 			t.Logf("dropping role %s: %v", role, err)
 			return
@@ -78,7 +79,7 @@ func secretRole(t *testing.T, password string) string {
 	// The role owns the database, its schema and every relation in it
 	// (sequences of identity columns follow their table; a standalone one,
 	// such as catalog_changes, is handed over by itself).
-	conn, err := pgx.Connect(ctx, dbURL)
+	conn, err := postgres.ConnectOne(ctx, dbURL, postgres.PoolOptions{})
 	require.NoError(t, err)
 	rows, err := conn.Query(ctx, `SELECT format('ALTER TABLE public.%I OWNER TO %I', c.relname, $1::text)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -177,7 +178,7 @@ func (s *leakScanner) files(t *testing.T, dir string) {
 func (s *leakScanner) database(t *testing.T, dbURL string) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
+	conn, err := postgres.ConnectOne(ctx, dbURL, postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)

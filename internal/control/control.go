@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // Keys of pipeline_settings this package owns.
@@ -84,7 +86,7 @@ func SetMonitoringEnabled(ctx context.Context, db DB, enabled bool, by, reason s
 		VALUES ($1, to_jsonb($3::boolean), now()),
 		       ($2, $4::jsonb || jsonb_build_object('at', now()), now())
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-		KeyMonitoringEnabled, KeyMonitoringChange, enabled, change)
+		KeyMonitoringEnabled, KeyMonitoringChange, enabled, postgres.JSONArg(change))
 	if err != nil {
 		return fmt.Errorf("storing %s = %t: %w", KeyMonitoringEnabled, enabled, err)
 	}

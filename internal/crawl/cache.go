@@ -56,10 +56,10 @@ func (c PGCache) Get(ctx context.Context, source, key string) (Entry, bool, erro
 // Put implements Cache.
 func (c PGCache) Put(ctx context.Context, source, key string, e Entry, now time.Time) error {
 	if _, err := c.DB.Exec(ctx, `INSERT INTO crawl_cache (source, url, etag, last_modified, payload, fetched_at, validated_at)
-		VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5, $6, $6)
+		VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5::jsonb, $6, $6)
 		ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
 			payload = excluded.payload, fetched_at = excluded.fetched_at, validated_at = excluded.validated_at`,
-		source, key, e.ETag, e.LastModified, e.Payload, now); err != nil {
+		source, key, e.ETag, e.LastModified, postgres.JSONArg(e.Payload), now); err != nil {
 		return fmt.Errorf("writing the crawl cache for %s %s: %w", source, key, err)
 	}
 	return nil

@@ -170,7 +170,7 @@ func (s *Store) SaveStep(ctx context.Context, id, step string, result any, start
 		step_results = step_results || jsonb_build_object($2::text, $3::jsonb),
 		step_timings = step_timings || jsonb_build_object($2::text, $4::jsonb),
 		heartbeat_at = $5, lease_expires_at = CASE WHEN status = 'running' THEN $6 ELSE lease_expires_at END
-		WHERE id = $1`, id, step, b, timing, now, now.Add(s.lease()))
+		WHERE id = $1`, id, step, postgres.JSONArg(b), postgres.JSONArg(timing), now, now.Add(s.lease()))
 	if err != nil {
 		return fmt.Errorf("saving the %s result of cycle %s: %w", step, id, err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/scentmatch/pipeline/internal/pgbouncer"
 	"github.com/scentmatch/pipeline/internal/pglocal"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/redact"
@@ -159,7 +160,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("hashing migrations: %w", err)
 	}
 	name := "scentmatch_tmpl_" + hash
-	conn, err := pgx.Connect(ctx, adminURL)
+	conn, err := postgres.ConnectOne(ctx, adminURL, postgres.PoolOptions{})
 	if err != nil {
 		return "", fmt.Errorf("connecting to the test server %s: %w", redact.URL(adminURL), err)
 	}
@@ -261,7 +262,7 @@ func newDatabase(t testing.TB, migrated bool) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, adminURL)
+	conn, err := postgres.ConnectOne(ctx, adminURL, postgres.PoolOptions{})
 	if err != nil {
 		t.Fatalf("dbtest: connecting to %s: %v", redact.URL(adminURL), err)
 	}
@@ -287,7 +288,7 @@ func newDatabase(t testing.TB, migrated bool) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, adminURL)
+		c, err := postgres.ConnectOne(ctx, adminURL, postgres.PoolOptions{})
 		if err != nil {
 			t.Logf("dbtest: dropping %s: %v", name, err)
 			return
@@ -318,4 +319,63 @@ func NewCluster(t testing.TB) *pglocal.Cluster {
 		}
 	})
 	return c
+}
+
+// Via is how a test reaches its database.
+type Via string
+
+const (
+	// Direct connects to the test server itself.
+	Direct Via = "direct"
+	// PgBouncer goes through PgBouncer in transaction mode
+	// (max_prepared_statements unset, as Debian's 1.18 ships it).
+	PgBouncer Via = "pgbouncer"
+	// PgBouncerBusy goes through PgBouncer in transaction mode with a pool
+	// of two server connections handed out in turn: a client's consecutive
+	// statements outside a transaction always run on different server
+	// connections, so any session state between them breaks.
+	PgBouncerBusy Via = "pgbouncer-busy"
+)
+
+// URLVia returns a new migrated database for t alone, reached as via says:
+// the URL to use, and the direct URL of the same database (for migrations
+// and for checks that must not go through the pooler). PgBouncer is
+// started for t and stopped when t ends.
+func URLVia(t testing.TB, via Via) (databaseURL, directURL string) {
+	t.Helper()
+	directURL = URL(t)
+	if via == Direct || via == "" {
+		return directURL, directURL
+	}
+	srv := StartPgBouncer(t, via)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if via == PgBouncerBusy {
+		if err := srv.Warm(ctx, directURL); err != nil {
+			t.Fatalf("dbtest: %v", err)
+		}
+	}
+	return srv.PooledURL(directURL), directURL
+}
+
+// StartPgBouncer starts PgBouncer in transaction mode in front of the
+// shared test server for t (PgBouncer or PgBouncerBusy), stopped when t
+// ends. Its PooledURL maps any test database URL through it.
+func StartPgBouncer(t testing.TB, via Via) *pgbouncer.Server {
+	t.Helper()
+	if err := setup(); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	opts := pgbouncer.Options{UpstreamURL: adminURL, Dir: t.TempDir(), PoolSize: 10}
+	if via == PgBouncerBusy {
+		opts.PoolSize, opts.RoundRobin = 2, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := pgbouncer.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
 }

@@ -173,7 +173,7 @@ func countOurs(ctx context.Context, db postgres.DBTX, keys []string) (int, error
 func storeResult(ctx context.Context, tx pgx.Tx, cycleID string, res json.RawMessage) (json.RawMessage, error) {
 	var stored []byte
 	err := tx.QueryRow(ctx, `UPDATE cycles SET step_results = step_results || jsonb_build_object('detect', $2::jsonb)
-		WHERE id = $1 AND NOT step_results ? 'detect' RETURNING step_results->'detect'`, cycleID, res).Scan(&stored)
+		WHERE id = $1 AND NOT step_results ? 'detect' RETURNING step_results->'detect'`, cycleID, postgres.JSONArg(res)).Scan(&stored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := tx.QueryRow(ctx, `SELECT step_results->'detect' FROM cycles WHERE id = $1`, cycleID).Scan(&stored); err != nil {
 			return nil, fmt.Errorf("reading the detect result of cycle %s: %w", cycleID, err)

@@ -52,7 +52,7 @@ func backendCrash(ctx context.Context, c *pglocal.Cluster, pid int) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		time.Sleep(200 * time.Millisecond)
-		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		conn, err := postgres.ConnectOne(ctx, c.URL("postgres"), postgres.PoolOptions{})
 		if err == nil {
 			_, err = conn.Exec(ctx, "SELECT 1")
 			conn.Close(ctx)
@@ -70,7 +70,7 @@ func backendCrash(ctx context.Context, c *pglocal.Cluster, pid int) error {
 // of its own (as a long-running statement of another session would), and
 // returns the pid of the first backend that waits on it.
 func holdCatalog(ctx context.Context, url string) (release func(), waiter int, err error) {
-	holder, err := pgx.Connect(ctx, url)
+	holder, err := postgres.ConnectOne(ctx, url, postgres.PoolOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -79,7 +79,7 @@ func holdCatalog(ctx context.Context, url string) (release func(), waiter int, e
 		release()
 		return nil, 0, err
 	}
-	watch, err := pgx.Connect(ctx, url)
+	watch, err := postgres.ConnectOne(ctx, url, postgres.PoolOptions{})
 	if err != nil {
 		release()
 		return nil, 0, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/matching"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // importLockID serialises the batches of concurrent imports, so two runs
@@ -619,8 +620,8 @@ func (b *batcher) insertReviews(ctx context.Context, tx pgx.Tx, reviews []review
 		}
 		reasons, _ := json.Marshal([]string{rv.reason})
 		if _, err := tx.Exec(ctx, `INSERT INTO review_queue (import_run_id, fragrance_id, candidate, score, reasons, candidate_key)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
-			b.runID, remap(rv.target), record, float32(rv.score), reasons, key); err != nil {
+			VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
+			b.runID, remap(rv.target), postgres.JSONArg(record), float32(rv.score), postgres.JSONArg(reasons), key); err != nil {
 			return fmt.Errorf("queueing a review: %w", err)
 		}
 	}

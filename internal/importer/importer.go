@@ -28,6 +28,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/matching"
+	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
@@ -431,8 +432,8 @@ func (im *Importer) finishRun(ctx context.Context, db runDB, sum *Summary) error
 	if sum.Error != "" {
 		errText = &sum.Error
 	}
-	if _, err := db.Exec(ctx, `UPDATE import_runs SET status = $2, finished_at = $3, counts = $4, summary = $5, error = $6 WHERE id = $1`,
-		sum.RunID, sum.Status, im.now(), counts, summary, errText); err != nil {
+	if _, err := db.Exec(ctx, `UPDATE import_runs SET status = $2, finished_at = $3, counts = $4::jsonb, summary = $5::jsonb, error = $6 WHERE id = $1`,
+		sum.RunID, sum.Status, im.now(), postgres.JSONArg(counts), postgres.JSONArg(summary), errText); err != nil {
 		return fmt.Errorf("recording the import run's result: %w", err)
 	}
 	return nil

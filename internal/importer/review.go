@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // ErrNotFound is returned for a review or merge id that does not exist.
@@ -180,7 +181,7 @@ func (im *Importer) mergeInto(ctx context.Context, tx pgx.Tx, id int64, f *catal
 	record, _ := json.Marshal(f)
 	rep, _ := json.Marshal(replaced)
 	if _, err := tx.Exec(ctx, `INSERT INTO merge_log (fragrance_id, merged_source, merged_source_id, merged_record, replaced, score, reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, nullStr(f.Source), nullStr(f.SourceID), record, rep, float32(score), reason); err != nil {
+		VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)`, id, nullStr(f.Source), nullStr(f.SourceID), postgres.JSONArg(record), postgres.JSONArg(rep), float32(score), reason); err != nil {
 		return fmt.Errorf("writing the merge log: %w", err)
 	}
 	return nil

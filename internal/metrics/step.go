@@ -185,8 +185,8 @@ func StoreKPIs(ctx context.Context, db postgres.DBTX, rep *Report) error {
 		n := int64(*k.Value)
 		newFragrances = &n
 	}
-	tag, err := db.Exec(ctx, `UPDATE cycles SET kpis = $2, health_score = $3, new_fragrances = coalesce($4, new_fragrances) WHERE id = $1`,
-		rep.CycleID, kpis, rep.HealthScore, newFragrances)
+	tag, err := db.Exec(ctx, `UPDATE cycles SET kpis = $2::jsonb, health_score = $3, new_fragrances = coalesce($4, new_fragrances) WHERE id = $1`,
+		rep.CycleID, postgres.JSONArg(kpis), rep.HealthScore, newFragrances)
 	if err != nil {
 		return fmt.Errorf("storing the metrics of cycle %s: %w", rep.CycleID, err)
 	}

@@ -126,7 +126,7 @@ func (n *Notifier) Handle(ctx context.Context, st cycle.State) (*Result, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encoding the notify result: %w", err)
 		}
-		if _, err := n.DB.Exec(ctx, `UPDATE cycles SET step_results = jsonb_set(step_results, '{notify}', $2::jsonb) WHERE id = $1`, st.CycleID, data); err != nil {
+		if _, err := n.DB.Exec(ctx, `UPDATE cycles SET step_results = jsonb_set(step_results, '{notify}', $2::jsonb) WHERE id = $1`, st.CycleID, postgres.JSONArg(data)); err != nil {
 			return nil, fmt.Errorf("storing the notify result of cycle %s: %w", st.CycleID, err)
 		}
 	}

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // Superuser is the name of the cluster's bootstrap superuser.
@@ -334,7 +336,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 func (c *Cluster) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	conn, err := postgres.ConnectOne(ctx, c.URL("postgres"), postgres.PoolOptions{})
 	if err != nil {
 		return err
 	}
@@ -375,7 +377,7 @@ func (c *Cluster) Destroy(ctx context.Context) error {
 
 // EnsureDatabase creates database name when it does not exist yet.
 func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	conn, err := postgres.ConnectOne(ctx, c.URL("postgres"), postgres.PoolOptions{})
 	if err != nil {
 		return fmt.Errorf("connecting to the local database: %w", err)
 	}

@@ -9,16 +9,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/pglocal"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 func exec(t *testing.T, c *pglocal.Cluster, sql string) {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), c.URL("postgres"))
+	conn, err := postgres.ConnectOne(context.Background(), c.URL("postgres"), postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(context.Background(), sql)
@@ -48,7 +48,7 @@ func TestStopRestartKeepsDataAndReuses(t *testing.T) {
 	restarted, err := pglocal.Ensure(ctx, pglocal.Options{Home: c.Home(), Ephemeral: true})
 	require.NoError(t, err)
 	require.NotEqual(t, c.Port, restarted.Port, "a taken port is replaced by a free one")
-	conn, err := pgx.Connect(ctx, restarted.URL("postgres"))
+	conn, err := postgres.ConnectOne(ctx, restarted.URL("postgres"), postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	var v int

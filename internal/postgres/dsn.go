@@ -15,6 +15,11 @@ import (
 const (
 	EnvDatabaseURL       = "DATABASE_URL"
 	EnvDatabaseSecretARN = "DATABASE_SECRET_ARN"
+	// EnvMigrationURL and EnvMigrationSecretARN name a direct (session)
+	// connection for schema migrations, needed when DATABASE_URL goes
+	// through a transaction pooler (Supabase: the direct port 5432).
+	EnvMigrationURL       = "DATABASE_MIGRATION_URL"
+	EnvMigrationSecretARN = "DATABASE_MIGRATION_SECRET_ARN"
 )
 
 // ErrNoDatabaseConfigured is returned by ResolveURL when neither variable is set.

@@ -144,7 +144,7 @@ func TestTransactionPoolingModeAndAuthFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	u := dbtest.URL(t)
-	pool, err := postgres.Connect(ctx, u, postgres.PoolOptions{TransactionPooling: true})
+	pool, err := postgres.Connect(ctx, u, postgres.PoolOptions{Pooling: postgres.PoolingTransaction})
 	require.NoError(t, err)
 	defer pool.Close()
 	// The same statement twice on different connections works without

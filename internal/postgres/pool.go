@@ -19,6 +19,62 @@ import (
 // can count the pipeline's connections.
 const ApplicationName = "scentmatch"
 
+// Pooling says how the pipeline reaches PostgreSQL: directly (a session
+// per connection) or through a pooler in transaction mode (Supavisor on
+// port 6543, RDS Proxy, PgBouncer with pool_mode = transaction), where each
+// transaction, or each statement outside one, may run on a different
+// server connection.
+type Pooling string
+
+const (
+	// PoolingDirect is a plain server, or a pooler in session mode: named
+	// prepared statements are cached per connection (pgx's default).
+	PoolingDirect Pooling = "direct"
+	// PoolingTransaction is a transaction pooler. Queries use
+	// pgx.QueryExecModeExec; see TransactionExecMode.
+	PoolingTransaction Pooling = "transaction"
+)
+
+// TransactionExecMode is the pgx execution mode used through a transaction
+// pooler. Each query is one Parse/Bind/Describe/Execute/Sync exchange on
+// the unnamed statement, so it never depends on what an earlier exchange
+// left on a server connection:
+//
+//   - QueryExecModeCacheStatement (pgx's default) prepares named
+//     statements, which a pooler without prepared-statement support
+//     (PgBouncer 1.18 as Debian ships it, max_prepared_statements unset)
+//     hands to other clients: "prepared statement stmtcache_... already
+//     exists" (42P05) or "does not exist" (26000).
+//   - QueryExecModeDescribeExec describes the unnamed statement in one
+//     exchange (ending with Sync) and executes it in a second: between the
+//     two, a transaction pooler may move the client to another server
+//     connection, where the unnamed statement is not there.
+//   - QueryExecModeCacheDescribe is safe on a pooler, but it trusts a
+//     per-process cache of parameter and result types that a migration run
+//     by another process invalidates silently.
+//   - QueryExecModeSimpleProtocol interpolates the arguments into the SQL
+//     text on the client; it works, but gives up server-side parameters.
+//
+// Exec sends the parameters as text with no declared type, so the server
+// infers each one from the SQL: every query states the type where the
+// inference could be wrong (JSON as text with an explicit ::jsonb cast,
+// see JSONArg). Supavisor, RDS Proxy (no pinning: no named statement) and
+// every PgBouncer version in transaction mode accept it.
+const TransactionExecMode = pgx.QueryExecModeExec
+
+// ParsePooling reads the value of SCENTMATCH_DB_POOLING: "" or "direct"
+// (also "session") for a direct connection, "transaction" for a
+// transaction pooler.
+func ParsePooling(s string) (Pooling, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "direct", "session":
+		return PoolingDirect, nil
+	case "transaction":
+		return PoolingTransaction, nil
+	}
+	return "", fmt.Errorf("%s=%q: want \"direct\" or \"transaction\"", EnvPooling, s)
+}
+
 // PoolOptions tune Connect.
 type PoolOptions struct {
 	// MaxConns caps the pool (default 4: the import's budget).
@@ -26,35 +82,62 @@ type PoolOptions struct {
 	// ConnectTimeout bounds each connection attempt (default 4s, so that a
 	// health check against an unreachable server answers within 5s).
 	ConnectTimeout time.Duration
-	// TransactionPooling is for RDS Proxy or PgBouncer in transaction mode:
-	// no named prepared statements survive from one transaction to the
-	// next there, so queries use the extended protocol without them.
-	TransactionPooling bool
+	// Pooling is how the server is reached (default PoolingDirect). The
+	// callers outside this package get it from app.Database, which reads
+	// SCENTMATCH_DB_POOLING once.
+	Pooling Pooling
+	// ExecMode overrides the pgx execution mode that Pooling chooses; the
+	// tests use it to run the queries in every mode.
+	ExecMode pgx.QueryExecMode
 }
 
-// Connect opens a pool to databaseURL and checks that the server answers.
-// Errors never contain the password.
-func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
-	if opts.MaxConns == 0 {
-		opts.MaxConns = 4
-	}
-	if opts.ConnectTimeout == 0 {
-		opts.ConnectTimeout = 4 * time.Second
-	}
+// config builds the pgx configuration of a connection to databaseURL.
+func (opts PoolOptions) config(databaseURL string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the URL: mask it.
 		return nil, &ConnectError{URL: redact.URL(databaseURL), Err: errors.New(redact.Secrets(err.Error()))}
 	}
 	cfg.MaxConns = opts.MaxConns
-	if opts.TransactionPooling {
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-		cfg.ConnConfig.StatementCacheCapacity = 0
-		cfg.ConnConfig.DescriptionCacheCapacity = 0
+	mode := opts.ExecMode
+	if mode == 0 && opts.Pooling == PoolingTransaction {
+		mode = TransactionExecMode
+	}
+	if mode != 0 {
+		cfg.ConnConfig.DefaultQueryExecMode = mode
+		if mode != pgx.QueryExecModeCacheStatement {
+			cfg.ConnConfig.StatementCacheCapacity = 0
+		}
+		if mode != pgx.QueryExecModeCacheDescribe {
+			cfg.ConnConfig.DescriptionCacheCapacity = 0
+		}
 	}
 	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName
+	}
+	return cfg, nil
+}
+
+func (opts PoolOptions) withDefaults() PoolOptions {
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 4
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = 4 * time.Second
+	}
+	return opts
+}
+
+// Connect opens a pool to databaseURL and checks that the server answers.
+// Errors never contain the password. It is the only place a pool is
+// created (TestOneWayToConnect keeps it so): application code reaches it
+// through app.Database.Connect, which applies the configured pooling.
+func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
+	opts = opts.withDefaults()
+	cfg, err := opts.config(databaseURL)
+	if err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -67,6 +150,33 @@ func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpoo
 		return nil, &ConnectError{URL: redact.URL(databaseURL), Err: err}
 	}
 	return pool, nil
+}
+
+// ConnectOne opens a single connection, for administration that must not
+// share a pool (creating and dropping databases). The same options apply.
+func ConnectOne(ctx context.Context, databaseURL string, opts PoolOptions) (*pgx.Conn, error) {
+	opts = opts.withDefaults()
+	cfg, err := opts.config(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return nil, &ConnectError{URL: redact.URL(databaseURL), Err: err}
+	}
+	return conn, nil
+}
+
+// JSONArg passes JSON held as bytes as a query argument that is valid in
+// every pgx execution mode: a string (nil stays SQL NULL). A []byte or
+// json.RawMessage argument is sent as bytea ("\x7b...") when pgx does not
+// know the parameter's type (QueryExecModeExec, the simple protocol), which
+// a jsonb column refuses (22P02). The SQL must cast it: $1::jsonb.
+func JSONArg(data []byte) any {
+	if data == nil {
+		return nil
+	}
+	return string(data)
 }
 
 // ConnectError reports a database that cannot be reached. URL is masked.

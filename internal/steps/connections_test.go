@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/app"
@@ -79,7 +78,7 @@ func TestCycleStaysWithinFourConnectionsPerFunction(t *testing.T) {
 	// the summary, through a pool of one.
 	orchestrator := wire("runner", 1)
 
-	sampler, err := pgx.Connect(ctx, dbtest.AdminURL(t))
+	sampler, err := postgres.ConnectOne(ctx, dbtest.AdminURL(t), postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer sampler.Close(ctx)
 	peak := map[string]int{}
