@@ -41,6 +41,10 @@ run: bin/scentmatch ## Run the main job: one full cycle (detect, import, maintai
 test: check-go ## gofmt check, go vet and go test -race against a real PostgreSQL (started by the harness)
 	scripts/test.sh
 
+.PHONY: rehearse
+rehearse: check-go ## Rehearse a deploy without deploying: functions built as sam build does, under the Lambda emulator, AWS from moto, the database through PgBouncer (docs/rehearsal.md)
+	scripts/rehearse.sh
+
 .PHONY: lint
 lint: check-go ## gofmt check and go vet only
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
