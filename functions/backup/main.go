@@ -12,6 +12,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/backup"
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/redact"
@@ -44,5 +45,5 @@ func main() {
 			return d.Pool, source, nil
 		},
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(event.Strict(h.Handle))
 }

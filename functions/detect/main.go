@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/steps"
 )
 
@@ -18,5 +19,5 @@ func main() {
 		logger.Error("loading AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(s.Detect)
+	lambda.Start(event.Strict(s.Detect))
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/steps"
 )
 
@@ -17,5 +18,5 @@ func main() {
 		logger.Error("loading AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(s.Maintain)
+	lambda.Start(event.Strict(s.Maintain))
 }

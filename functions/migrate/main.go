@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scentmatch/pipeline/internal/app"
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
@@ -24,5 +25,5 @@ func main() {
 			return pool, err
 		},
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(event.Strict(h.Handle))
 }

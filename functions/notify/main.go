@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/notify"
 )
 
@@ -21,5 +22,5 @@ func main() {
 		logger.Error("loading AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(event.Strict(h.Handle))
 }

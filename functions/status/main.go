@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scentmatch/pipeline/internal/app"
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/health"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
@@ -60,5 +61,5 @@ func main() {
 			return in
 		},
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(event.Strict(h.Handle))
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
@@ -210,6 +211,26 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 		require.NotEmpty(t, cmd.Short, cmd.CommandPath())
 		require.NotEmpty(t, cmd.Example, "%s has no example", cmd.CommandPath())
 	}
+}
+
+// TestRootHelpDescribesEveryCommand: the top-level --help names every
+// command there is, so it describes the CLI as it is (it once said
+// "as they land" of commands long landed).
+func TestRootHelpDescribesEveryCommand(t *testing.T) {
+	t.Parallel()
+	c := &CLI{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	root := c.rootCommand(&globals{})
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(root.Long, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		words[w] = true
+	}
+	for _, cmd := range root.Commands() {
+		if cmd.Hidden || cmd.Name() == "help" || cmd.Name() == "completion" || cmd.Name() == "version" {
+			continue
+		}
+		require.True(t, words[cmd.Name()], "scentmatch --help does not mention the %s command", cmd.Name())
+	}
+	require.NotContains(t, root.Long, "as they land")
 }
 
 // TestEmbeddedDatabaseLifecycle runs the commands with no DATABASE_URL, on

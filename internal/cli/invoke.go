@@ -17,6 +17,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/backup"
 	"github.com/scentmatch/pipeline/internal/bucket"
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/health"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/redact"
@@ -73,17 +74,17 @@ func (c *CLI) localFunctions(ctx context.Context, g *globals, deps *app.Lazy, ho
 		bk.S3 = s3c
 	}
 	return map[string]any{
-		"detect":   s.Detect,
-		"import":   s.Import,
-		"dataset":  s.Dataset,
-		"maintain": s.Maintain,
-		"metrics":  s.Metrics,
-		"notify":   s.Notify,
-		"migrate": (&postgres.MigrateHandler{Logger: g.logger, Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
+		"detect":   event.Strict(s.Detect),
+		"import":   event.Strict(s.Import),
+		"dataset":  event.Strict(s.Dataset),
+		"maintain": event.Strict(s.Maintain),
+		"metrics":  event.Strict(s.Metrics),
+		"notify":   event.Strict(s.Notify),
+		"migrate": event.Strict((&postgres.MigrateHandler{Logger: g.logger, Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
 			p, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
 			return p, err
-		}}).Handle,
-		"status": (&status.Handler{
+		}}).Handle),
+		"status": event.Strict((&status.Handler{
 			Reporter: func(ctx context.Context) (*status.Reporter, error) {
 				d, err := deps.Get(ctx)
 				if err != nil {
@@ -96,8 +97,8 @@ func (c *CLI) localFunctions(ctx context.Context, g *globals, deps *app.Lazy, ho
 				in.Config, in.Problems, in.ConfigErr = g.env.CheckConfig(ctx)
 				return in
 			},
-		}).Handle,
-		"backup": bk.Handle,
+		}).Handle),
+		"backup": event.Strict(bk.Handle),
 	}, nil
 }
 

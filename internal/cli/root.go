@@ -125,9 +125,19 @@ func (c *CLI) rootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "scentmatch",
 		Short: "Operate the ScentMatch catalog pipeline",
-		Long: `scentmatch operates the ScentMatch catalog pipeline: the local embedded
-database, configuration, health checks and (as they land) cycles, imports,
-embeddings, backups and emergency stop/start.
+		Long: `scentmatch operates the ScentMatch catalog pipeline, locally or against
+its AWS deployment:
+
+  the weekly cycle   cycle (all steps here, or --remote on Step Functions),
+                     detect, import, maintain, metrics, notify, invoke (one
+                     Lambda handler in-process with a sample event)
+  watching it        status, health, metrics, verify
+  the catalog        import, quarantine, review, similar, embeddings, dataset
+  operations         stop and start (the emergency stop), backup, restore,
+                     db (migrate, status, url, start, stop), config, sandbox
+
+Every command has --help with an example; --json gives machine output.
+Exit status: 0 success, 1 an operational failure, 2 bad input or usage.
 
 With no DATABASE_URL, commands use a private PostgreSQL cluster in
 $SCENTMATCH_HOME (default .scentmatch/ in this repository, else

@@ -68,7 +68,7 @@ func TestEveryFunctionBuildsFromAMainPackage(t *testing.T) {
 		main, err := os.ReadFile(filepath.Join(root, pkg, "main.go"))
 		require.NoError(t, err, "%s builds %s", id, pkg)
 		require.Regexp(t, `(?m)^package main$`, string(main), "%s: %s is not a main package", id, pkg)
-		require.Contains(t, string(main), "lambda.Start(", "%s: %s does not start a Lambda handler", id, pkg)
+		require.Contains(t, string(main), "lambda.Start(event.Strict(", "%s: %s does not start its handler through event.Strict (events are decoded strictly at the door)", id, pkg)
 	}
 	// And no function directory is left out of the template.
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))

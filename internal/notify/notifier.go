@@ -186,10 +186,15 @@ func (n *Notifier) decide(st cycle.State, rep *Report) []decision {
 				out = append(out, skip(k, onlyError))
 			case !rep.HealthKnown():
 				out = append(out, skip(k, "no health score or components: n/a from the metrics step"))
-			case len(rep.Unhealthy(th.HealthScoreMin)) > 0:
+			case len(rep.HealthFailures(th.HealthScoreMin, th.ErrorRateMaxPercent)) > 0:
 				out = append(out, alert(k, string(k)))
 			default:
-				out = append(out, resolve(k, fmt.Sprintf("healthy: score %s (minimum %s), no unhealthy component", optNum(rep.HealthScore), formatNumber(th.HealthScoreMin))))
+				ok := fmt.Sprintf("healthy: score %s (minimum %s), no unhealthy component", optNum(rep.HealthScore), formatNumber(th.HealthScoreMin))
+				if past := rep.Unhealthy(th.HealthScoreMin); len(past) > 0 {
+					ok = fmt.Sprintf("healthy: score %s (minimum %s); KPIs past their error threshold are in the weekly report (%s)",
+						optNum(rep.HealthScore), formatNumber(th.HealthScoreMin), strings.Join(past, "; "))
+				}
+				out = append(out, resolve(k, ok))
 			}
 		case ErrorAlert:
 			if failed {

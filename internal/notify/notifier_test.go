@@ -633,3 +633,35 @@ func TestCatalogSizesCountWhatExistedBeforeEachTime(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, sizes)
 }
+
+// TestAKPIPastItsThresholdIsNoHealthFailure: a first cycle (health score
+// above the minimum, one KPI component at error, as coverage_completeness
+// 0 percent is on a fresh clone while `scentmatch health` says all
+// healthy) sends the weekly report with the KPI, and no health-failure
+// alert; an error rate above thresholds.error_rate_max_percent does send
+// one, as `health`'s error_rate component fails.
+func TestAKPIPastItsThresholdIsNoHealthFailure(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := "manual-20260301T0200"
+	st := b.insertCycle(t, cycleSpec{id: id, started: t0, results: results(91, true)})
+	b.setClock(t0.Add(10 * time.Minute))
+	res, err := b.n.Handle(ctx, st)
+	require.NoError(t, err)
+	require.Contains(t, sentKinds(res), "weekly_report")
+	require.NotContains(t, sentKinds(res), "health_failure")
+	require.Contains(t, reason(t, res, HealthFailure), "healthy: score 91 (minimum 80); KPIs past their error threshold are in the weekly report (component freshness is unhealthy")
+	w := parseEML(t, sent(t, res, WeeklyReport).MessageID)
+	require.Contains(t, w.Text, "execution_time_minutes", "the KPI stays in the weekly report")
+	b.finish(t, id, t0.Add(10*time.Minute))
+
+	id = "manual-20260308T0200"
+	r := results(91, false)
+	r["metrics"].(map[string]any)["kpis"].(map[string]any)["error_rate"] = map[string]any{"value": 7.5, "unit": "percent", "warn": 1, "error": 5, "status": "error"}
+	st = b.insertCycle(t, cycleSpec{id: id, started: t0.AddDate(0, 0, 7), results: r})
+	b.setClock(t0.AddDate(0, 0, 7).Add(10 * time.Minute))
+	res, err = b.n.Handle(ctx, st)
+	require.NoError(t, err)
+	require.Contains(t, sentKinds(res), "health_failure")
+}

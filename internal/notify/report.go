@@ -251,5 +251,26 @@ func (r *Report) Unhealthy(minScore float64) []string {
 	return why
 }
 
+// HealthFailures says why the pipeline is unhealthy after the cycle, by
+// the rules `scentmatch health` applies to a cycle: the health score under
+// thresholds.health_score_min, or the cycle's error rate above
+// thresholds.error_rate_max_percent (health's error_rate component). A
+// KPI past its own error threshold alone (coverage_completeness 0 percent
+// on a first run) is not a health failure: the weekly report lists it
+// with the KPIs, and the health-failure alert, when something else sends
+// it, lists it too (Unhealthy).
+func (r *Report) HealthFailures(minScore, maxErrorRate float64) []string {
+	var why []string
+	if r.HealthScore != nil && *r.HealthScore < minScore {
+		why = append(why, "health score "+formatNumber(*r.HealthScore)+" is below the minimum of "+formatNumber(minScore))
+	}
+	for _, k := range r.KPIs {
+		if k.Name == "error_rate" && k.Value != nil && maxErrorRate > 0 && *k.Value > maxErrorRate {
+			why = append(why, "error rate "+formatNumber(*k.Value)+"% is above the maximum of "+formatNumber(maxErrorRate)+"%")
+		}
+	}
+	return why
+}
+
 // HealthKnown says whether the metrics step left anything to judge health by.
 func (r *Report) HealthKnown() bool { return r.HealthScore != nil || len(r.Components) > 0 }

@@ -11,6 +11,7 @@ import (
 
 	definitions "github.com/scentmatch/pipeline/statemachine"
 
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/statemachine"
 )
 
@@ -20,11 +21,11 @@ import (
 // the error name Retry and Catch match.
 func Handle[I, O any](fn func(context.Context, I) (O, error)) statemachine.Handler {
 	return func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		// Decoded as the deployed functions decode (event.Strict): an
+		// unknown field or a wrong type is a *cycle.BadInputError.
 		var in I
-		if len(input) > 0 {
-			if err := json.Unmarshal(input, &in); err != nil {
-				return nil, &InputError{Err: err}
-			}
+		if err := event.Decode(input, &in); err != nil {
+			return nil, err
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
@@ -33,15 +34,6 @@ func Handle[I, O any](fn func(context.Context, I) (O, error)) statemachine.Handl
 		return json.Marshal(out)
 	}
 }
-
-// InputError is an input the handler cannot decode (Lambda reports these
-// as a runtime error too).
-type InputError struct {
-	Err error
-}
-
-func (e *InputError) Error() string { return "decoding the input: " + e.Err.Error() }
-func (e *InputError) Unwrap() error { return e.Err }
 
 // Functions are the in-process handlers of the pipeline's functions, by
 // the substitution name of their ARN (definitions.DetectFunction, ...).

@@ -22,6 +22,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/detect"
 	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/emf"
+	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/maintain"
@@ -141,11 +142,20 @@ func (s *Steps) Detect(ctx context.Context, st cycle.State) (*detect.Result, err
 // cycle state, or one dataset object ({"object": ...}) from an upload or
 // the dataset state machine's Map.
 func (s *Steps) Import(ctx context.Context, input json.RawMessage) (any, error) {
-	var probe struct {
-		Object *string `json:"object"`
-	}
-	if err := json.Unmarshal(input, &probe); err != nil {
-		return nil, &cycle.BadInputError{Err: fmt.Errorf("decoding the import event: %w", err)}
+	// Decoded strictly, as every function's event (event.Strict), before
+	// anything is opened: an object event (it has "object") or the cycle
+	// state.
+	var probe map[string]json.RawMessage
+	_ = json.Unmarshal(input, &probe) // not an object: the state's decoding says why
+	_, isObject := probe["object"]
+	var ev importer.ObjectEvent
+	var st cycle.State
+	if isObject {
+		if err := event.Decode(input, &ev); err != nil {
+			return nil, err
+		}
+	} else if err := event.Decode(input, &st); err != nil {
+		return nil, err
 	}
 	d, err := s.open(ctx)
 	if err != nil {
@@ -155,17 +165,9 @@ func (s *Steps) Import(ctx context.Context, input json.RawMessage) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if probe.Object != nil {
-		var ev importer.ObjectEvent
-		if err := json.Unmarshal(input, &ev); err != nil {
-			return nil, &importer.BadInputError{Err: fmt.Errorf("decoding the object event: %w", err)}
-		}
+	if isObject {
 		res, err := im.ImportObject(ctx, ev, s.getter())
 		return res, s.fail(cycle.Classify(err))
-	}
-	var st cycle.State
-	if err := json.Unmarshal(input, &st); err != nil {
-		return nil, &cycle.BadInputError{Err: fmt.Errorf("decoding the cycle state: %w", err)}
 	}
 	s.debug(st)
 	// The upstream's Retry-After and request budget hold for the whole
