@@ -216,7 +216,8 @@ func (r *rehearsal) setSecret(t *testing.T, url string) {
 func (r *rehearsal) events(t *testing.T) []string {
 	evs, err := Events(filepath.Join(root, "events"), r.tpl.Functions())
 	require.NoError(t, err)
-	var cold, warm int
+	var cold, warm, refused int
+	malformed := map[string]bool{}
 	for _, ev := range evs {
 		payload, err := os.ReadFile(ev.Path)
 		require.NoError(t, err)
@@ -240,12 +241,25 @@ func (r *rehearsal) events(t *testing.T) []string {
 				warm++
 			}
 		}
+		// Once per function, a malformed event on the warm environment:
+		// refused at the door as BadInputError.
+		if !malformed[ev.Function] {
+			malformed[ev.Function] = true
+			res, err := l.Invoke(r.ctx, []byte(`{"cycle_id": 5, "no_such_field": true}`))
+			require.NoError(t, err)
+			r.observe("a malformed event", l, res)
+			if res.ErrorType == "BadInputError" {
+				refused++
+			} else {
+				t.Errorf("%s answered a malformed event with errorType %q (%s), not BadInputError", ev.Function, res.ErrorType, trim(res.Payload, 200))
+			}
+		}
 		rss, err := l.PeakRSSMB()
 		require.NoError(t, err)
 		require.Less(t, rss, float64(l.Spec.MemoryMB), "%s used %.0f MB, more than its MemorySize", ev.Name, rss)
 		l.Stop()
 	}
-	return []string{fmt.Sprintf("events: %d of %d cold, %d of %d warm", cold, len(evs), warm, len(evs))}
+	return []string{fmt.Sprintf("events: %d of %d cold, %d of %d warm; a malformed event refused with BadInputError by %d of %d functions", cold, len(evs), warm, len(evs), refused, len(malformed))}
 }
 
 // checkErrorTypes holds every failure seen to the ASL: its errorType must
