@@ -7,8 +7,10 @@ ENV     ?= default
 STACK   ?= scentmatch-pipeline-$(ENV)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-# Lambda binaries: static, small, arm64, named bootstrap (provided.al2023).
-LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
+# Lambda binaries: static, small, named bootstrap (provided.al2023); arm64 as
+# deployed (make rehearse also builds LAMBDA_ARCH=amd64 to run them here).
+LAMBDA_ARCH  ?= arm64
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS    := $(notdir $(wildcard functions/*))
 
 .PHONY: help
@@ -38,6 +40,10 @@ run: bin/scentmatch ## Run the main job: one full cycle (detect, import, maintai
 .PHONY: test
 test: check-go ## gofmt check, go vet and go test -race against a real PostgreSQL (started by the harness)
 	scripts/test.sh
+
+.PHONY: rehearse
+rehearse: check-go ## Rehearse a deploy without deploying: functions built as sam build does, under the Lambda emulator, AWS from moto, the database through PgBouncer (docs/rehearsal.md)
+	scripts/rehearse.sh
 
 .PHONY: lint
 lint: check-go ## gofmt check and go vet only

@@ -9,6 +9,7 @@ if [ -z "${SCENTMATCH_TEST_DATABASE_URL:-}" ]; then
   scripts/ensure-postgres.sh
 fi
 scripts/ensure-pgbouncer.sh
+scripts/rehearse.sh --tools-only # moto_server: go test ./... runs the rehearsal (internal/rehearse)
 
 echo "== gofmt" >&2
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.scentmatch/*'))
