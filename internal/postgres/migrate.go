@@ -119,7 +119,7 @@ type MigrateResult struct {
 	Applied []MigrationStep `json:"applied"`
 }
 
-// Up applies every pending migration, holding an advisory lock so that
+// Up applies every pending migration, holding goose's lock row so that
 // concurrent runs apply each migration once.
 func (m *Migrator) Up(ctx context.Context) (MigrateResult, error) {
 	if err := m.ensureLockSchema(ctx); err != nil {
