@@ -78,7 +78,7 @@ func errorType(err error) string {
 // tables counts the tables of a database's public schema.
 func tables(t *testing.T, url string) int {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
+	pool, err := postgres.Connect(context.Background(), url, postgres.PoolOptions{})
 	require.NoError(t, err)
 	defer pool.Close()
 	var n int
@@ -105,12 +105,12 @@ func TestEveryFunctionRefusesABadEventAndDoesNothing(t *testing.T) {
 	var connects atomic.Int32
 	migrate := &postgres.MigrateHandler{Logger: logging.Discard(), Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
 		connects.Add(1)
-		return pgxpool.New(ctx, emptyDB)
+		return postgres.Connect(ctx, emptyDB, postgres.PoolOptions{})
 	}}
 	backupRoot := filepath.Join(home, "backups")
 	bk := &backup.Handler{Root: backupRoot, Logger: logging.Discard(), Pool: func(ctx context.Context) (*pgxpool.Pool, string, error) {
 		connects.Add(1)
-		p, err := pgxpool.New(ctx, emptyDB)
+		p, err := postgres.Connect(ctx, emptyDB, postgres.PoolOptions{})
 		return p, "postgres://masked", err
 	}}
 	st := &status.Handler{
