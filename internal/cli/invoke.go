@@ -81,7 +81,7 @@ func (c *CLI) localFunctions(ctx context.Context, g *globals, deps *app.Lazy, ho
 		"metrics":  event.Strict(s.Metrics),
 		"notify":   event.Strict(s.Notify),
 		"migrate": event.Strict((&postgres.MigrateHandler{Logger: g.logger, Connect: func(ctx context.Context) (*pgxpool.Pool, error) {
-			p, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
+			p, _, err := g.env.ConnectMigration(ctx)
 			return p, err
 		}}).Handle),
 		"status": event.Strict((&status.Handler{

@@ -85,15 +85,19 @@ func NewMigrator(pool *pgxpool.Pool, logger *slog.Logger) (*Migrator, error) {
 	return &Migrator{db: db, pool: pool, provider: provider, reader: reader}, nil
 }
 
-// MigrationPoolConns is the least pool size that applies migrations: one
-// connection runs them, one takes the lock row and one renews its lease.
+// MigrationPoolConns is the pool size to apply migrations with: one
+// connection runs them, one takes the lock row and one renews its lease
+// (2 is the least that works).
 const MigrationPoolConns = 3
 
 // ensureLockSchema creates the lock table's schema (goose creates the
 // table itself).
 func (m *Migrator) ensureLockSchema(ctx context.Context) error {
-	if n := m.pool.Config().MaxConns; n < MigrationPoolConns {
-		return fmt.Errorf("applying migrations needs a pool of at least %d connections, not %d (one runs them, one holds the lock row, one renews it)", MigrationPoolConns, n)
+	// With one connection goose would wait forever for a second one to
+	// take the lock row; with two the lease renewal waits between
+	// migrations.
+	if n := m.pool.Config().MaxConns; n < 2 {
+		return fmt.Errorf("applying migrations needs a pool of at least 2 connections (%d best), not %d: one runs them, one holds the lock row", MigrationPoolConns, n)
 	}
 	if _, err := m.pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+MigrationLockSchema); err != nil {
 		return fmt.Errorf("creating schema %s for the migration lock: %w", MigrationLockSchema, err)
