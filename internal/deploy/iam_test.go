@@ -28,6 +28,7 @@ const (
 // Resources as the template spells them: !Ref X is "Ref X", !Sub s is s.
 const (
 	secret      = "Ref DatabaseSecretArn"
+	migSecret   = "Ref DatabaseMigrationSecretArn"
 	bucketARN   = "arn:${AWS::Partition}:s3:::${PipelineBucket}"
 	configObjs  = "arn:${AWS::Partition}:s3:::${PipelineBucket}/config/*"
 	cycleObjs   = "arn:${AWS::Partition}:s3:::${PipelineBucket}/cycles/*"
@@ -60,8 +61,10 @@ func grants(groups ...[]grant) []grant { return slices.Concat(groups...) }
 // function's policy must grant exactly these actions on exactly these
 // resources.
 var calls = map[string][]grant{
-	// postgres.MigrateHandler: env.Connect only, no configuration.
-	"MigrateFunction": connects,
+	// postgres.MigrateHandler: env.ConnectMigration only (the direct
+	// connection's secret, DATABASE_MIGRATION_SECRET_ARN, else the main
+	// one), no configuration.
+	"MigrateFunction": grants(connects, []grant{{"secretsmanager:GetSecretValue", migSecret}}),
 	// detect.Detector writes a long candidate list to
 	// cycles/<id>/detect/candidates.jsonl (bucket.Put); it reads nothing
 	// from the bucket.

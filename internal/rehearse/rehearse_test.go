@@ -36,17 +36,18 @@ import (
 
 // rehearsal is the shared state of one TestRehearsal run.
 type rehearsal struct {
-	t       *testing.T
-	ctx     context.Context
-	dir     string
-	tpl     *deploy.Template
-	moto    *Moto
-	stack   *Stack
-	rie     string
-	amd64   map[string]string
-	blocked atomic.Bool // the upstream's robots.txt answers 503: detect fails UpstreamBlockedError
-	dbURL   string      // what the secret holds
-	pooler  *pgbouncer.Server
+	t         *testing.T
+	ctx       context.Context
+	dir       string
+	tpl       *deploy.Template
+	moto      *Moto
+	stack     *Stack
+	rie       string
+	amd64     map[string]string
+	blocked   atomic.Bool // the upstream's robots.txt answers 503: detect fails UpstreamBlockedError
+	dbURL     string      // what the secret holds
+	directURL string      // the same database, direct (the migration secret)
+	pooler    *pgbouncer.Server
 
 	mu       sync.Mutex
 	failures []failureSeen
@@ -100,8 +101,9 @@ func TestRehearsal(t *testing.T) {
 	r.pooler, err = pgbouncer.Start(ctx, pgbouncer.Options{UpstreamURL: dbtest.AdminURL(t), PoolSize: 4, Dir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(r.pooler.Stop)
-	r.dbURL = r.database()
-	r.stack, err = DeployToMoto(ctx, r.tpl, r.moto.URL, r.dbURL, map[string][]byte{
+	r.directURL = dbtest.EmptyURL(t)
+	r.dbURL = r.pooler.PooledURL(r.directURL)
+	r.stack, err = DeployToMoto(ctx, r.tpl, r.moto.URL, r.dbURL, r.directURL, map[string][]byte{
 		"scraping_ethics.json": ethics(up.URL),
 	})
 	require.NoError(t, err)
@@ -170,14 +172,6 @@ func (r *rehearsal) putSample(key, body string) {
 	require.NoError(r.t, err)
 }
 
-// database returns the URL the secret holds: a new, unmigrated database
-// (the migrate function migrates it, as make deploy does) through the
-// pooler, TLS off on loopback (said in the URL, as a local URL must be in
-// Lambda).
-func (r *rehearsal) database() string {
-	return r.pooler.PooledURL(dbtest.EmptyURL(r.t))
-}
-
 // start runs function id's amd64 bootstrap under a new emulator.
 func (r *rehearsal) start(t *testing.T, id, tag string) *Lambda {
 	spec := r.specs[id]
@@ -198,11 +192,17 @@ func (r *rehearsal) start(t *testing.T, id, tag string) *Lambda {
 	return l
 }
 
-// setSecret points the deployment's database secret at url: the next cold
-// start of a function reads it.
-func (r *rehearsal) setSecret(t *testing.T, url string) {
-	_, err := secretsmanager.NewFromConfig(r.stack.AWS).PutSecretValue(r.ctx, &secretsmanager.PutSecretValueInput{
-		SecretId: ptr(r.stack.SecretARN), SecretString: ptr(url)})
+// setSecret points the deployment's database secrets at the database
+// whose direct URL is direct: the main secret through the pooler, the
+// migration secret straight at it. The next cold start of a function
+// reads them.
+func (r *rehearsal) setSecret(t *testing.T, direct string) {
+	sm := secretsmanager.NewFromConfig(r.stack.AWS)
+	_, err := sm.PutSecretValue(r.ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: ptr(r.stack.SecretARN), SecretString: ptr(r.pooler.PooledURL(direct))})
+	require.NoError(t, err)
+	_, err = sm.PutSecretValue(r.ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: ptr(r.stack.MigrationSecretARN), SecretString: ptr(direct)})
 	require.NoError(t, err)
 }
 
@@ -222,9 +222,9 @@ func (r *rehearsal) events(t *testing.T) []string {
 		payload, err := os.ReadFile(ev.Path)
 		require.NoError(t, err)
 		if ev.Function == "MigrateFunction" {
-			r.setSecret(t, r.pooler.PooledURL(dbtest.EmptyURL(t)))
+			r.setSecret(t, dbtest.EmptyURL(t))
 		} else {
-			r.setSecret(t, r.pooler.PooledURL(dbtest.URL(t)))
+			r.setSecret(t, dbtest.URL(t))
 		}
 		l := r.start(t, ev.Function, "event-"+ev.Name)
 		for _, pass := range []string{"cold", "warm"} {
@@ -398,7 +398,7 @@ func (r *rehearsal) machines(t *testing.T) []string {
 	// The deployment's database, migrated by the migrate function as
 	// make deploy does (sam remote invoke MigrateFunction --event-file
 	// events/migrate.json).
-	r.setSecret(t, r.dbURL)
+	r.setSecret(t, r.directURL)
 	mig, err := os.ReadFile(filepath.Join(root, "events", "migrate.json"))
 	require.NoError(t, err)
 	ml := r.start(t, "MigrateFunction", "deploy")
@@ -511,7 +511,8 @@ func (r *rehearsal) cliEnv(extra ...string) []string {
 		"AWS_REGION=" + Region, "AWS_ACCESS_KEY_ID=rehearsal", "AWS_SECRET_ACCESS_KEY=rehearsal",
 		"AWS_ENDPOINT_URL=" + r.moto.URL, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
-		"DATABASE_SECRET_ARN=" + r.stack.SecretARN, "SCENTMATCH_DB_POOLING=transaction",
+		"DATABASE_SECRET_ARN=" + r.stack.SecretARN, "DATABASE_MIGRATION_SECRET_ARN=" + r.stack.MigrationSecretARN,
+		"SCENTMATCH_DB_POOLING=transaction",
 		"SCENTMATCH_CONFIG_DIR=s3://" + Bucket + "/config/",
 		"SCHEDULE_NAME=" + r.stack.ScheduleName, "STATE_MACHINE_ARN=" + r.stack.CycleARN,
 	}

@@ -33,12 +33,14 @@ const (
 // Stack is what the rehearsal "deployed" into moto: the resources the
 // pipeline's code calls at run time, named as template.yaml names them.
 type Stack struct {
-	AWS          aws.Config
-	Values       deploy.Values
-	SecretARN    string
-	CycleARN     string
-	DatasetARN   string
-	ScheduleName string
+	AWS       aws.Config
+	Values    deploy.Values
+	SecretARN string
+	// MigrationSecretARN holds the direct URL (DatabaseMigrationSecretArn).
+	MigrationSecretARN string
+	CycleARN           string
+	DatasetARN         string
+	ScheduleName       string
 	// FunctionARNs are the Lambda ARNs substituted into the definitions.
 	FunctionARNs map[string]string
 }
@@ -59,7 +61,7 @@ func S3(cfg aws.Config) *s3.Client {
 // configuration set, both state machines (their definitions with the
 // functions' ARNs substituted) and the weekly schedule. config holds
 // configuration files put under s3://<bucket>/config/ (ConfigLocation).
-func DeployToMoto(ctx context.Context, tpl *deploy.Template, endpoint, dbURL string, config map[string][]byte) (*Stack, error) {
+func DeployToMoto(ctx context.Context, tpl *deploy.Template, endpoint, dbURL, directURL string, config map[string][]byte) (*Stack, error) {
 	cfg := AWSConfig(endpoint)
 	st := &Stack{AWS: cfg, FunctionARNs: map[string]string{}}
 	st.Values = deploy.Values{Region: Region, AccountID: AccountID, Partition: "aws",
@@ -85,6 +87,16 @@ func DeployToMoto(ctx context.Context, tpl *deploy.Template, endpoint, dbURL str
 	}
 	st.SecretARN = aws.ToString(sec.ARN)
 	st.Values.Parameters["DatabaseSecretArn"] = st.SecretARN
+	// The migrate function's direct (session) connection, as Supabase
+	// documents it: the pooler for the application, port 5432 for
+	// migrations.
+	mig, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("scentmatch-" + Stage + "-database-direct"), SecretString: aws.String(directURL)})
+	if err != nil {
+		return nil, fmt.Errorf("creating the direct database secret: %w", err)
+	}
+	st.MigrationSecretARN = aws.ToString(mig.ARN)
+	st.Values.Parameters["DatabaseMigrationSecretArn"] = st.MigrationSecretARN
 
 	param := func(name string) (string, error) { return tpl.Parameter(name, st.Values) }
 	identity, err := param("SenderIdentity")
