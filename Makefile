@@ -112,7 +112,7 @@ invoke-%: bin/scentmatch ## Invoke a function with a sample event (make invoke-d
 	test -f "$$ev" || { echo "error: no event file $$ev (samples are in events/; give one with EVENT=...)" >&2; exit 2; }; \
 	if command -v sam >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 		id="$$(echo $* | sed 's/^./\U&/')Function"; \
-		sam build "$$id" && sam local invoke "$$id" -e "$$ev" --parameter-overrides "DatabaseUrl=$$(bin/scentmatch db url)"; \
+		sam build "$$id" && sam local invoke "$$id" -e "$$ev" --parameter-overrides "DatabaseUrl=$$(bin/scentmatch db url) DatabaseMigrationUrl=$$(bin/scentmatch db url)"; \
 	else \
 		bin/scentmatch invoke $* -e "$$ev"; \
 	fi
