@@ -630,8 +630,11 @@ func (r *rehearsal) operator(t *testing.T) []string {
 	to := "s3://" + Bucket + "/backups/rehearsal/"
 	bk := r.scentmatch(t, bin, env, "backup", "--to", to, "--json")
 	require.Equal(t, 0, bk.code, "backup --to %s: %s", to, bk.stderr)
-	target := r.database()
-	rs := r.scentmatch(t, bin, append(r.cliEnv(), "DATABASE_URL="+target), "restore", "--from", to, "--json")
+	// A new database: the pooler's URL for the application, its direct URL
+	// for the migrations a restore may run (DATABASE_MIGRATION_URL wins
+	// over the deployment's migration secret, which names the other one).
+	target := dbtest.EmptyURL(t)
+	rs := r.scentmatch(t, bin, append(r.cliEnv(), "DATABASE_URL="+r.pooler.PooledURL(target), "DATABASE_MIGRATION_URL="+target), "restore", "--from", to, "--json")
 	require.Equal(t, 0, rs.code, "restore --from %s: %s %s", to, rs.stdout, rs.stderr)
 	figures = append(figures, fmt.Sprintf("backup --to %s, restore --from it into a new database: exit 0", to))
 	return figures
