@@ -122,4 +122,17 @@ func TestTransientFailuresReachStepFunctionsTyped(t *testing.T) {
 		require.Equal(t, "TransientError", name, "%v", err)
 		require.True(t, strings.Contains(err.Error(), "53300"), "%v", err)
 	})
+
+	t.Run("a rejected password is not retried", func(t *testing.T) {
+		t.Parallel()
+		u, err := url.Parse(dbtest.URL(t))
+		require.NoError(t, err)
+		u.User = url.UserPassword(u.User.Username(), "wrong")
+		fn := statusFunction(func(ctx context.Context) (*pgxpool.Pool, error) {
+			return postgres.Connect(ctx, u.String(), postgres.PoolOptions{MaxConns: 1})
+		})
+		name, err := errorType(t, fn)
+		require.Error(t, err)
+		require.Equal(t, "ConnectError", name, "%v", err)
+	})
 }
