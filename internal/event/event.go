@@ -97,6 +97,10 @@ func kind(goType string) string {
 
 // Strict wraps a handler so its event is decoded by Decode: pass the
 // result to lambda.Start. The handler runs only on an event that decodes.
+// Its error goes through cycle.Classify, so whatever path a handler took,
+// a failure a retry may cure (a dropped connection, a pooler restart,
+// SQLSTATE 08xxx, 57P0x, 53300) reaches Step Functions as TransientError,
+// never as a bare wrapError its Retry does not name.
 func Strict[T, R any](h func(context.Context, T) (R, error)) func(context.Context, json.RawMessage) (R, error) {
 	return func(ctx context.Context, payload json.RawMessage) (R, error) {
 		var ev T
@@ -104,6 +108,10 @@ func Strict[T, R any](h func(context.Context, T) (R, error)) func(context.Contex
 			var zero R
 			return zero, err
 		}
-		return h(ctx, ev)
+		out, err := h(ctx, ev)
+		if err != nil {
+			return out, cycle.Classify(err)
+		}
+		return out, nil
 	}
 }

@@ -3,6 +3,7 @@ package event_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/health"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/statemachine"
 	"github.com/scentmatch/pipeline/internal/status"
 	"github.com/scentmatch/pipeline/internal/steps"
 )
@@ -171,4 +174,29 @@ func TestEveryFunctionRefusesABadEventAndDoesNothing(t *testing.T) {
 	var res postgres.MigrateOutput
 	require.NoError(t, json.Unmarshal(out, &res))
 	require.Equal(t, int32(1), connects.Load())
+}
+
+// TestStrictTypesTransientFailures: whatever wrapping a handler's error
+// went through, a failure a retry may cure leaves the Lambda boundary as
+// *cycle.TransientError (errorType "TransientError"), the name Retry
+// matches; other errors keep their own type.
+func TestStrictTypesTransientFailures(t *testing.T) {
+	t.Parallel()
+	type in struct{}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("saving the step: %w", &pgconn.PgError{Code: "57P01"}), "TransientError"},
+		{fmt.Errorf("opening: %w", &pgconn.PgError{Code: "53300"}), "TransientError"},
+		{fmt.Errorf("batch 2: %w", &pgconn.PgError{Code: "08P01", Message: "server conn crashed?"}), "TransientError"},
+		{fmt.Errorf("reading: %w", pgconn.ErrConnClosed), "TransientError"},
+		{fmt.Errorf("wrapped: %w", &cycle.StoppedError{}), "StoppedError"},
+		{fmt.Errorf("unique: %w", &pgconn.PgError{Code: "23505"}), "wrapError"},
+	} {
+		h := event.Strict(func(context.Context, in) (string, error) { return "", tc.err })
+		_, err := lambda.NewHandler(h).Invoke(context.Background(), []byte(`{}`))
+		require.Error(t, err)
+		require.Equal(t, tc.want, statemachine.ErrorName(err), tc.err.Error())
+	}
 }

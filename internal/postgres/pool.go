@@ -214,8 +214,15 @@ func IsTransient(err error) bool {
 			"53300": // too many connections
 			return true
 		}
-		// Class 08: connection exception (08000, 08003, 08006, ...).
-		return strings.HasPrefix(pgErr.Code, "08")
+		// Class 08: connection exception (08000, 08003, 08006, ...),
+		// including PgBouncer's own ErrorResponses, which all carry 08P01:
+		// "server conn crashed?", "pgbouncer cannot connect to server",
+		// "query_wait_timeout", a client closed at shutdown. A few of its
+		// 08P01 refusals are configuration a retry never cures.
+		if !strings.HasPrefix(pgErr.Code, "08") {
+			return false
+		}
+		return !poolerRefusal(pgErr.Message)
 	}
 	// A connection the server dropped mid-request (a backend killed, the
 	// server restarted after a crash): pgx closes it and says "conn
@@ -240,7 +247,50 @@ func IsTransient(err error) bool {
 	if errors.As(err, &connErr) {
 		return true
 	}
-	return pgconn.SafeToRetry(err)
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	// An error that lost its type on the way (flattened with %v, or read
+	// back from a log or a step result) still names what happened.
+	return transientText(err.Error())
+}
+
+// poolerRefusal reports a PgBouncer 08P01 that names a configuration
+// problem (an unknown database or user, a startup parameter the pooler
+// does not pass through) rather than a connection that went away.
+func poolerRefusal(msg string) bool {
+	msg = strings.ToLower(msg)
+	for _, s := range []string{"no such database", "no such user", "unsupported startup parameter"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// transientTexts are the messages of connection failures, as libpq,
+// PgBouncer, PostgreSQL and the kernel word them.
+var transientTexts = []string{
+	"server closed the connection unexpectedly", // libpq, psql, pg_dump
+	"server conn crashed",                       // PgBouncer
+	"pgbouncer cannot connect to server",
+	"terminating connection due to administrator command", // 57P01
+	"the database system is shutting down",                // 57P03
+	"the database system is starting up",                  // 57P03
+	"sorry, too many clients already",                     // 53300
+	"remaining connection slots are reserved",             // 53300
+	"connection reset by peer",
+	"broken pipe",
+}
+
+func transientText(msg string) bool {
+	msg = strings.ToLower(msg)
+	for _, s := range transientTexts {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsAuthFailure reports a rejected password: after a secret rotation the

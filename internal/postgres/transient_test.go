@@ -39,6 +39,13 @@ func TestIsTransientNamesWhatARetryCures(t *testing.T) {
 		{"a stream cut short: the backend was killed mid-query", fmt.Errorf("looking up source identities: %w", io.ErrUnexpectedEOF), true},
 		{"end of input is no failure", io.EOF, false},
 		{"plain", errors.New("plain"), false},
+		{"too many connections", &pgconn.PgError{Severity: "FATAL", Code: "53300", Message: "too many connections for role \"app\""}, true},
+		{"PgBouncer lost its server connection", &pgconn.PgError{Severity: "FATAL", Code: "08P01", Message: "server conn crashed?"}, true},
+		{"PgBouncer cannot reach the server", &pgconn.PgError{Severity: "FATAL", Code: "08P01", Message: "pgbouncer cannot connect to server"}, true},
+		{"PgBouncer: unknown database is configuration", &pgconn.PgError{Severity: "FATAL", Code: "08P01", Message: "no such database: scentmatch"}, false},
+		{"PgBouncer: unsupported startup parameter is configuration", &pgconn.PgError{Severity: "FATAL", Code: "08P01", Message: "unsupported startup parameter: search_path"}, false},
+		{"libpq text, type lost", fmt.Errorf("pg_dump: %v", errors.New("server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally")), true},
+		{"too many clients, type lost", errors.New("FATAL: sorry, too many clients already"), true},
 	} {
 		require.Equal(t, tc.want, postgres.IsTransient(tc.err), tc.name)
 	}

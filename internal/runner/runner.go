@@ -11,14 +11,15 @@ import (
 
 	definitions "github.com/scentmatch/pipeline/statemachine"
 
+	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/statemachine"
 )
 
 // Handle adapts a typed handler (what lambda.Start takes) to the executor:
 // the input is decoded into I and the result encoded as JSON, as the
-// Lambda runtime does. The error is returned as is, so its type name is
-// the error name Retry and Catch match.
+// Lambda runtime does. The error is classified as event.Strict does, so
+// its type name is the error name Retry and Catch match in AWS.
 func Handle[I, O any](fn func(context.Context, I) (O, error)) statemachine.Handler {
 	return func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 		// Decoded as the deployed functions decode (event.Strict): an
@@ -29,7 +30,8 @@ func Handle[I, O any](fn func(context.Context, I) (O, error)) statemachine.Handl
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
-			return nil, err
+			// Classified as event.Strict classifies in Lambda.
+			return nil, cycle.Classify(err)
 		}
 		return json.Marshal(out)
 	}
