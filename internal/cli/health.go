@@ -61,7 +61,9 @@ thresholds.error_rate_max_percent). --component limits the check.`,
 				// time; the 5-second budget is for reaching a server.
 				ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 				defer cancel()
-				return db.Connect(ctx, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
+				// The mode in use is read from the pool (db.Pooling). Two connections: the pooling check compares the backends
+				// of two open client connections.
+				return db.Connect(ctx, postgres.PoolOptions{MaxConns: 2, ConnectTimeout: healthTimeout - time.Second})
 			}
 			in.Config, in.Problems, in.ConfigErr = cfg, problems, cfgErr
 			in.Upstream = c.upstreamHealth(g, cfg)
@@ -97,6 +99,8 @@ func (c *CLI) printHealth(rep health.Report) {
 		switch {
 		case !comp.Healthy:
 			state = "UNHEALTHY"
+		case comp.Severity == health.SeverityWarn:
+			state = "WARN"
 		case comp.Skipped:
 			state = "skipped"
 		}
