@@ -30,7 +30,9 @@ component is unhealthy. An unreachable database is reported within 5 seconds
 with "database_connection": false and the reason (password masked). With no
 DATABASE_URL the embedded local database is started first if needed.
 
-Components: database, migrations, configuration; upstream (robots.txt of each
+Components: database (server version, and the connection mode: the one in
+use, from SCENTMATCH_DB_POOLING, against what the server looks like; a
+mismatch is a WARN naming what to set), migrations, configuration; upstream (robots.txt of each
 enabled source in scraping_ethics.json is reachable; a stopped local sandbox
 is skipped); email (the outbox $SCENTMATCH_HOME/outbox is writable, or with
 SCENTMATCH_EMAIL=ses the SES account sends and is out of the sandbox, as the
