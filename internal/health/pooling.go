@@ -203,12 +203,18 @@ func detectPooling(ctx context.Context, pool *pgxpool.Pool, declared postgres.Po
 	} else {
 		res.Signals = append(res.Signals, "the server is reached over a Unix socket")
 	}
+	// The server's evidence first: a shared or moving backend proves a
+	// transaction pooler, matching ports on both ends prove there is
+	// nothing in between (a plain server on port 6543 is still direct);
+	// the host rules decide only when the server cannot tell.
 	switch {
-	case p.shared || p.moved || (hs.Pooler != "" && hs.Transaction):
+	case p.shared || p.moved:
+		res.Detected = DetectedTransaction
+	case portsMatch:
+		res.Detected = DetectedDirect
+	case hs.Pooler != "" && hs.Transaction:
 		res.Detected = DetectedTransaction
 	case hs.Pooler != "": // a session-mode pooler: direct is right
-		res.Detected = DetectedDirect
-	case portsMatch:
 		res.Detected = DetectedDirect
 	}
 	switch {
