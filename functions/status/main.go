@@ -54,7 +54,7 @@ func main() {
 				in.Pool = d.Pool
 			} else {
 				in.Connect = func(ctx context.Context) (*pgxpool.Pool, error) {
-					pool, _, err := env.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
+					pool, _, err := env.Connect(ctx, postgres.PoolOptions{MaxConns: 2}) // two: see health's pooling check
 					return pool, err
 				}
 			}

@@ -30,7 +30,9 @@ component is unhealthy. An unreachable database is reported within 5 seconds
 with "database_connection": false and the reason (password masked). With no
 DATABASE_URL the embedded local database is started first if needed.
 
-Components: database, migrations, configuration; upstream (robots.txt of each
+Components: database (server version, and the connection mode: the one in
+use, from SCENTMATCH_DB_POOLING, against what the server looks like; a
+mismatch is a WARN naming what to set), migrations, configuration; upstream (robots.txt of each
 enabled source in scraping_ethics.json is reachable; a stopped local sandbox
 is skipped); email (the outbox $SCENTMATCH_HOME/outbox is writable, or with
 SCENTMATCH_EMAIL=ses the SES account sends and is out of the sandbox, as the
@@ -61,7 +63,9 @@ thresholds.error_rate_max_percent). --component limits the check.`,
 				// time; the 5-second budget is for reaching a server.
 				ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 				defer cancel()
-				return db.Connect(ctx, postgres.PoolOptions{MaxConns: 1, ConnectTimeout: healthTimeout - time.Second})
+				// The mode in use is read from the pool (db.Pooling). Two connections: the pooling check compares the backends
+				// of two open client connections.
+				return db.Connect(ctx, postgres.PoolOptions{MaxConns: 2, ConnectTimeout: healthTimeout - time.Second})
 			}
 			in.Config, in.Problems, in.ConfigErr = cfg, problems, cfgErr
 			in.Upstream = c.upstreamHealth(g, cfg)
@@ -97,6 +101,8 @@ func (c *CLI) printHealth(rep health.Report) {
 		switch {
 		case !comp.Healthy:
 			state = "UNHEALTHY"
+		case comp.Severity == health.SeverityWarn:
+			state = "WARN"
 		case comp.Skipped:
 			state = "skipped"
 		}

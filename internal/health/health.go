@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scentmatch/pipeline/internal/notify"
@@ -42,9 +43,15 @@ type Component struct {
 	Healthy bool `json:"healthy"`
 	// Skipped says the component was not checked, for the reason in
 	// Detail (it counts as healthy).
-	Skipped   bool     `json:"skipped,omitempty"`
+	Skipped bool `json:"skipped,omitempty"`
+	// Severity is "warn" for a healthy component that needs a look (the
+	// reason is in Detail); empty otherwise.
+	Severity  string   `json:"severity,omitempty"`
 	LatencyMS *float64 `json:"latency_ms,omitempty"`
 	Detail    string   `json:"detail"`
+	// Pooling is the database component's connection mode: the one in
+	// use, the one detected, and why.
+	Pooling *Pooling `json:"pooling,omitempty"`
 }
 
 // Report is the whole health check.
@@ -73,7 +80,10 @@ type Inputs struct {
 	// why there is none. Ignored when Pool is set.
 	Connect func(ctx context.Context) (*pgxpool.Pool, error)
 	// Pool is an open pool to use and leave open (a warm Lambda's).
-	Pool     *pgxpool.Pool
+	Pool *pgxpool.Pool
+	// Pooling is the connection mode in use; empty (the callers' case):
+	// read from the pool, which app.Database.Connect opened in its mode.
+	Pooling  postgres.Pooling
 	Config   *settings.Config
 	Problems settings.Problems
 	// ConfigErr is set when the configuration could not be read at all.
@@ -163,7 +173,7 @@ func Check(ctx context.Context, in Inputs) Report {
 		}
 		r.DatabaseConnection = true
 		if want(Database) {
-			put(Database, databaseComponent(ctx, pool, latency))
+			put(Database, databaseComponent(ctx, pool, latency, in.Pooling))
 		}
 		if want(Migrations) {
 			put(Migrations, migrationsComponent(ctx, pool))
@@ -213,14 +223,28 @@ func thresholds(cfg *settings.Config) settings.Thresholds {
 	return settings.Thresholds{LastCycleMaxAgeDays: 8, ErrorRateMaxPercent: 5}
 }
 
-func databaseComponent(ctx context.Context, pool *pgxpool.Pool, connectMS float64) Component {
+func databaseComponent(ctx context.Context, pool *pgxpool.Pool, connectMS float64, declared postgres.Pooling) Component {
 	var version string
 	start := time.Now()
-	if err := pool.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
+	// The simple protocol: no named statement, whatever the pool's mode.
+	if err := pool.QueryRow(ctx, "SHOW server_version", pgx.QueryExecModeSimpleProtocol).Scan(&version); err != nil {
 		return Component{Healthy: false, LatencyMS: &connectMS, Detail: redact.Secrets(err.Error())}
 	}
 	ms := connectMS + float64(time.Since(start).Microseconds())/1000
-	return Component{Healthy: true, LatencyMS: &ms, Detail: "PostgreSQL " + version}
+	c := Component{Healthy: true, LatencyMS: &ms, Detail: "PostgreSQL " + version}
+	pl, err := detectPooling(ctx, pool, declared)
+	c.Pooling = &pl
+	switch {
+	case err != nil:
+		c.Severity = SeverityWarn
+		c.Detail += fmt.Sprintf("; connection mode %s (not verified: %s)", pl.Mode, redact.Secrets(err.Error()))
+	case pl.Warning != "":
+		c.Severity = SeverityWarn
+		c.Detail += fmt.Sprintf("; connection mode %s, detected %s; WARNING: %s (%s)", pl.Mode, pl.Detected, pl.Warning, strings.Join(pl.Signals, "; "))
+	default:
+		c.Detail += fmt.Sprintf("; connection mode %s, detected %s (%s)", pl.Mode, pl.Detected, strings.Join(pl.Signals, "; "))
+	}
+	return c
 }
 
 func migrationsComponent(ctx context.Context, pool *pgxpool.Pool) Component {
