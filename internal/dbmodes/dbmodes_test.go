@@ -123,6 +123,9 @@ func walk(t *testing.T, env map[string]string, directURL string) {
 	require.Len(t, items, 2)
 	w.ok("review", "reject", strconv.FormatInt(items[0].ID, 10))
 	w.ok("review", "accept", strconv.FormatInt(items[1].ID, 10))
+	// Undo the newest merge (the one the accept just logged), then accept
+	// nothing more: unmerge's writes are compared like every other path's.
+	w.ok("review", "unmerge", strconv.FormatInt(newestMerge(t, directURL), 10))
 	w.ok("quarantine", "list", "--json")
 	w.ok("quarantine", "replay", "--json")
 	w.ok("embeddings", "regenerate", "--all")
@@ -144,6 +147,17 @@ func walk(t *testing.T, env map[string]string, directURL string) {
 	w.ok("verify")
 	w.ok("start")
 	w.ok("health", "--json")
+}
+
+// newestMerge returns the id of the newest merge_log row.
+func newestMerge(t *testing.T, directURL string) int64 {
+	ctx := context.Background()
+	pool, err := postgres.Connect(ctx, directURL, postgres.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	defer pool.Close()
+	var id int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM merge_log ORDER BY id DESC LIMIT 1`).Scan(&id), "the accepted review left a merge_log row")
+	return id
 }
 
 // snapshot is what the walk leaves in the tables, without the values that
