@@ -381,16 +381,8 @@ func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []str
 	keys, ends := sc.keys[:0], sc.ends[:0]
 	var out []string
 	for idx, it := range items {
-		it = normalizeSpaces(it)
-		if it == "" || isNullWord(it) {
-			continue
-		}
-		if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
-			c.add("utf8", field, it, "an item is not valid UTF-8 or holds a NUL byte")
-			continue
-		}
-		if utf8.RuneCountInString(it) > v.Quality.MaxNameLength {
-			c.add("length", field, it, "an item is longer than %d characters", v.Quality.MaxNameLength)
+		it, ok := v.listItem(c, field, it)
+		if !ok {
 			continue
 		}
 		start := len(keys)
@@ -411,11 +403,7 @@ func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []str
 		out = append(out, it)
 	}
 	sc.keys, sc.ends = keys, ends
-	if max := v.Quality.MaxListItems; max > 0 && len(out) > max {
-		c.add("list-length", field, "", "%d items, kept the first %d", len(out), max)
-		out = out[:max]
-	}
-	return out
+	return v.capList(c, field, out)
 }
 
 // cleanLongList is cleanList for long lists, with a map of keys.
@@ -423,16 +411,8 @@ func (v *Validator) cleanLongList(c *checker, field string, items []string) []st
 	seen := map[string]bool{}
 	var out []string
 	for _, it := range items {
-		it = strings.Join(strings.Fields(it), " ")
-		if it == "" || isNullWord(it) {
-			continue
-		}
-		if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
-			c.add("utf8", field, it, "an item is not valid UTF-8 or holds a NUL byte")
-			continue
-		}
-		if utf8.RuneCountInString(it) > v.Quality.MaxNameLength {
-			c.add("length", field, it, "an item is longer than %d characters", v.Quality.MaxNameLength)
+		it, ok := v.listItem(c, field, it)
+		if !ok {
 			continue
 		}
 		k := Fold(it)
@@ -442,6 +422,30 @@ func (v *Validator) cleanLongList(c *checker, field string, items []string) []st
 		seen[k] = true
 		out = append(out, it)
 	}
+	return v.capList(c, field, out)
+}
+
+// listItem cleans one list item (spaces collapsed) and checks it: false
+// for an empty or null item, and for one that breaks the utf8 or length
+// rule (reported).
+func (v *Validator) listItem(c *checker, field, it string) (string, bool) {
+	it = normalizeSpaces(it)
+	if it == "" || isNullWord(it) {
+		return "", false
+	}
+	if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
+		c.add("utf8", field, it, "an item is not valid UTF-8 or holds a NUL byte")
+		return "", false
+	}
+	if utf8.RuneCountInString(it) > v.Quality.MaxNameLength {
+		c.add("length", field, it, "an item is longer than %d characters", v.Quality.MaxNameLength)
+		return "", false
+	}
+	return it, true
+}
+
+// capList keeps the first MaxListItems items of out (the list-length rule).
+func (v *Validator) capList(c *checker, field string, out []string) []string {
 	if max := v.Quality.MaxListItems; max > 0 && len(out) > max {
 		c.add("list-length", field, "", "%d items, kept the first %d", len(out), max)
 		out = out[:max]
