@@ -571,7 +571,7 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 				if !ok || full[id] {
 					continue
 				}
-				if screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
+				if !exactKeyOf(it, l.f.MatchKey) && screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
 					// Light rows do not change during the batch: remembered
 					// for when the record is matched.
 					if it.excluded == nil {
@@ -627,7 +627,7 @@ func (cs *candidateSet) candidates(ctx context.Context, tx pgx.Tx, it *item, byK
 		r, ok := cs.rows[id]
 		if !ok {
 			l, ok := cs.light[id]
-			if !ok || it.excluded[id] || cs.screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
+			if !ok || it.excluded[id] || !exactKeyOf(it, l.f.MatchKey) && cs.screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
 				continue
 			}
 			loaded, err := loadRows(ctx, tx, []int64{id})
@@ -648,6 +648,18 @@ func (cs *candidateSet) candidates(ctx context.Context, tx pgx.Tx, it *item, byK
 		out = append(out, matching.Candidate{ID: id, Fragrance: &r.Fragrance, Identities: r.Identities, Records: r.Records})
 	}
 	return out, nil
+}
+
+// exactKeyOf reports whether matchKey is one of it's keys: a candidate
+// filed under an exact key of the record (its edition, another reading of
+// its name) is never screened out by the name words it was read with.
+func exactKeyOf(it *item, matchKey string) bool {
+	for _, k := range it.keys {
+		if k == matchKey {
+			return true
+		}
+	}
+	return false
 }
 
 // fileUnder registers a fragrance under its block keys for the rest of the batch.

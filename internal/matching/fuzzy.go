@@ -130,8 +130,16 @@ var jw = func() *metrics.JaroWinkler {
 	return m
 }()
 
-// Keys implements Matcher.
-func (FuzzyMatcher) Keys(f *catalog.Fragrance) []string { return BlockKeys(f) }
+// Keys implements Matcher: the keys f is filed under (BlockKeys), and
+// the exact keys of its name's other readings (VariantKeys), when its
+// name shows any.
+func (FuzzyMatcher) Keys(f *catalog.Fragrance) []string {
+	keys := BlockKeys(f)
+	for _, v := range VariantKeys(f) {
+		keys = append(keys, v.Key)
+	}
+	return keys
+}
 
 // Match implements Matcher.
 func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decision {
@@ -154,6 +162,12 @@ func (m FuzzyMatcher) Match(f *catalog.Fragrance, candidates []Candidate) Decisi
 	// candidate. Two such entries (a men's and a women's version the
 	// catalog does not tell apart) are a question, never a coin toss.
 	if d, ok := m.sameEdition(f, candidates); ok {
+		return d
+	}
+	// Then another reading of the name as an exact key (accents lost,
+	// "N°" / "N", "&" dropped, the brand put back where the source cut it
+	// out): still an exact key, so it beats any looser candidate.
+	if d, ok := m.sameVariant(f, candidates); ok {
 		return d
 	}
 	var fits []scored
@@ -289,6 +303,56 @@ func (m FuzzyMatcher) sameEdition(f *catalog.Fragrance, candidates []Candidate) 
 	return Decision{Kind: Merge, Target: c.ID, Score: 1, Reason: "same edition " + c.Fragrance.MatchKey + " (the catalog states no gender, or lost the accented letters)"}, true
 }
 
+// sameVariant finds the candidates filed under an exact key of another
+// reading of f's name (VariantKeys). One is the product; several (a men's
+// and a women's version) are a question.
+func (m FuzzyMatcher) sameVariant(f *catalog.Fragrance, candidates []Candidate) (Decision, bool) {
+	vs := VariantKeys(f)
+	if len(vs) == 0 {
+		return Decision{}, false
+	}
+	var same []Candidate
+	var why []Variant
+	for _, c := range candidates {
+		if sameSourceOtherID(f, c.Identities) || yearsApart(f, c.Fragrance) {
+			continue
+		}
+		for _, v := range vs {
+			if c.Fragrance.MatchKey == v.Key {
+				same, why = append(same, c), append(why, v)
+				break
+			}
+		}
+	}
+	if len(same) > 1 && f.Gender != "" {
+		// A reading filed with the record's own gender beats one filed
+		// without.
+		var g []Candidate
+		var gw []Variant
+		for i, c := range same {
+			if c.Fragrance.Gender == f.Gender {
+				g, gw = append(g, c), append(gw, why[i])
+			}
+		}
+		if len(g) > 0 {
+			same, why = g, gw
+		}
+	}
+	switch {
+	case len(same) == 0:
+		return Decision{}, false
+	case len(same) > 1:
+		return Decision{Kind: Review, Target: same[0].ID, Score: 1,
+			Reason: fmt.Sprintf("rule same-name-versions: %d catalog fragrances have this name read as %s and no gender tells them apart (candidates %s)", len(same), why[0].Why, candidateIDs(same))}, true
+	}
+	c, v := same[0], why[0]
+	if !v.Brand && weakName(f) && !corroborated(f, c.Fragrance) {
+		return Decision{Kind: Review, Target: c.ID, Score: 1,
+			Reason: "rule weak-name: the name is too short, only the brand or only concentration words, and nothing else corroborates it: same key read as " + v.Why + " " + c.Fragrance.MatchKey}, true
+	}
+	return Decision{Kind: Merge, Target: c.ID, Score: 1, Reason: "same key with the name read as " + v.Why + ": " + c.Fragrance.MatchKey}, true
+}
+
 // yearsApart: both state a launch year, more than two years apart (a
 // relaunch, or another product under an old name).
 func yearsApart(a, b *catalog.Fragrance) bool {
@@ -363,8 +427,17 @@ func (m FuzzyMatcher) Excludes(f *catalog.Fragrance, ft []string, c *catalog.Fra
 	if ct == nil {
 		ct = nameTokens(c)
 	}
-	_, reason := hardRules(f, c, ft, ct)
-	return reason != ""
+	if _, reason := hardRules(f, c, ft, ct); reason == "" {
+		return false
+	}
+	// Match also reads the name with its accented letters lost ("Aqua
+	// Cèdre Blanc" / "Aqua C dre Blanc"): so does the screen.
+	if lossy := LossyFold(f.Name); lossy != "" {
+		if _, reason := hardRules(f, c, strings.Fields(lossy), ct); reason == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // NameTokens are f's folded name words, as Excludes takes them.

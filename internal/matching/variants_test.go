@@ -1,0 +1,80 @@
+package matching
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/settings"
+)
+
+// TestNameReadingsAsExactKeys: a source name that another catalog writes
+// otherwise (accents lost either way, "N°", "&", ordinals, the brand cut
+// out of the name) finds that catalog's entry as an exact key, and such a
+// key beats a looser candidate.
+func TestNameReadingsAsExactKeys(t *testing.T) {
+	t.Parallel()
+	v := validator()
+	m := FuzzyMatcher{Bands: settings.DefaultMatching}
+	rec := func(fields ...string) *catalog.Fragrance {
+		raw := map[string]any{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			raw[fields[i]] = fields[i+1]
+		}
+		f, issues := v.Check(&dataset.Raw{Fields: raw})
+		require.NotNil(t, f, "%v: %v", fields, issues)
+		return f
+	}
+	cases := []struct {
+		name            string
+		catalog, source *catalog.Fragrance
+		want            Kind
+	}{
+		{"accent made a space after the letter", rec("brand", "Azzaro", "name", "Mademoiselle L Eau Tre s Belle"),
+			rec("brand", "Azzaro", "name", "Mademoiselle L’Eau Très Belle", "gender", "women"), Merge},
+		{"N° as N", rec("brand", "Chanel", "name", "N 19"), rec("brand", "Chanel", "name", "N°19", "gender", "women"), Merge},
+		{"N as No", rec("brand", "Chanel", "name", "No 22"), rec("brand", "Chanel", "name", "N 22"), Merge},
+		{"& dropped", rec("brand", "Jo Malone", "name", "Amber Lavender"), rec("brand", "Jo Malone", "name", "Amber & Lavender"), Merge},
+		{"ordinal and the brand after a dangling de", rec("brand", "Caron", "name", "Le 3 Homme de Caron"),
+			rec("brand", "Caron", "name", "Le 3e Homme de"), Merge},
+		{"brand after a dangling de", rec("brand", "Givenchy", "name", "Eau de Givenchy"), rec("brand", "Givenchy", "name", "Eau de"), Merge},
+		{"brand in its lost-accent spelling", rec("brand", "Lancome", "name", "Cuir de Lanc me"), rec("brand", "Lancôme", "name", "Cuir de"), Merge},
+		{"brand after by, before a concentration", rec("brand", "Gucci", "name", "Flora by Gucci Eau de Parfum"),
+			rec("brand", "Gucci", "name", "Flora by Eau de Parfum"), Merge},
+		{"brand glued to a cut name", rec("brand", "Christian Dior", "name", "Diorella"), rec("brand", "Christian Dior", "name", "ella"), Merge},
+		{"another number is still another product", rec("brand", "Chanel", "name", "N 19"), rec("brand", "Chanel", "name", "N°22"), Insert},
+		{"a flanker is still a flanker", rec("brand", "Givenchy", "name", "Eau de Givenchy Intense"), rec("brand", "Givenchy", "name", "Eau de"), Insert},
+	}
+	for _, tc := range cases {
+		d := m.Match(tc.source, []Candidate{{ID: 1, Fragrance: tc.catalog}})
+		require.Equal(t, tc.want, d.Kind, "%s: %s", tc.name, d.Reason)
+		if tc.want == Merge {
+			keys := m.Keys(tc.source)
+			require.Contains(t, keys, tc.catalog.MatchKey, "%s: the catalog entry's key is looked up", tc.name)
+		}
+	}
+
+	// An exact reading beats a looser candidate: "Bleu de" is the catalog's
+	// "Bleu de Chanel" without a concentration, not a tie with its EDP.
+	plain := rec("brand", "Chanel", "name", "Bleu de Chanel")
+	edp := rec("brand", "Chanel", "name", "Bleu de Chanel", "concentration", "EDP")
+	d := m.Match(rec("brand", "Chanel", "name", "Bleu de", "gender", "men"), []Candidate{{ID: 2, Fragrance: edp}, {ID: 1, Fragrance: plain}})
+	require.Equal(t, Merge, d.Kind, d.Reason)
+	require.EqualValues(t, 1, d.Target)
+
+	// Two catalog entries under one reading (a men's and a women's
+	// version, no gender) are a question.
+	d = m.Match(rec("brand", "Chanel", "name", "N°19"), []Candidate{{ID: 1, Fragrance: rec("brand", "Chanel", "name", "N 19")},
+		{ID: 2, Fragrance: rec("brand", "Chanel", "name", "N 19")}})
+	require.Equal(t, Review, d.Kind, d.Reason)
+	require.Contains(t, d.Reason, "same-name-versions")
+
+	// Plain names make no readings (and cost nothing).
+	require.Empty(t, VariantKeys(rec("brand", "Dior", "name", "Sauvage")))
+	// Non-Latin names are kept: no reading folds them away.
+	for _, vk := range VariantKeys(rec("brand", "Acme", "name", "Парфюмерная вода 2")) {
+		require.Contains(t, vk.Key, "парфюмерная", vk.Key)
+	}
+}
