@@ -244,6 +244,8 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		return err
 	}
 	newRecs := map[recordKey]int64{}
+	sib := groupSiblings(valid)
+	picker, _ := b.im.Matcher.(versionPicker)
 
 	var (
 		pending      []*row                 // new fragrances, ids -1, -2, ...
@@ -254,6 +256,31 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		seenInBatch  = map[identity]bool{}
 		newIdentURLs = map[identity]string{}
 	)
+	// matchSibling is what the loop below decides for a later record of a
+	// same-source group (ok false: it never reaches the matcher).
+	matchSibling := func(m *item) (matching.Decision, bool, error) {
+		f := m.f
+		id := identity{Source: f.Source, SourceID: f.SourceID}
+		hasID := f.Source != "" && f.SourceID != ""
+		if hasID {
+			if seenInBatch[id] || !firstInRun[id] {
+				return matching.Decision{}, false, nil
+			}
+			if _, ok := byIdentity[id]; ok {
+				return matching.Decision{}, false, nil
+			}
+		} else if _, ok := byRecord[m.rec]; ok {
+			return matching.Decision{}, false, nil
+		}
+		cands, err := cs.candidates(ctx, tx, m, byKey, maxCands)
+		if err != nil {
+			return matching.Decision{}, false, err
+		}
+		if !hasID && exactCopy(cands, rows, f.MatchKey, m.rec.hash) != 0 {
+			return matching.Decision{}, false, nil
+		}
+		return b.im.Matcher.Match(f, cands), true, nil
+	}
 	for _, it := range valid {
 		f := it.f
 		id := identity{Source: f.Source, SourceID: f.SourceID}
@@ -314,6 +341,9 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 		}
 		d := b.im.Matcher.Match(f, cands)
+		if d, err = sib.decide(it, d, picker, rows, matchSibling); err != nil {
+			return err
+		}
 		switch d.Kind {
 		case matching.Merge:
 			r := rows[d.Target]
@@ -357,6 +387,9 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			rows[r.ID] = r
 			fileUnder(byKey, f, r.ID)
 			it.outcome, it.fid = OutcomeInserted, r.ID
+			if d.Reason != "" {
+				it.reasons = append(it.reasons, d.Reason)
+			}
 		}
 	}
 

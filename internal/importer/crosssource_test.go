@@ -298,8 +298,9 @@ func TestCrossSourceMatching(t *testing.T) {
 	// (0.9158 / 0.8238 / 4.53% when this test was written, 0.906 / 0.835 /
 	// 5.2% over the whole file as issue 18 says; 0.977 / 0.917 / 1.31%
 	// with brand resolution and editions; 0.985 / 0.910 / 1.28% once a
-	// source listing one name twice keeps two products), rounded down, so a regression
-	// fails.
+	// source listing one name twice keeps two products; 0.9927 / 0.9306 /
+	// 1.28% with the name's other readings as exact keys and same-source
+	// versions decided together), rounded down, so a regression fails.
 	ho := figs["heldout"]
 	require.GreaterOrEqual(t, ho.precision(), crossFloor.precision, "held-out precision")
 	require.GreaterOrEqual(t, ho.recall(), crossFloor.recall, "held-out recall")
@@ -307,7 +308,7 @@ func TestCrossSourceMatching(t *testing.T) {
 }
 
 // crossFloor is what the held-out half must reach.
-var crossFloor = struct{ precision, recall, review float64 }{0.98, 0.90, 0.02}
+var crossFloor = struct{ precision, recall, review float64 }{0.99, 0.93, 0.015}
 
 // loadBrandIndex reads the catalog's brands and aliases, and the
 // configured ones, as the importer does before a run.

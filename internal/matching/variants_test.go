@@ -78,3 +78,34 @@ func TestNameReadingsAsExactKeys(t *testing.T) {
 		require.Contains(t, vk.Key, "парфюмерная", vk.Key)
 	}
 }
+
+// TestPickVersion: of several records of one source matching one catalog
+// fragrance, the one whose year, gender or accords fit it is picked; with
+// nothing to tell them apart, none is.
+func TestPickVersion(t *testing.T) {
+	t.Parallel()
+	m := FuzzyMatcher{Bands: settings.DefaultMatching}
+	year := func(y int) *int { return &y }
+	c := &catalog.Fragrance{Name: "Narcisse Noir", Year: year(1911), Accords: []catalog.Accord{{Name: "floral"}, {Name: "musky"}}}
+	plain := &catalog.Fragrance{Name: "Narcisse Noir"}
+	dated := &catalog.Fragrance{Name: "Narcisse Noir", Year: year(1911)}
+	relaunch := &catalog.Fragrance{Name: "Narcisse Noir", Year: year(2021)}
+	i, why := m.PickVersion([]*catalog.Fragrance{plain, dated, relaunch}, c)
+	require.Equal(t, 1, i)
+	require.Contains(t, why, "launch year 1911")
+
+	accords := &catalog.Fragrance{Name: "Narcisse Noir", Accords: []catalog.Accord{{Name: "floral"}, {Name: "musky"}}}
+	i, _ = m.PickVersion([]*catalog.Fragrance{plain, accords}, c)
+	require.Equal(t, 1, i)
+
+	women := &catalog.Fragrance{Name: "Cool Water", Gender: "women"}
+	men := &catalog.Fragrance{Name: "Cool Water", Gender: "men"}
+	i, _ = m.PickVersion([]*catalog.Fragrance{women, men}, &catalog.Fragrance{Name: "Cool Water", Gender: "men"})
+	require.Equal(t, 1, i)
+
+	// No evidence, or the same evidence on both: none.
+	i, _ = m.PickVersion([]*catalog.Fragrance{plain, {Name: "Narcisse Noir"}}, c)
+	require.Equal(t, -1, i)
+	i, _ = m.PickVersion([]*catalog.Fragrance{dated, {Name: "Narcisse Noir", Year: year(1911)}}, c)
+	require.Equal(t, -1, i)
+}
