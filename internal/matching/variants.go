@@ -168,22 +168,22 @@ func linkWord(w string) bool {
 }
 
 // decomposedFold folds s as a catalog that kept an accented letter's base
-// letter and made its accent a space would have it: "Très" -> "tre s".
-// "" when s has no accented Latin letter.
+// letter and made its accent a space would have it: "Très" (or "Tre`s",
+// its accent a combining mark) -> "tre s". "" when s has no accented Latin
+// letter.
 func decomposedFold(s string) string {
 	changed := false
 	var b strings.Builder
-	for _, r := range s {
-		if r >= utf8.RuneSelf && unicode.IsLetter(r) && isLatin(r) {
-			d := norm.NFD.String(string(r))
-			base, size := utf8.DecodeRuneInString(d)
-			if size < len(d) && base < utf8.RuneSelf {
-				b.WriteRune(base)
+	prevLatin := false
+	for _, r := range norm.NFD.String(s) {
+		if unicode.Is(unicode.Mn, r) {
+			if prevLatin {
 				b.WriteByte(' ')
 				changed = true
-				continue
 			}
+			continue
 		}
+		prevLatin = r < utf8.RuneSelf && isASCIILetter(byte(r)) || r >= utf8.RuneSelf && unicode.IsLetter(r) && isLatin(r)
 		b.WriteRune(r)
 	}
 	if !changed {

@@ -109,3 +109,15 @@ func TestPickVersion(t *testing.T) {
 	i, _ = m.PickVersion([]*catalog.Fragrance{dated, {Name: "Narcisse Noir", Year: year(1911)}}, c)
 	require.Equal(t, -1, i)
 }
+
+// TestDecomposedAccents: a source whose accents are combining marks
+// ("Tre" + U+0300 + "s") reads as the catalog that made the mark a space
+// has it ("Tre s"), as a precomposed "è" does.
+func TestDecomposedAccents(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "tre s belle", decomposedFold("Tre\u0300s Belle"))
+	require.Equal(t, "tre s belle", decomposedFold("Très Belle"))
+	require.Equal(t, "", decomposedFold("Tres Belle"))
+	// Marks on non-Latin letters are no lost accents.
+	require.Equal(t, "", decomposedFold("\u0915\u093c"))
+}
