@@ -125,8 +125,10 @@ func join(a, b string) string {
 }
 
 // variantTrigger reports whether a name shows something a reading undoes:
-// a non-ASCII letter or symbol, a digit, "&", a link word ("de", "by",
-// "for", "and"), or a lower-case first letter. It allocates nothing.
+// a non-ASCII letter or symbol, "&" or "and", "No" or "N" before a number,
+// an ordinal ("3e"), a link word ("de", "by", "for") ending the name or
+// before a concentration or "pour", or a lower-case first letter. It
+// allocates nothing.
 func variantTrigger(name string) bool {
 	if name == "" {
 		return false
@@ -135,37 +137,52 @@ func variantTrigger(name string) bool {
 		return true
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= utf8.RuneSelf || c >= '0' && c <= '9' || c == '&' || c == '+' || c == '#' {
+		if c := name[i]; c >= utf8.RuneSelf || c == '&' || c == '+' {
 			return true
 		}
 	}
-	// A link word anywhere (cheap, ASCII-only scan of words).
-	for start := 0; start < len(name); {
-		for start < len(name) && !isASCIILetter(name[start]) {
+	// The words, ASCII letters and digits, one pass.
+	var prev string
+	for start := 0; ; {
+		for start < len(name) && !isASCIIWordByte(name[start]) {
 			start++
 		}
+		if start == len(name) {
+			return prev != "" && danglingLink(prev)
+		}
 		end := start
-		for end < len(name) && isASCIILetter(name[end]) {
+		for end < len(name) && isASCIIWordByte(name[end]) {
 			end++
 		}
-		if end > start && linkWord(name[start:end]) {
+		w := name[start:end]
+		switch {
+		case strings.EqualFold(w, "and"), w[0] >= '0' && w[0] <= '9' && ordinalNumber(strings.ToLower(w)) != "":
+			return true
+		case w[0] >= '0' && w[0] <= '9' && (strings.EqualFold(prev, "no") || strings.EqualFold(prev, "n")):
+			return true
+		case danglingLink(prev) && (strings.EqualFold(w, "pour") || concentrationStart(strings.ToLower(w))):
 			return true
 		}
-		start = end
+		prev, start = w, end
+	}
+}
+
+func isASCIIWordByte(c byte) bool { return isASCIILetter(c) || c >= '0' && c <= '9' }
+
+// danglingLink: a word after which a source may have cut the brand.
+func danglingLink(w string) bool {
+	switch len(w) {
+	case 1:
+		return w[0] == 'd' || w[0] == 'D'
+	case 2:
+		return strings.EqualFold(w, "de") || strings.EqualFold(w, "by") || strings.EqualFold(w, "di")
+	case 3:
+		return strings.EqualFold(w, "for")
 	}
 	return false
 }
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-func linkWord(w string) bool {
-	switch strings.ToLower(w) {
-	case "de", "by", "for", "and", "d", "di", "du", "pour":
-		return true
-	}
-	return false
-}
 
 // decomposedFold folds s as a catalog that kept an accented letter's base
 // letter and made its accent a space would have it: "Très" (or "Tre`s",
