@@ -60,14 +60,14 @@ func VariantKeys(f *catalog.Fragrance) []Variant {
 	brandForms := brandSpellings(f)
 	add := func(words []string, why string, brand bool) {
 		name := strings.Join(words, " ")
+		// A reading may end in a concentration the source's own name hid
+		// ("Bleu de Chanel Eau de Parfum"): filed as the catalog files it.
 		conc := f.Concentration
-		fromName := false
 		if conc == "" {
 			if rest, c := catalog.SplitConcentration(name); c != "" {
-				name, conc, fromName = rest, c, true
+				name, conc = rest, c
 			}
 		}
-		_ = fromName
 		name = catalog.Fold(name)
 		if name == "" {
 			return
