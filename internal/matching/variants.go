@@ -48,6 +48,11 @@ func VariantKeys(f *catalog.Fragrance) []Variant {
 	if !variantTrigger(f.Name) {
 		return nil
 	}
+	// A name that is only a concentration ("Eau de Parfum") is not a
+	// name the brand was cut out of: it never merges on a reading.
+	if _, ok := catalog.NormalizeConcentration(f.Name); ok {
+		return nil
+	}
 	folded := catalog.Fold(f.Name)
 	if folded == "" {
 		return nil

@@ -45,6 +45,8 @@ func TestNameReadingsAsExactKeys(t *testing.T) {
 			rec("brand", "Gucci", "name", "Flora by Eau de Parfum"), Merge},
 		{"brand glued to a cut name", rec("brand", "Christian Dior", "name", "Diorella"), rec("brand", "Christian Dior", "name", "ella"), Merge},
 		{"another number is still another product", rec("brand", "Chanel", "name", "N 19"), rec("brand", "Chanel", "name", "N°22"), Insert},
+		{"a name that is only a concentration gets no brand put back, and never merges", rec("brand", "Givenchy", "name", "Eau de Givenchy", "concentration", "EDP"),
+			rec("brand", "Givenchy", "name", "Eau de Parfum"), Review},
 		{"a flanker is still a flanker", rec("brand", "Givenchy", "name", "Eau de Givenchy Intense"), rec("brand", "Givenchy", "name", "Eau de"), Insert},
 	}
 	for _, tc := range cases {
