@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/matching"
@@ -15,8 +16,17 @@ type versionPicker interface {
 }
 
 // siblingKey is what records of one source that list one product twice
-// share: brand, folded name and concentration.
-type siblingKey struct{ source, brand, name, conc string }
+// share: brand, folded name and concentration (their match key without
+// the gender: a substring, no allocation).
+type siblingKey struct{ source, edition string }
+
+func siblingKeyOf(f *catalog.Fragrance) siblingKey {
+	k := f.MatchKey
+	if i := strings.LastIndexByte(k, '|'); i >= 0 {
+		k = k[:i]
+	}
+	return siblingKey{f.Source, k}
+}
 
 // siblings are the records of one batch that one source lists under the
 // same brand, name and concentration (a relaunch, a men's and a women's
@@ -40,7 +50,7 @@ func groupSiblings(valid []*item) *siblings {
 		if f.Source == "" {
 			continue
 		}
-		k := siblingKey{f.Source, f.BrandKey, catalog.Fold(f.Name), f.Concentration}
+		k := siblingKeyOf(f)
 		if all == nil {
 			all = map[siblingKey][]*item{}
 		}
@@ -73,8 +83,7 @@ func (s *siblings) decide(it *item, d matching.Decision, pick versionPicker, row
 	if forced, ok := s.forced[it]; ok {
 		return forced, nil
 	}
-	f := it.f
-	k := siblingKey{f.Source, f.BrandKey, catalog.Fold(f.Name), f.Concentration}
+	k := siblingKeyOf(it.f)
 	group := s.groups[k]
 	if group == nil || s.decided[k] {
 		return d, nil
