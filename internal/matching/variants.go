@@ -36,14 +36,15 @@ type Variant struct {
 //   - the brand put back where the source cut it out: after a dangling
 //     "de", "by" or "for" at the end or before a concentration or
 //     "pour" ("Eau de" / "Eau de Givenchy", "Flora by Eau de Parfum" /
-//     "Flora by Gucci Eau de Parfum"), or glued to a name the cut left
-//     starting in lower case ("ama" / "Diorama"); in the brand's
+//     "Flora by Gucci Eau de Parfum"), or glued to a one-word name the cut
+//     left in lower case ("ama" / "Diorama"); in the brand's
 //     lost-accent spelling too ("Cuir de" / "Cuir de Lanc me").
 //
 // Each reading is filed with f's gender and, when f states one, without
 // (a catalog without genders). Readings are made only when a name shows
 // what they undo (variantTrigger: a non-ASCII letter, "&" or "and", "No"
-// before a number, an ordinal, a dangling link word, a lower-case start):
+// before a number, an ordinal, a dangling link word, a lower-case single
+// word):
 // about one name in ten does, and the others cost one scan of their
 // bytes. A name that is only a concentration gets none.
 func VariantKeys(f *catalog.Fragrance) []Variant {
@@ -134,13 +135,15 @@ func join(a, b string) string {
 // variantTrigger reports whether a name shows something a reading undoes:
 // a non-ASCII letter or symbol, "&" or "and", "No" or "N" before a number,
 // an ordinal ("3e"), a link word ("de", "by", "for") ending the name or
-// before a concentration or "pour", or a lower-case first letter. It
+// before a concentration or "pour", or a single word in lower case. It
 // allocates nothing.
 func variantTrigger(name string) bool {
 	if name == "" {
 		return false
 	}
-	if c := name[0]; c >= 'a' && c <= 'z' {
+	// A lower-case single word: what is left of a word the brand was cut
+	// out of ("ama" for "Diorama").
+	if c := name[0]; c >= 'a' && c <= 'z' && strings.IndexByte(name, ' ') < 0 {
 		return true
 	}
 	for i := 0; i < len(name); i++ {
@@ -301,7 +304,7 @@ func brandSpellings(f *catalog.Fragrance) [][]string {
 // brandPutBack returns the readings of words with the brand (its words bw)
 // put back where the source cut it out: after a dangling link word ("de",
 // "by", "for" ending the name or followed by a concentration or "pour"),
-// or glued to a first word the cut left in lower case ("ama" for
+// or glued to a name of one word the cut left in lower case ("ama" for
 // "Diorama": display is the name as listed).
 func brandPutBack(words, bw []string, display string) [][]string {
 	if len(bw) == 0 {
@@ -319,13 +322,10 @@ func brandPutBack(words, bw []string, display string) [][]string {
 		v = append(append(append(v, words[:i+1]...), bw...), words[i+1:]...)
 		out = append(out, v)
 	}
-	if c := display[0]; c >= 'a' && c <= 'z' && len(words) > 0 && words[0] != "by" && words[0] != "de" {
-		glued := bw[len(bw)-1] + words[0]
-		v := append([]string{glued}, words[1:]...)
-		out = append(out, v)
+	if c := display[0]; c >= 'a' && c <= 'z' && len(words) == 1 && !danglingLink(words[0]) {
+		out = append(out, []string{bw[len(bw)-1] + words[0]})
 		if len(bw) > 1 {
-			v = append([]string{strings.Join(bw, "") + words[0]}, words[1:]...)
-			out = append(out, v)
+			out = append(out, []string{strings.Join(bw, "") + words[0]})
 		}
 	}
 	return out

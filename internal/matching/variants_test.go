@@ -73,8 +73,11 @@ func TestNameReadingsAsExactKeys(t *testing.T) {
 	require.Equal(t, Review, d.Kind, d.Reason)
 	require.Contains(t, d.Reason, "same-name-versions")
 
-	// Plain names make no readings (and cost nothing).
+	// Plain names make no readings (and cost nothing), lower-case ones of
+	// several words included.
 	require.Empty(t, VariantKeys(rec("brand", "Dior", "name", "Sauvage")))
+	require.Empty(t, VariantKeys(rec("brand", "Brand 17", "name", "w123 x45")))
+	require.Empty(t, VariantKeys(rec("brand", "Hermes", "name", "Terre d Hermes")))
 	// Non-Latin names are kept: no reading folds them away.
 	for _, vk := range VariantKeys(rec("brand", "Acme", "name", "Парфюмерная вода 2")) {
 		require.Contains(t, vk.Key, "парфюмерная", vk.Key)
