@@ -133,14 +133,14 @@ func (s *siblings) decide(it *item, d matching.Decision, pick versionPicker, row
 		chosen, why := pick.PickVersion(fs, &r.Fragrance)
 		for i, m := range ms {
 			if i == chosen {
-				m.d.Reason = fmt.Sprintf("rule same-source-versions: %d records of this source list this name, and %s tell fragrance %d is this one: %s",
+				m.d.Reason = fmt.Sprintf("rule same-source-versions: %d records of this source list this name; the evidence (%s) shows fragrance %d is this one: %s",
 					len(ms), why, target, m.d.Reason)
 				s.forced[m.it] = m.d
 				continue
 			}
 			reason := fmt.Sprintf("rule same-source-versions: %d records of this source list this name and would all go to fragrance %d; ", len(ms), target)
 			if chosen >= 0 {
-				reason += fmt.Sprintf("%s tell another record is that one, so this one is another product", why)
+				reason += fmt.Sprintf("the evidence (%s) shows another record is that one, so this one is another product", why)
 			} else {
 				reason += why + ", so each is a product of its own"
 			}
