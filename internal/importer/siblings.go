@@ -113,7 +113,16 @@ func (s *siblings) decide(it *item, d matching.Decision, pick versionPicker, row
 		}
 	}
 	byTarget := map[int64][]member{}
+	copies := map[string]bool{}
 	for _, m := range members {
+		// The same record listed twice (same content, no source_id) is
+		// one product, not two versions: it follows its first copy.
+		if m.it.f.SourceID == "" {
+			if copies[m.it.rec.hash] {
+				continue
+			}
+			copies[m.it.rec.hash] = true
+		}
 		// Only merges: records the matcher sends to review already wait
 		// for an operator, who sees the catalog's entries side by side
 		// (a catalog listing the name twice too, same-name-versions).
