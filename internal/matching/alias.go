@@ -174,7 +174,12 @@ const (
 	// catalog brand must share.
 	AliasMinShared = 2
 	// AliasMinShare: the shared names must be at least this fraction of
-	// the smaller of the two line-ups.
+	// the source's line-up (its distinct names in the batch at hand), and
+	// so of the smaller of the two line-ups. Of the source's, not only of
+	// the smaller: a large source house whose collection happens to share
+	// a theme with a small catalog house ("French Avenue"'s twelve zodiac
+	// names, "Strange Invisible Perfumes"'s 44 names on catalog2026-13k)
+	// is not that house, although the names make a fifth of the smaller.
 	AliasMinShare = 0.2
 )
 
@@ -185,7 +190,7 @@ type AliasProposal struct {
 	Best     BrandEvidence
 	// Candidates are the best catalog brands, Best first (at most three).
 	Candidates []BrandEvidence
-	// Share is len(Best.Shared) over the smaller line-up (capped at 1).
+	// Share is len(Best.Shared) over the source's line-up (capped at 1).
 	Share  float64
 	Reason string
 }
@@ -195,7 +200,7 @@ type AliasProposal struct {
 // is another name of a catalog brand, from the evidence SimilarBrands
 // found (best first). The rule: the best brand shares at least
 // AliasMinShared distinctive names with the source, at least
-// AliasMinShare of the smaller line-up, and not only names under five
+// AliasMinShare of the source's line-up (and so of the smaller), and not only names under five
 // letters (a short name does not count alone); and it is the unique best
 // (no other brand shares as many names). The proposal goes to an operator;
 // nothing is aliased without one.
@@ -211,18 +216,17 @@ func AliasName(spelling string, sourceLineup int, ev []BrandEvidence) (AliasProp
 	if len(ev) > 1 && len(ev[1].Shared) >= n {
 		return AliasProposal{}, false
 	}
-	smaller := min(sourceLineup, best.Lineup)
-	if smaller <= 0 || float64(n) < AliasMinShare*float64(smaller) {
+	if sourceLineup <= 0 || float64(n) < AliasMinShare*float64(sourceLineup) {
 		return AliasProposal{}, false
 	}
-	p := AliasProposal{Spelling: spelling, Best: best, Share: min(1, float64(n)/float64(smaller))}
+	p := AliasProposal{Spelling: spelling, Best: best, Share: min(1, float64(n)/float64(sourceLineup))}
 	p.Candidates = ev[:min(3, len(ev))]
 	shown := best.Shared
 	more := ""
 	if len(shown) > 8 {
 		shown, more = shown[:8], fmt.Sprintf(" and %d more", len(best.Shared)-8)
 	}
-	p.Reason = fmt.Sprintf("brand-alias: %q shares %d distinctive name(s) of its %d with %q (%d names; rule: >= %d shared, >= 1/5 of the smaller line-up, a unique best brand): %s%s",
+	p.Reason = fmt.Sprintf("brand-alias: %q shares %d distinctive name(s) of its %d with %q (%d names; rule: >= %d shared, >= 1/5 of the source's names, a unique best brand): %s%s",
 		spelling, n, sourceLineup, best.Brand, best.Lineup, AliasMinShared, quoteAll(shown), more)
 	return p, true
 }

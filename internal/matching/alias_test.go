@@ -61,6 +61,9 @@ func TestAliasNameRefuses(t *testing.T) {
 		"only short names": {lineups([]string{"A", "Oud", "Rose", "Musk", "Velvet Smoke Long"}),
 			[]string{"Oud", "Rose", "Musk"}},
 		"names three brands list": {common, []string{"Oud Royal", "Rose Garden", "Velvet Smoke"}},
+		// A small catalog house sharing a theme with a large source house.
+		"under a fifth of the source's names": {lineups([]string{"A", "Aries", "Libra", "Virgo", "Scorpio", "Cancer"}),
+			[]string{"Aries", "Libra", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9", "N10", "N11"}},
 		"under a fifth of the smaller line-up": {lineups([]string{"A", "Alpha One", "Beta Two", "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"}),
 			[]string{"Alpha One", "Beta Two", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9", "N10", "N11"}},
 		"two brands tie": {lineups([]string{"A", "Alpha One", "Beta Two"}, []string{"B", "Gamma Three", "Delta Four"}),
