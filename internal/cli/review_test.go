@@ -144,6 +144,16 @@ func TestReviewBrandAliasProposal(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Contains(t, r.stdout, "waits on brand-alias proposal")
 
+	// Open proposals and the rows they hold survive a backup and restore
+	// (held rows reference their proposal in the same table).
+	bak := filepath.Join(dir, "backup")
+	r = run(t, env, "backup", "--to", bak)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "restore", "--from", bak, "--force")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "verify")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+
 	r = run(t, env, "review", "accept", itoa(items[1].ID))
 	require.Equal(t, ExitUsage, r.code, "a held record is decided through its proposal")
 	require.Contains(t, r.stderr, "accept or reject "+itoa(proposal))
