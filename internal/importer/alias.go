@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -100,6 +101,10 @@ func (b *batcher) proposeAliases(ctx context.Context, tx pgx.Tx, valid []*item) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("looking up brand-alias proposals: %w", err)
 	}
+	sources := map[string]bool{}
+	for _, it := range valid {
+		sources[it.f.Source] = true
+	}
 	for _, key := range fresh {
 		items := byKey[key]
 		names := make([]string, 0, len(items))
@@ -113,7 +118,7 @@ func (b *batcher) proposeAliases(ctx context.Context, tx pgx.Tx, valid []*item) 
 		if len(names) < matching.AliasMinShared {
 			continue
 		}
-		lineups, err := b.lineups(ctx, tx)
+		lineups, err := b.lineups(ctx, tx, sortedKeys(sources))
 		if err != nil {
 			return nil, err
 		}
@@ -137,16 +142,25 @@ func deref(s *string) string {
 	return *s
 }
 
-// lineups loads, once per run and only when a spelling needs it, every
-// catalog brand's line-up as it was before this run (fragrances this run
-// inserted are left out: a source does not propose its own brands).
-func (b *batcher) lineups(ctx context.Context, tx pgx.Tx) (*matching.BrandLineups, error) {
-	if b.brandLineups != nil {
+// lineups loads, once per run (and set of sources) and only when a
+// spelling needs it, every catalog brand's line-up as the other sources
+// list it: a fragrance only the batch's own sources know is left out. A
+// source's spellings are compared only with brands another source listed,
+// so what an import proposes depends neither on what it inserted before
+// (an earlier batch, an interrupted run of the same file) nor on batch
+// boundaries within one source.
+func (b *batcher) lineups(ctx context.Context, tx pgx.Tx, sources []string) (*matching.BrandLineups, error) {
+	key := strings.Join(sources, "\x00")
+	if b.brandLineups != nil && b.lineupSources == key {
 		return b.brandLineups, nil
 	}
 	x := matching.NewBrandLineups()
 	rows, err := tx.Query(ctx, `SELECT f.brand_id, b.name, f.name FROM fragrances f JOIN brands b ON b.id = f.brand_id
-		WHERE f.created_import_run_id IS DISTINCT FROM $1 ORDER BY f.id`, b.runID)
+		WHERE EXISTS (SELECT 1 FROM source_identities s WHERE s.fragrance_id = f.id AND s.source <> ALL($1))
+		   OR EXISTS (SELECT 1 FROM record_identities r WHERE r.fragrance_id = f.id AND r.source <> ALL($1))
+		   OR (NOT EXISTS (SELECT 1 FROM source_identities s WHERE s.fragrance_id = f.id)
+		       AND NOT EXISTS (SELECT 1 FROM record_identities r WHERE r.fragrance_id = f.id))
+		ORDER BY f.id`, sources)
 	if err != nil {
 		return nil, fmt.Errorf("loading brand line-ups: %w", err)
 	}
@@ -162,7 +176,7 @@ func (b *batcher) lineups(ctx context.Context, tx pgx.Tx) (*matching.BrandLineup
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("loading brand line-ups: %w", err)
 	}
-	b.brandLineups = x
+	b.brandLineups, b.lineupSources = x, key
 	return x, nil
 }
 

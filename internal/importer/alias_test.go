@@ -151,3 +151,27 @@ func TestBrandAliasProposalRejectCreatesTheBrand(t *testing.T) {
 	require.Zero(t, sum.Counts[importer.OutcomeInserted])
 	require.Len(t, proposals(t, b), 0)
 }
+
+// A source's spellings are compared only with brands other sources list:
+// what it imported itself before (an earlier run, an interrupted run of the
+// same file) proposes nothing, so a rerun after a crash ends where a clean
+// import does.
+func TestBrandAliasNotProposedAgainstTheSameSource(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := writeFile(t, "first.jsonl", strings.Join([]string{
+		`{"source_id": "1", "brand": "Maison Verlaine", "name": "Velvet Orchid Dream"}`,
+		`{"source_id": "2", "brand": "Maison Verlaine", "name": "Amber Lantern"}`,
+		`{"source_id": "3", "brand": "Maison Verlaine", "name": "Cedar Whisper"}`,
+	}, "\n"))
+	_, _, err := b.run(t, first, nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	second := writeFile(t, "second.jsonl", strings.Join([]string{
+		`{"source_id": "a", "brand": "Verlaine Atelier", "name": "Velvet Orchid Dream"}`,
+		`{"source_id": "b", "brand": "Verlaine Atelier", "name": "Cedar Whisper"}`,
+	}, "\n"))
+	sum, _, err := b.run(t, second, nil, importer.Options{Source: "shop"})
+	require.NoError(t, err)
+	require.Equal(t, 2, sum.Counts[importer.OutcomeInserted])
+	require.Empty(t, proposals(t, b))
+}

@@ -49,8 +49,10 @@ type batcher struct {
 	seen        map[seenKey]struct{}
 	pendingSeen []seenKey
 	// brandLineups files the catalog's brands by the names they list, for
-	// brand-alias proposals (alias.go); loaded once, when first needed.
-	brandLineups *matching.BrandLineups
+	// brand-alias proposals (alias.go); loaded when first needed, for the
+	// sources lineupSources names.
+	brandLineups  *matching.BrandLineups
+	lineupSources string
 }
 
 // runRef is the run's id for the rows it writes (nil when a review
@@ -233,9 +235,8 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	}
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
 	byKey := map[string][]int64{}
-	var byIdentity map[identity]int64
 	missing := b.cache.split(sortedKeys(keys), byKey)
-	byIdentity, err = lookup(ctx, tx, ids, missing, maxCands, byKey)
+	byIdentity, err := lookup(ctx, tx, ids, missing, maxCands, byKey)
 	if err != nil {
 		return err
 	}
