@@ -1,30 +1,49 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os/user"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/matching"
 )
 
 func (c *CLI) reviewCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "review",
-		Short: "Resolve possible duplicates the matcher was unsure of, and undo wrong merges",
-		Long: `Records whose match score falls in the gray band (matching.review_threshold
-to matching.merge_threshold), or that lack the gender or concentration that
-tells several candidates apart, wait here with both records and the score.
-Accept merges the record into the catalog fragrance; reject inserts it as a
-product of its own. Unmerge undoes any merge from the merge log.`,
+		Short: "Resolve possible duplicates and brand aliases the matcher was unsure of, and undo wrong merges",
+		Long: `The review queue holds two kinds of question (KIND in the list):
+
+match        Records whose match score falls in the gray band
+             (matching.review_threshold to matching.merge_threshold), or that
+             lack the gender or concentration that tells several candidates
+             apart, wait here with both records, the score, the rule that
+             sent them and the best candidates. Accept merges the record into
+             the catalog fragrance; reject inserts it as a product of its own.
+brand-alias  A source brand spelling no rule resolves whose records share
+             distinctive fragrance names with one catalog brand ("Une Nuit
+             Nomade" / "Une Nuit A Bali"): show lists the shared names and the
+             best brands. Its records are held (match rows marked "held by
+             proposal N") until it is decided. Accept stores the alias and
+             decides the held records again in the same transaction: they
+             merge into the brand's fragrances or are inserted under it, and
+             the alias applies to every later import. Reject creates the
+             brand and inserts the held records under it.
+
+A held record is decided through its proposal, not on its own. Unmerge undoes
+any merge from the merge log.`,
 		Example: `  scentmatch review list
   scentmatch review show 12
-  scentmatch review accept 12
+  scentmatch review accept 12            # a match: merge; a brand-alias: store the alias
+  scentmatch review reject 12 --json
   scentmatch review unmerge 340`,
 	}
 	var all, asJSON bool
@@ -52,13 +71,21 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 				return nil
 			}
 			w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tSCORE\tSTATUS\tRECORD\tCATALOG FRAGRANCE\tREASON")
+			fmt.Fprintln(w, "ID\tKIND\tSCORE\tSTATUS\tRECORD\tCATALOG\tREASON")
 			for _, it := range items {
 				reason := ""
 				if len(it.Reasons) > 0 {
 					reason = it.Reasons[0]
 				}
-				fmt.Fprintf(w, "%d\t%.3f\t%s\t%s\t%d %s\t%s\n", it.ID, it.Score, it.Status, describe(it.Candidate), it.FragranceID, describe(it.Fragrance), reason)
+				record, target := describe(it.Candidate), fmt.Sprintf("%d %s", it.FragranceID, describe(it.Fragrance))
+				switch {
+				case it.Kind == importer.KindBrandAlias:
+					record = fmt.Sprintf("brand %q (%d records held)", it.Alias, it.HeldRecords)
+					target = fmt.Sprintf("brand %d %s", it.BrandID, it.Brand)
+				case it.Held:
+					target = fmt.Sprintf("held by proposal %d", it.ProposalID)
+				}
+				fmt.Fprintf(w, "%d\t%s\t%.3f\t%s\t%s\t%s\t%s\n", it.ID, it.Kind, it.Score, it.Status, record, target, reason)
 			}
 			return w.Flush()
 		},
@@ -70,7 +97,7 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 	var showJSON bool
 	show := &cobra.Command{
 		Use:     "show ID",
-		Short:   "Show a review: both records side by side, the score and why",
+		Short:   "Show a review: the records side by side (or a brand alias's shared names), why, and the best candidates",
 		Example: "  scentmatch review show 12",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,7 +113,14 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 			if showJSON {
 				return c.printJSON(it)
 			}
-			fmt.Fprintf(c.Stdout, "review %d (%s), score %.3f: %v\n", it.ID, it.Status, it.Score, it.Reasons)
+			if it.Kind == importer.KindBrandAlias {
+				return c.showAlias(it)
+			}
+			fmt.Fprintf(c.Stdout, "review %d (%s, %s), score %.3f: %v\n", it.ID, it.Kind, it.Status, it.Score, it.Reasons)
+			if it.Held {
+				fmt.Fprintf(c.Stdout, "held: brand %q waits on brand-alias proposal %d (scentmatch review show %d)\n", it.Candidate.Brand, it.ProposalID, it.ProposalID)
+			}
+			defer c.showCandidates(it)
 			w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(w, "\tincoming record\tcatalog fragrance %d\n", it.FragranceID)
 			row := func(label string, get func(*catalog.Fragrance) string) {
@@ -121,11 +155,16 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 
 	resolve := func(accept bool) *cobra.Command {
-		use, short, example := "accept ID", "Merge the record into the catalog fragrance", "  scentmatch review accept 12"
+		use, short, example := "accept ID",
+			"Merge the record into the catalog fragrance; or store a brand alias and decide the records it held",
+			"  scentmatch review accept 12\n  scentmatch review accept 12 --json"
 		if !accept {
-			use, short, example = "reject ID", "Insert the record as a product of its own", "  scentmatch review reject 12"
+			use, short, example = "reject ID",
+				"Insert the record as a product of its own; or create the proposed brand and insert the records it held",
+				"  scentmatch review reject 12\n  scentmatch review reject 12 --json"
 		}
-		return &cobra.Command{
+		var asJSON bool
+		cmd := &cobra.Command{
 			Use: use, Short: short, Example: example, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				id, im, closeFn, err := c.idAndImporter(cmd, g, args[0])
@@ -133,18 +172,31 @@ product of its own. Unmerge undoes any merge from the merge log.`,
 					return err
 				}
 				defer closeFn()
-				fid, err := im.ResolveReview(cmd.Context(), id, accept, operator())
+				res, err := im.Resolve(cmd.Context(), id, accept, operator())
 				if err != nil {
 					return notFound(err)
 				}
-				if accept {
-					fmt.Fprintf(c.Stdout, "Review %d accepted: merged into fragrance %d.\n", id, fid)
-				} else {
-					fmt.Fprintf(c.Stdout, "Review %d rejected: inserted as fragrance %d.\n", id, fid)
+				if asJSON {
+					return c.printJSON(res)
+				}
+				switch {
+				case res.Alias != nil:
+					a := res.Alias
+					what := fmt.Sprintf("%q is now an alias of brand %d %q", a.Spelling, a.BrandID, a.Brand)
+					if !accept {
+						what = fmt.Sprintf("brand %d %q created", a.BrandID, a.Brand)
+					}
+					fmt.Fprintf(c.Stdout, "Review %d %s: %s; %d held record(s) decided again: %s.\n", id, res.Status, what, a.Held, counts(a.Counts))
+				case accept:
+					fmt.Fprintf(c.Stdout, "Review %d accepted: merged into fragrance %d.\n", id, res.FragranceID)
+				default:
+					fmt.Fprintf(c.Stdout, "Review %d rejected: inserted as fragrance %d.\n", id, res.FragranceID)
 				}
 				return nil
 			},
 		}
+		cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+		return cmd
 	}
 	unmerge := &cobra.Command{
 		Use:   "unmerge MERGE_ID",
@@ -195,9 +247,10 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
-// notFound makes an unknown id bad input (exit 2).
+// notFound makes an unknown id, or a review that cannot be decided as
+// asked, bad input (exit 2).
 func notFound(err error) error {
-	if errors.Is(err, importer.ErrNotFound) {
+	if errors.Is(err, importer.ErrNotFound) || errors.Is(err, importer.ErrInvalid) {
 		return &exitError{code: ExitUsage, err: err}
 	}
 	return err
@@ -231,4 +284,57 @@ func operator() string {
 		return u.Username
 	}
 	return "operator"
+}
+
+// showAlias prints a brand-alias proposal: the spelling, the brand
+// proposed, the evidence and the best brands.
+func (c *CLI) showAlias(it *importer.ReviewItem) error {
+	fmt.Fprintf(c.Stdout, "review %d (brand-alias, %s): is the source brand %q the catalog's brand %d %q?\n",
+		it.ID, it.Status, it.Alias, it.BrandID, it.Brand)
+	fmt.Fprintf(c.Stdout, "records held: %d (accept: they are decided again under %q; reject: brand %q is created for them)\n",
+		it.HeldRecords, it.Brand, it.Alias)
+	for _, r := range it.Reasons {
+		fmt.Fprintf(c.Stdout, "why: %s\n", r)
+	}
+	var cands []matching.BrandEvidence
+	if err := json.Unmarshal(it.Candidates, &cands); err != nil || len(cands) == 0 {
+		return nil
+	}
+	fmt.Fprintln(c.Stdout, "candidates:")
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "  BRAND ID\tBRAND\tSHARED\tCATALOG NAMES\tSHARED NAMES")
+	for _, e := range cands {
+		fmt.Fprintf(w, "  %d\t%s\t%d\t%d\t%s\n", e.BrandID, e.Brand, len(e.Shared), e.Lineup, strings.Join(e.Shared, ", "))
+	}
+	return w.Flush()
+}
+
+// showCandidates prints a match review's best candidates, if it kept any.
+func (c *CLI) showCandidates(it *importer.ReviewItem) {
+	var cands []importer.ReviewCandidate
+	if err := json.Unmarshal(it.Candidates, &cands); err != nil || len(cands) == 0 {
+		return
+	}
+	fmt.Fprintln(c.Stdout, "candidates:")
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "  FRAGRANCE\tSCORE\tCATALOG FRAGRANCE\tWHY")
+	for _, cd := range cands {
+		f := &catalog.Fragrance{Brand: cd.Brand, Name: cd.Name, Concentration: cd.Concentration, Gender: cd.Gender}
+		fmt.Fprintf(w, "  %d\t%.3f\t%s\t%s\n", cd.FragranceID, cd.Score, describe(f), cd.Why)
+	}
+	_ = w.Flush()
+}
+
+// counts lists outcome counts in report order ("duplicate 3, inserted 2").
+func counts(m map[string]int) string {
+	var parts []string
+	for _, o := range importer.Outcomes {
+		if m[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", o, m[o]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

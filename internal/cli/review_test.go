@@ -67,7 +67,7 @@ func TestReviewAcceptRejectAndUnmerge(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, before+1, count("SELECT count(*) FROM fragrances"))
 	r = run(t, env, "review", "reject", itoa(items[0].ID))
-	require.Equal(t, ExitFailure, r.code, "a resolved review cannot be resolved again")
+	require.Equal(t, ExitUsage, r.code, "a resolved review cannot be resolved again")
 	require.Contains(t, r.stderr, "already rejected")
 
 	// Accept: merged into the women's Eternity, identity recorded.
@@ -94,6 +94,77 @@ func TestReviewAcceptRejectAndUnmerge(t *testing.T) {
 	r = run(t, env, "review", "unmerge", itoa(mergeID))
 	require.Equal(t, ExitFailure, r.code)
 	require.Contains(t, r.stderr, "already undone")
+}
+
+func TestReviewBrandAliasProposal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
+	require.NoError(t, err)
+	defer pool.Close()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+		return p
+	}
+	base := file("base.jsonl", strings.Join([]string{
+		`{"source_id": "1", "brand": "Maison Verlaine", "name": "Velvet Orchid Dream"}`,
+		`{"source_id": "2", "brand": "Maison Verlaine", "name": "Amber Lantern"}`,
+		`{"source_id": "3", "brand": "Maison Verlaine", "name": "Cedar Whisper"}`,
+	}, "\n"))
+	require.Equal(t, ExitOK, run(t, env, "import", "--fragrances", base, "--source", "cat").code)
+	incoming := file("in.jsonl", strings.Join([]string{
+		`{"source_id": "a", "brand": "Verlaine Atelier", "name": "Velvet Orchid Dream"}`,
+		`{"source_id": "b", "brand": "Verlaine Atelier", "name": "Cedar Whisper"}`,
+		`{"source_id": "c", "brand": "Verlaine Atelier", "name": "Brand New Thing"}`,
+	}, "\n"))
+	r := run(t, env, "import", "--fragrances", incoming, "--source", "shop")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+
+	r = run(t, env, "review", "list")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "KIND")
+	require.Contains(t, r.stdout, `brand "Verlaine Atelier" (3 records held)`)
+	require.Contains(t, r.stdout, "held by proposal")
+	r = run(t, env, "review", "list", "--json")
+	items := decode[[]importer.ReviewItem](t, r.stdout)
+	require.Len(t, items, 4)
+	require.Equal(t, importer.KindBrandAlias, items[0].Kind)
+	proposal := items[0].ID
+
+	r = run(t, env, "review", "show", itoa(proposal))
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, `is the source brand "Verlaine Atelier" the catalog's brand`)
+	require.Contains(t, r.stdout, "why: brand-alias:")
+	require.Contains(t, r.stdout, "Velvet Orchid Dream, Cedar Whisper")
+	r = run(t, env, "review", "show", itoa(items[1].ID))
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "waits on brand-alias proposal")
+
+	// Open proposals and the rows they hold survive a backup and restore
+	// (held rows reference their proposal in the same table).
+	bak := filepath.Join(dir, "backup")
+	r = run(t, env, "backup", "--to", bak)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "restore", "--from", bak, "--force")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "verify")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+
+	r = run(t, env, "review", "accept", itoa(items[1].ID))
+	require.Equal(t, ExitUsage, r.code, "a held record is decided through its proposal")
+	require.Contains(t, r.stderr, "accept or reject "+itoa(proposal))
+
+	r = run(t, env, "review", "accept", itoa(proposal), "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	res := decode[importer.Resolution](t, r.stdout)
+	require.Equal(t, "accepted", res.Status)
+	require.Equal(t, map[string]int{"duplicate": 2, "inserted": 1}, res.Alias.Counts)
+	r = run(t, env, "review", "list")
+	require.Contains(t, r.stdout, "No open reviews.")
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -126,6 +126,28 @@ func walk(t *testing.T, env map[string]string, directURL string) {
 	// Undo the newest merge (the one the accept just logged), then accept
 	// nothing more: unmerge's writes are compared like every other path's.
 	w.ok("review", "unmerge", strconv.FormatInt(newestMerge(t, directURL), 10))
+	// A brand spelling no rule resolves, sharing names with a catalog
+	// brand: a brand-alias proposal holds its records; accepting it stores
+	// the alias and decides them again in one transaction.
+	w.ok("import", "--fragrances", file("house.jsonl", strings.Join([]string{
+		`{"source_id": "h1", "brand": "Maison Verlaine", "name": "Velvet Orchid Dream"}`,
+		`{"source_id": "h2", "brand": "Maison Verlaine", "name": "Cedar Whisper"}`,
+	}, "\n")), "--source", "cat")
+	w.ok("import", "--fragrances", file("atelier.jsonl", strings.Join([]string{
+		`{"source_id": "v1", "brand": "Verlaine Atelier", "name": "Velvet Orchid Dream"}`,
+		`{"source_id": "v2", "brand": "Verlaine Atelier", "name": "Cedar Whisper"}`,
+		`{"source_id": "v3", "brand": "Verlaine Atelier", "name": "Brand New Thing"}`,
+	}, "\n")), "--source", "shop")
+	var open []struct {
+		ID   int64  `json:"id"`
+		Kind string `json:"kind"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(w.ok("review", "list", "--json").stdout), &open))
+	require.Len(t, open, 4, "the proposal and the three records it holds")
+	require.Equal(t, "brand-alias", open[0].Kind)
+	w.ok("review", "show", strconv.FormatInt(open[0].ID, 10), "--json")
+	accepted := w.ok("review", "accept", strconv.FormatInt(open[0].ID, 10), "--json")
+	require.Contains(t, accepted.stdout, `"duplicate": 2`)
 	w.ok("quarantine", "list", "--json")
 	w.ok("quarantine", "replay", "--json")
 	w.ok("embeddings", "regenerate", "--all")

@@ -48,6 +48,21 @@ type batcher struct {
 	// holds about 20 MB here rather than the identities themselves.
 	seen        map[seenKey]struct{}
 	pendingSeen []seenKey
+	// brandLineups files the catalog's brands by the names they list, for
+	// brand-alias proposals (alias.go); loaded when first needed, for the
+	// sources lineupSources names.
+	brandLineups  *matching.BrandLineups
+	lineupSources string
+}
+
+// runRef is the run's id for the rows it writes (nil when a review
+// decision redoes a batch whose run is gone).
+func (b *batcher) runRef() *int64 {
+	if b.runID == 0 {
+		return nil
+	}
+	id := b.runID
+	return &id
 }
 
 // batchEnd is what a batch tells the cache once it commits.
@@ -193,6 +208,11 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		resolveBrand(b.brands, b.brandIndex, it)
 		statedYear(it)
 	}
+	// Spellings no rule resolves: a brand-alias proposal holds their records.
+	heldBrands, err := b.proposeAliases(ctx, tx, valid)
+	if err != nil {
+		return err
+	}
 	// Which identities this run has already seen in earlier batches.
 	var ids []identity
 	for _, it := range valid {
@@ -255,6 +275,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		reviews      []reviewRow
 		seenInBatch  = map[identity]bool{}
 		newIdentURLs = map[identity]string{}
+		held         []heldRow
 	)
 	// matchSibling is what the loop below decides for a later record of a
 	// same-source group (ok false: it never reaches the matcher).
@@ -262,6 +283,9 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		f := m.f
 		id := identity{Source: f.Source, SourceID: f.SourceID}
 		hasID := f.Source != "" && f.SourceID != ""
+		if heldBrands[f.BrandKey] != nil {
+			return matching.Decision{}, false, nil // held by a brand-alias proposal, or known
+		}
 		if hasID {
 			if seenInBatch[id] || !firstInRun[id] {
 				return matching.Decision{}, false, nil
@@ -285,6 +309,16 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		f := it.f
 		id := identity{Source: f.Source, SourceID: f.SourceID}
 		hasID := f.Source != "" && f.SourceID != ""
+		if hb := heldBrands[f.BrandKey]; hb != nil {
+			_, known := byIdentity[id]
+			if !hasID {
+				_, known = byRecord[it.rec]
+			}
+			if !known {
+				held = append(held, hold(it, hb))
+				continue
+			}
+		}
 		if hasID && (seenInBatch[id] || !firstInRun[id]) {
 			it.outcome = OutcomeDuplicate
 			it.fid = byIdentity[id]
@@ -371,7 +405,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		case matching.Review:
 			it.outcome, it.dupOf = OutcomeReview, d.Target
 			it.reasons = append(it.reasons, fmt.Sprintf("review (score %.3f): %s", d.Score, d.Reason))
-			reviews = append(reviews, reviewRow{target: d.Target, it: it, score: d.Score, reason: d.Reason})
+			reviews = append(reviews, reviewRow{target: d.Target, it: it, score: d.Score, reason: d.Reason, cands: topCandidates(f, cands)})
 		default:
 			r := &row{ID: -int64(len(pending) + 1), Fragrance: *f}
 			r.ContentHash = catalog.ContentHash(f)
@@ -434,11 +468,10 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if b.opts.CycleID != "" {
 		cycleID = &b.opts.CycleID
 	}
-	runID := b.runID
 	var writes []write
 	for _, r := range pending {
 		writes = append(writes, write{op: "insert", id: remap(r.ID), brandID: brandIDs[r.Fragrance.BrandKey], f: &r.Fragrance,
-			hash: r.ContentHash, cycleID: cycleID, importRun: &runID})
+			hash: r.ContentHash, cycleID: cycleID, importRun: b.runRef()})
 	}
 	for id := range updates {
 		r := rows[id]
@@ -457,6 +490,9 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	}
 	lap(ctx, "write record_identities")
 	if err := b.insertReviews(ctx, tx, reviews, remap); err != nil {
+		return err
+	}
+	if err := b.insertHeld(ctx, tx, held); err != nil {
 		return err
 	}
 	if err := b.insertMerges(ctx, tx, merges, remap); err != nil {
@@ -708,6 +744,7 @@ type reviewRow struct {
 	it     *item
 	score  float64
 	reason string
+	cands  []ReviewCandidate
 }
 
 // insertReviews queues the gray-band records with both sides' data; a
@@ -719,14 +756,18 @@ func (b *batcher) insertReviews(ctx context.Context, tx pgx.Tx, reviews []review
 		if err != nil {
 			return fmt.Errorf("encoding review candidate: %w", err)
 		}
-		key := "hash:" + catalog.ContentHash(f)
-		if f.Source != "" && f.SourceID != "" {
-			key = "id:" + f.Source + "|" + f.SourceID
-		}
+		key := candidateKey(f)
 		reasons, _ := json.Marshal([]string{rv.reason})
-		if _, err := tx.Exec(ctx, `INSERT INTO review_queue (import_run_id, fragrance_id, candidate, score, reasons, candidate_key)
-			VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
-			b.runID, remap(rv.target), postgres.JSONArg(record), float32(rv.score), postgres.JSONArg(reasons), key); err != nil {
+		for i := range rv.cands {
+			rv.cands[i].FragranceID = remap(rv.cands[i].FragranceID)
+		}
+		cands, _ := json.Marshal(rv.cands)
+		if rv.cands == nil {
+			cands = []byte("[]")
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO review_queue (import_run_id, fragrance_id, candidate, score, reasons, candidate_key, candidates)
+			VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6, $7::jsonb) ON CONFLICT (fragrance_id, candidate_key) WHERE status = 'open' DO NOTHING`,
+			b.runRef(), remap(rv.target), postgres.JSONArg(record), float32(rv.score), postgres.JSONArg(reasons), key, postgres.JSONArg(cands)); err != nil {
 			return fmt.Errorf("queueing a review: %w", err)
 		}
 	}
@@ -889,8 +930,7 @@ func (b *batcher) insertMerges(ctx context.Context, tx pgx.Tx, merges []mergeRow
 			return fmt.Errorf("encoding replaced values: %w", err)
 		}
 		score := float32(m.score)
-		runID := b.runID
-		rows = append(rows, []any{&runID, remap(m.target), nullStr(m.it.f.Source), nullStr(m.it.f.SourceID), string(record), string(replaced), &score, m.reason})
+		rows = append(rows, []any{b.runRef(), remap(m.target), nullStr(m.it.f.Source), nullStr(m.it.f.SourceID), string(record), string(replaced), &score, m.reason})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"merge_log"},
 		[]string{"import_run_id", "fragrance_id", "merged_source", "merged_source_id", "merged_record", "replaced", "score", "reason"},
@@ -913,6 +953,13 @@ func resolveBrand(brands *catalog.BrandResolver, index *matching.BrandIndex, it 
 	if r.Key == "" || r.Key == f.BrandKey {
 		return
 	}
+	moveToBrand(brands, it, r)
+}
+
+// moveToBrand moves it to the catalog brand r names, taking that brand's
+// names out of its name.
+func moveToBrand(brands *catalog.BrandResolver, it *item, r matching.BrandResolution) {
+	f := it.f
 	name, key, aliases := brands.Resolve(r.Name)
 	if key != r.Key {
 		name, aliases = r.Name, nil

@@ -148,6 +148,16 @@ func TestCrossSourceMatching(t *testing.T) {
 	sum, lines26, err := b.run(t, p26, nil, importer.Options{Source: "catalog2026"})
 	require.NoError(t, err)
 	t.Logf("catalog2026-13k: %d records in %.1fs: %v", sum.Records, time.Since(start).Seconds(), sum.Counts)
+	// Brand-alias proposals: a spelling no rule resolves whose records
+	// share distinctive names with one catalog brand. Its records wait in
+	// review (held) and are scored as reviews: no link.
+	props, err := b.im.ListReviews(ctx, false, 1000)
+	require.NoError(t, err)
+	for _, p := range props {
+		if p.Kind == importer.KindBrandAlias {
+			t.Logf("brand-alias proposal %d: %q -> %q, %d records held: %s", p.ID, p.Alias, p.Brand, p.HeldRecords, p.Reasons[0])
+		}
+	}
 	h26, rows26 := readCSV(t, "catalog2026-13k.csv.gz")
 	require.Len(t, lines26, len(rows26))
 	b26, n26 := column(h26, "brand"), column(h26, "name")
@@ -294,13 +304,24 @@ func TestCrossSourceMatching(t *testing.T) {
 		require.NoError(t, os.WriteFile(out, []byte(dump), 0o644))
 	}
 
+	// What accepting the proposals does with the records they hold.
+	for _, p := range props {
+		if p.Kind == importer.KindBrandAlias {
+			res, err := b.im.Resolve(ctx, p.ID, true, "crosssource")
+			require.NoError(t, err)
+			t.Logf("accepting proposal %d (%q -> %q): %d held records now %v", p.ID, p.Alias, p.Brand, res.Alias.Held, res.Alias.Counts)
+		}
+	}
+
 	// Held-out floors: what the matcher measured on the held-out half
 	// (0.9158 / 0.8238 / 4.53% when this test was written, 0.906 / 0.835 /
 	// 5.2% over the whole file as issue 18 says; 0.977 / 0.917 / 1.31%
 	// with brand resolution and editions; 0.985 / 0.910 / 1.28% once a
 	// source listing one name twice keeps two products; 0.9927 / 0.9306 /
 	// 1.28% with the name's other readings as exact keys and same-source
-	// versions decided together), rounded down, so a regression fails.
+	// versions decided together, 1.62% to review once brand-alias
+	// proposals hold their records there), rounded down (the review rate
+	// up), so a regression fails.
 	ho := figs["heldout"]
 	require.GreaterOrEqual(t, ho.precision(), crossFloor.precision, "held-out precision")
 	require.GreaterOrEqual(t, ho.recall(), crossFloor.recall, "held-out recall")
@@ -308,7 +329,7 @@ func TestCrossSourceMatching(t *testing.T) {
 }
 
 // crossFloor is what the held-out half must reach.
-var crossFloor = struct{ precision, recall, review float64 }{0.99, 0.93, 0.015}
+var crossFloor = struct{ precision, recall, review float64 }{0.99, 0.93, 0.0175}
 
 // loadBrandIndex reads the catalog's brands and aliases, and the
 // configured ones, as the importer does before a run.

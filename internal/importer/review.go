@@ -5,28 +5,92 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/matching"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // ErrNotFound is returned for a review or merge id that does not exist.
 var ErrNotFound = errors.New("not found")
 
-// ReviewItem is one queued question: is Candidate the same product as the
-// catalog's fragrance?
+// ErrInvalid is returned when a review cannot be decided as asked (already
+// decided, held by a proposal, an alias that would clash): the operator's
+// input, not the database, is at fault.
+var ErrInvalid = errors.New("cannot be decided that way")
+
+// Review kinds.
+const (
+	KindMatch      = "match"       // is Candidate the catalog fragrance FragranceID?
+	KindBrandAlias = "brand-alias" // is the spelling Alias another name of catalog brand BrandID?
+)
+
+// ReviewItem is one queued question. A match review asks whether Candidate
+// is the same product as the catalog's fragrance (or, Held, waits on the
+// brand-alias proposal ProposalID for its brand); a brand-alias review
+// asks whether the source spelling Alias is another name of Brand.
 type ReviewItem struct {
 	ID          int64              `json:"id"`
+	Kind        string             `json:"kind"`
 	Status      string             `json:"status"`
 	Score       float64            `json:"score"`
 	Reasons     []string           `json:"reasons"`
 	CreatedAt   time.Time          `json:"created_at"`
-	FragranceID int64              `json:"fragrance_id"`
-	Fragrance   *catalog.Fragrance `json:"fragrance"`
-	Candidate   *catalog.Fragrance `json:"candidate"`
+	ImportRunID *int64             `json:"import_run_id"`
+	FragranceID int64              `json:"fragrance_id,omitempty"`
+	Fragrance   *catalog.Fragrance `json:"fragrance,omitempty"`
+	Candidate   *catalog.Fragrance `json:"candidate,omitempty"`
+	// Held: a match review's record waits on brand-alias proposal ProposalID.
+	Held       bool  `json:"held,omitempty"`
+	ProposalID int64 `json:"proposal_id,omitempty"`
+	// Alias, AliasKey, BrandID, Brand: a brand-alias proposal's spelling
+	// (as the source spells it, and folded) and the catalog brand proposed;
+	// HeldRecords the open records it holds.
+	Alias       string `json:"alias,omitempty"`
+	AliasKey    string `json:"alias_key,omitempty"`
+	BrandID     int64  `json:"brand_id,omitempty"`
+	Brand       string `json:"brand,omitempty"`
+	HeldRecords int    `json:"held_records,omitempty"`
+	// Candidates are the best catalog answers with their evidence: for a
+	// match review the best-scoring fragrances ([]ReviewCandidate), for a
+	// brand-alias review the brands sharing the most names
+	// ([]matching.BrandEvidence).
+	Candidates json.RawMessage `json:"candidates"`
+}
+
+// ReviewCandidate is one catalog fragrance a match review offers, with its
+// score against the incoming record and what decided it.
+type ReviewCandidate struct {
+	FragranceID   int64   `json:"fragrance_id"`
+	Brand         string  `json:"brand"`
+	Name          string  `json:"name"`
+	Concentration string  `json:"concentration,omitempty"`
+	Gender        string  `json:"gender,omitempty"`
+	Year          *int    `json:"year,omitempty"`
+	Score         float64 `json:"score"`
+	Why           string  `json:"why"`
+}
+
+// topCandidates scores f against each candidate (matching.Score) and keeps
+// the best three that no hard rule rules out.
+func topCandidates(f *catalog.Fragrance, cands []matching.Candidate) []ReviewCandidate {
+	var out []ReviewCandidate
+	for _, c := range cands {
+		s, why := matching.Score(f, c.Fragrance)
+		if s <= 0 {
+			continue
+		}
+		g := c.Fragrance
+		out = append(out, ReviewCandidate{FragranceID: c.ID, Brand: g.Brand, Name: g.Name, Concentration: g.Concentration,
+			Gender: g.Gender, Year: g.Year, Score: math.Round(s*1000) / 1000, Why: why})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	return out[:min(3, len(out))]
 }
 
 // ListReviews returns open reviews (all when all is set), oldest first.
@@ -65,11 +129,18 @@ func review(ctx context.Context, q interface {
 	it := &ReviewItem{ID: id}
 	var candidate, reasons []byte
 	var score float32
-	sql := `SELECT status, score, reasons, created_at, fragrance_id, candidate FROM review_queue WHERE id = $1`
+	var fid, brandID, proposal *int64
+	var aliasKey, brand *string
+	sql := `SELECT r.kind, r.status, r.score, r.reasons, r.created_at, r.import_run_id, r.fragrance_id, r.candidate, r.candidates,
+		r.brand_id, r.alias_key, r.proposal_id, b.name,
+		CASE WHEN r.kind = 'brand-alias' THEN (SELECT count(*) FROM review_queue h
+			WHERE h.kind = 'match' AND h.fragrance_id IS NULL AND h.alias_key = r.alias_key AND h.status = 'open') ELSE 0 END
+		FROM review_queue r LEFT JOIN brands b ON b.id = r.brand_id WHERE r.id = $1`
 	if lock {
-		sql += ` FOR UPDATE`
+		sql += ` FOR UPDATE OF r`
 	}
-	err := q.QueryRow(ctx, sql, id).Scan(&it.Status, &score, &reasons, &it.CreatedAt, &it.FragranceID, &candidate)
+	err := q.QueryRow(ctx, sql, id).Scan(&it.Kind, &it.Status, &score, &reasons, &it.CreatedAt, &it.ImportRunID, &fid, &candidate, &it.Candidates,
+		&brandID, &aliasKey, &proposal, &brand, &it.HeldRecords)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("review %d: %w", id, ErrNotFound)
 	}
@@ -83,6 +154,22 @@ func review(ctx context.Context, q interface {
 	if it.Candidate, err = decodeRecord(candidate); err != nil {
 		return nil, fmt.Errorf("reading review %d: %w", id, err)
 	}
+	it.AliasKey, it.Brand = deref(aliasKey), deref(brand)
+	if brandID != nil {
+		it.BrandID = *brandID
+	}
+	if proposal != nil {
+		it.ProposalID = *proposal
+	}
+	if it.Kind == KindBrandAlias {
+		it.Alias, it.Candidate = it.Candidate.Brand, nil
+		return it, nil
+	}
+	if fid == nil {
+		it.Held = true
+		return it, nil
+	}
+	it.FragranceID = *fid
 	rows, err := q.Query(ctx, `SELECT `+rowColumns+` FROM fragrances f JOIN brands b ON b.id = f.brand_id WHERE f.id = $1`, it.FragranceID)
 	if err != nil {
 		return nil, fmt.Errorf("reading fragrance %d: %w", it.FragranceID, err)
@@ -109,11 +196,35 @@ func decodeRecord(data []byte) (*catalog.Fragrance, error) {
 	return &f, nil
 }
 
-// ResolveReview accepts (merge the candidate into the fragrance) or
-// rejects (insert it as a product of its own) an open review, in one
-// transaction. by names the operator.
+// Resolution is what deciding a review did: a match review's record
+// merged into or inserted as FragranceID; a brand-alias review's Alias.
+type Resolution struct {
+	ID          int64          `json:"id"`
+	Kind        string         `json:"kind"`
+	Status      string         `json:"status"`
+	FragranceID int64          `json:"fragrance_id,omitempty"`
+	Alias       *AliasDecision `json:"alias,omitempty"`
+}
+
+// ResolveReview is Resolve for a match review: the fragrance the record
+// merged into or became (0 for a brand-alias review).
 func (im *Importer) ResolveReview(ctx context.Context, id int64, accept bool, by string) (int64, error) {
-	var fragranceID int64
+	res, err := im.Resolve(ctx, id, accept, by)
+	if err != nil {
+		return 0, err
+	}
+	return res.FragranceID, nil
+}
+
+// Resolve decides an open review in one transaction, under the import
+// lock. A match review: accept merges the candidate into the fragrance,
+// reject inserts it as a product of its own. A brand-alias review: accept
+// stores the alias and decides the records it held again (they merge,
+// are inserted under the catalog brand, or go to a match review); reject
+// creates the brand and inserts them. A held record is decided through its
+// proposal, never on its own. by names the operator.
+func (im *Importer) Resolve(ctx context.Context, id int64, accept bool, by string) (*Resolution, error) {
+	res := &Resolution{ID: id}
 	err := pgx.BeginFunc(ctx, im.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
 			return fmt.Errorf("waiting for imports: %w", err)
@@ -122,14 +233,28 @@ func (im *Importer) ResolveReview(ctx context.Context, id int64, accept bool, by
 		if err != nil {
 			return err
 		}
+		res.Kind = it.Kind
 		if it.Status != "open" {
-			return fmt.Errorf("review %d is already %s", id, it.Status)
+			return fmt.Errorf("review %d is already %s: %w", id, it.Status, ErrInvalid)
 		}
+		res.Status = "rejected"
+		if accept {
+			res.Status = "accepted"
+		}
+		if it.Kind == KindBrandAlias {
+			res.Alias, err = im.decideAlias(ctx, tx, it, accept, by)
+			return err
+		}
+		if it.Held {
+			return fmt.Errorf("review %d waits on brand-alias proposal %d (brand %q): accept or reject %d instead: %w",
+				id, it.ProposalID, it.Candidate.Brand, it.ProposalID, ErrInvalid)
+		}
+		var fragranceID int64
 		status := "rejected"
 		if accept {
 			status = "accepted"
 			if it.Fragrance == nil {
-				return fmt.Errorf("review %d: fragrance %d no longer exists; reject it to insert the record", id, it.FragranceID)
+				return fmt.Errorf("review %d: fragrance %d no longer exists; reject it to insert the record: %w", id, it.FragranceID, ErrInvalid)
 			}
 			fragranceID = it.FragranceID
 			err = im.mergeInto(ctx, tx, it.FragranceID, it.Candidate, float64(it.Score), fmt.Sprintf("review %d accepted by %s", id, by))
@@ -144,10 +269,14 @@ func (im *Importer) ResolveReview(ctx context.Context, id int64, accept bool, by
 		if err := rememberRecord(ctx, tx, it.Candidate, fragranceID, im.now()); err != nil {
 			return err
 		}
+		res.FragranceID = fragranceID
 		_, err = tx.Exec(ctx, `UPDATE review_queue SET status = $2, resolved_at = $3, resolved_by = $4 WHERE id = $1`, id, status, im.now(), by)
 		return err
 	})
-	return fragranceID, err
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // rememberRecord records that f, a record without a source identity, is
