@@ -12,7 +12,8 @@
 #     pg_stat_activity for the pipeline's connections, and reports each
 #     step's seconds (cycles.step_timings), the time spent on the source
 #     (detect's crawl_seconds, import's fetch_seconds: politeness sets them
-#     for an HTTP source), the peak RSS and the peak connections.
+#     for an HTTP source), the CPU seconds of the cycle process and of the
+#     database server while it ran, the peak RSS and the peak connections.
 # Building the catalog takes most of the time; figures go to stdout.
 # The catalog is built once into the database bench_catalog and each cycle
 # runs on a copy of it (CREATE DATABASE ... TEMPLATE). BENCH_HOME=dir keeps
@@ -128,10 +129,34 @@ rm -rf "$SCENTMATCH_HOME/bucket/cycles" # an earlier run's fetched records would
     sleep 0.1
   done ) &
 sampler=$!
+# CPU seconds, besides wall time: on a shared machine wall time moves with
+# the load, CPU time much less. The server's is the postmaster's with its
+# exited children (each backend of the cycle) and the live ones.
+pgcpu() {
+  python3 - "$SCENTMATCH_HOME/db/data/postmaster.pid" <<'PY'
+import os, sys
+pm = int(open(sys.argv[1]).readline())
+tick = os.sysconf("SC_CLK_TCK")
+def times(pid, children):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in (f[11:15] if children else f[11:13]))
+total = times(pm, True)
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            if int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) == pm:
+                total += times(pid, False)
+        except (OSError, ValueError):
+            pass
+print(total / tick)
+PY
+}
+server_before=$(pgcpu)
 start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/rss" bin/scentmatch cycle --config-dir "$work/config" --max-fragrances "$K" --name manual-bench --log-level warn \
+/usr/bin/time -f "%M %U %S" -o "$work/rss" bin/scentmatch cycle --config-dir "$work/config" --max-fragrances "$K" --name manual-bench --log-level warn \
   > "$work/summary.json" 2> "$work/cycle.err" || { cat "$work/cycle.err" >&2; exit 1; }
 wall=$(elapsed "$start")
+server_cpu=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$server_before" "$(pgcpu)")
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 sampler=""
@@ -141,12 +166,13 @@ psql -XAtq "$db" -c "SELECT json_build_object('timings', step_timings, 'started_
   'maintain', step_results->'maintain', 'metrics_rss', step_results->'metrics'->'max_rss_mb')
   FROM cycles WHERE id = 'manual-bench'" > "$work/cycle.json"
 
-python3 - "$N" "$K" "$wall" "$work" <<'PY'
+python3 - "$N" "$K" "$wall" "$work" "$server_cpu" <<'PY'
 import json, sys
-n, k, wall, work = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+n, k, wall, work, server_cpu = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 summary = json.load(open(f"{work}/summary.json"))
 c = json.load(open(f"{work}/cycle.json"))
-rss_kb = int(open(f"{work}/rss").read().split()[-1])
+rss_kb, user_s, sys_s = open(f"{work}/rss").read().split()[-3:]
+rss_kb, client_cpu = int(rss_kb), float(user_s) + float(sys_s)
 conns = [int(x) for x in open(f"{work}/conns").read().split() if x.strip().isdigit()]
 det, imp = c["detect"] or {}, c["import"] or {}
 crawl = det.get("crawl_seconds", 0) or 0
@@ -169,6 +195,7 @@ for step in ["detect", "import", "maintain", "metrics", "notify"]:
 total = c["seconds"]
 print(f"cycle               {wall:.1f} s wall for the process ({total:.1f} s from the cycle's start to metrics closing it; notify runs after)")
 print(f"without the source  {wall - crawl - fetch:.1f} s  (target: under 60 s on 2 cores; crawl and fetch reported apart)")
+print(f"CPU                 {client_cpu + server_cpu:.1f} s: the cycle process {client_cpu:.1f} s, PostgreSQL {server_cpu:.1f} s (backends and background workers while it ran)")
 print(f"peak RSS            {rss_kb/1024:.1f} MB (the cycle process)")
 print(f"peak connections    {max(conns) if conns else 'n/a'} (pg_stat_activity, application_name scentmatch, {len(conns)} samples; target at most 4)")
 PY
