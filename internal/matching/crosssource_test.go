@@ -59,15 +59,7 @@ func TestBadNamesAreNeverMerged(t *testing.T) {
 	t.Parallel()
 	v := validator()
 	m := FuzzyMatcher{Bands: settings.DefaultMatching}
-	rec := func(fields ...string) *catalog.Fragrance {
-		raw := map[string]any{}
-		for i := 0; i+1 < len(fields); i += 2 {
-			raw[fields[i]] = fields[i+1]
-		}
-		f, issues := v.Check(&dataset.Raw{Fields: raw})
-		require.NotNil(t, f, "%v: %v", fields, issues)
-		return f
-	}
+	rec := recordMaker(t, v)
 	// An empty name is not a record: quarantined by the validator.
 	f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "Acme", "name": "  "}})
 	require.Nil(t, f)
@@ -109,15 +101,7 @@ func TestEditionsAndLostLetters(t *testing.T) {
 	t.Parallel()
 	v := validator()
 	m := FuzzyMatcher{Bands: settings.DefaultMatching}
-	rec := func(fields ...string) *catalog.Fragrance {
-		raw := map[string]any{}
-		for i := 0; i+1 < len(fields); i += 2 {
-			raw[fields[i]] = fields[i+1]
-		}
-		f, _ := v.Check(&dataset.Raw{Fields: raw})
-		require.NotNil(t, f, "%v", fields)
-		return f
-	}
+	rec := recordMaker(t, v)
 	cands := func(fs ...*catalog.Fragrance) []Candidate {
 		out := make([]Candidate, len(fs))
 		for i, f := range fs {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
+	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
@@ -17,6 +18,22 @@ func validator() *catalog.Validator {
 		brands.Add(b.Name, b.Aliases...)
 	}
 	return &catalog.Validator{Quality: cfg.Monitoring.Quality, Brands: brands}
+}
+
+// recordMaker returns a function that validates a record given as
+// field/value pairs ("brand", "Chanel", "name", "No 5") with v and fails
+// the test when v rejects it.
+func recordMaker(t *testing.T, v *catalog.Validator) func(fields ...string) *catalog.Fragrance {
+	return func(fields ...string) *catalog.Fragrance {
+		t.Helper()
+		raw := map[string]any{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			raw[fields[i]] = fields[i+1]
+		}
+		f, issues := v.Check(&dataset.Raw{Fields: raw})
+		require.NotNil(t, f, "%v: %v", fields, issues)
+		return f
+	}
 }
 
 func labeledPairs(t *testing.T) []LabeledPair {

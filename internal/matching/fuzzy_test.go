@@ -38,15 +38,7 @@ func TestFragranceRules(t *testing.T) {
 	t.Parallel()
 	v := validator()
 	m := FuzzyMatcher{Bands: settings.DefaultMatching}
-	rec := func(fields ...string) *catalog.Fragrance {
-		raw := map[string]any{}
-		for i := 0; i+1 < len(fields); i += 2 {
-			raw[fields[i]] = fields[i+1]
-		}
-		f, issues := v.Check(&dataset.Raw{Fields: raw})
-		require.NotNil(t, f, "%v: %v", fields, issues)
-		return f
-	}
+	rec := recordMaker(t, v)
 	cases := []struct {
 		name string
 		a, b *catalog.Fragrance

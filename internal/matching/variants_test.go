@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
-	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
@@ -18,15 +17,7 @@ func TestNameReadingsAsExactKeys(t *testing.T) {
 	t.Parallel()
 	v := validator()
 	m := FuzzyMatcher{Bands: settings.DefaultMatching}
-	rec := func(fields ...string) *catalog.Fragrance {
-		raw := map[string]any{}
-		for i := 0; i+1 < len(fields); i += 2 {
-			raw[fields[i]] = fields[i+1]
-		}
-		f, issues := v.Check(&dataset.Raw{Fields: raw})
-		require.NotNil(t, f, "%v: %v", fields, issues)
-		return f
-	}
+	rec := recordMaker(t, v)
 	cases := []struct {
 		name            string
 		catalog, source *catalog.Fragrance
