@@ -11,6 +11,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/matching"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // row is a fragrance as stored, with its id.
@@ -113,13 +114,14 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKe
 	if len(keys) == 0 {
 		return byIdentity, nil
 	}
-	// One B-tree probe per key; only ids travel back, one array per key
-	// found with its position in keys (a row per id was 29,000 rows per
-	// batch of a 200k import, each a protocol message to decode).
-	r, err = tx.Query(ctx, `SELECT q.i, c.ids FROM unnest($1::text[]) WITH ORDINALITY AS q(k, i)
+	// One B-tree probe per key (by its hash, postgres.BlockKeyHash); only
+	// ids travel back, one array per key found with its position in keys
+	// (a row per id was 29,000 rows per batch of a 200k import, each a
+	// protocol message to decode).
+	r, err = tx.Query(ctx, `SELECT q.i, c.ids FROM unnest($1::bigint[]) WITH ORDINALITY AS q(k, i)
 		CROSS JOIN LATERAL (SELECT array_agg(fk.fragrance_id ORDER BY fk.fragrance_id) AS ids
 			FROM (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) fk) c
-		WHERE c.ids IS NOT NULL`, keys, perKey)
+		WHERE c.ids IS NOT NULL`, keyHashes(keys), perKey)
 	if err != nil {
 		return nil, fmt.Errorf("looking up candidates: %w", err)
 	}
@@ -141,6 +143,15 @@ func lookup(ctx context.Context, tx pgx.Tx, ids []identity, keys []string, perKe
 		return nil, fmt.Errorf("looking up candidates: %w", err)
 	}
 	return byIdentity, nil
+}
+
+// keyHashes are the keys as fragrance_keys stores them.
+func keyHashes(keys []string) []int64 {
+	out := make([]int64, len(keys))
+	for i, k := range keys {
+		out[i] = postgres.BlockKeyHash(k)
+	}
+	return out
 }
 
 // loadRows reads the fragrances with the given ids.
@@ -400,7 +411,7 @@ func fileKeys(ctx context.Context, tx pgx.Tx, writes []write) error {
 			updated = append(updated, w.id)
 		}
 		for _, k := range matching.BlockKeys(w.f) {
-			rows = append(rows, []any{k, w.id})
+			rows = append(rows, []any{postgres.BlockKeyHash(k), w.id})
 		}
 	}
 	if len(updated) > 0 {

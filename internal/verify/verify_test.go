@@ -101,14 +101,14 @@ func TestVerifyPassesOnTheRealCatalogAndFailsOnSeededOrphans(t *testing.T) {
 		// A duplicate no rule keeps apart: no shared source, no review, no undone merge.
 		{`WITH n AS (INSERT INTO fragrances (brand_id, name, match_key, content_hash)
 			SELECT brand_id, name, match_key, 'seeded' FROM fragrances WHERE id = $1 RETURNING id, match_key)
-			INSERT INTO fragrance_keys (key, fragrance_id) SELECT match_key, id FROM n`, []any{fid}},
+			INSERT INTO fragrance_keys (key, fragrance_id) SELECT fragrance_key_hash(match_key), id FROM n`, []any{fid}},
 		// A resolved review whose record is nowhere.
 		{`INSERT INTO review_queue (fragrance_id, candidate, score, status, candidate_key) VALUES ($1, '{}', 0.85, 'accepted', 'id:retail|r-405')`, []any{other}},
 		// Two running cycles (the unique index dropped, as a bad restore could).
 		{`DROP INDEX cycles_one_running`, nil},
 		{`INSERT INTO cycles (id, trigger) VALUES ('manual-a', 'manual'), ('manual-b', 'manual')`, nil},
 		// A fragrance nobody can find by its key.
-		{`DELETE FROM fragrance_keys WHERE fragrance_id = $1 AND key = (SELECT match_key FROM fragrances WHERE id = $1)`, []any{other}},
+		{`DELETE FROM fragrance_keys WHERE fragrance_id = $1 AND key = (SELECT fragrance_key_hash(match_key) FROM fragrances WHERE id = $1)`, []any{other}},
 	} {
 		_, err = pool.Exec(ctx, seed.sql, seed.args...)
 		require.NoError(t, err, seed.sql)
