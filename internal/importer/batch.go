@@ -92,12 +92,13 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
+	// The import lock, then where the catalog stands, in one round trip.
+	var stamp int64
+	q := &pgx.Batch{}
+	q.Queue(`SELECT pg_advisory_xact_lock($1)`, importLockID)
+	queueStamp(q, &stamp)
+	if err := sendBatch(ctx, tx, q); err != nil {
 		return fmt.Errorf("waiting for other imports: %w", err)
-	}
-	stamp, err := catalogStamp(ctx, tx)
-	if err != nil {
-		return err
 	}
 	b.cache.begin(stamp)
 	b.brandIDs.begin(stamp)
@@ -216,20 +217,6 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
 	byKey := map[string][]int64{}
 	missing := b.cache.split(sortedKeys(keys), byKey)
-	byIdentity, err := lookup(ctx, tx, ids, missing, maxCands, byKey)
-	if err != nil {
-		return err
-	}
-	b.cache.remember(missing, byKey, maxCands)
-	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands, b.cache)
-	if err != nil {
-		return err
-	}
-	rows := cs.rows
-	mergedIn, err := mergedIdentities(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
 	// Records without a source identity that an earlier import already
 	// made into a fragrance, by source and content.
 	var recs []recordKey
@@ -239,10 +226,17 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			recs = append(recs, it.rec)
 		}
 	}
-	byRecord, err := lookupRecords(ctx, tx, recs)
+	found, err := lookupAll(ctx, tx, lookupQuery{ids: ids, keys: missing, perKey: maxCands, recs: recs}, byKey)
 	if err != nil {
 		return err
 	}
+	byIdentity, mergedIn, byRecord := found.byIdentity, found.mergedIn, found.byRecord
+	b.cache.remember(missing, byKey, maxCands)
+	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands, b.cache)
+	if err != nil {
+		return err
+	}
+	rows := cs.rows
 	newRecs := map[recordKey]int64{}
 
 	var (
@@ -361,21 +355,6 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	}
 
 	lap(ctx, "match (lookups, candidates, scoring)")
-	// Real ids for the new fragrances.
-	real, err := nextIDs(ctx, tx, len(pending))
-	if err != nil {
-		return err
-	}
-	remap := func(id int64) int64 {
-		if id < 0 {
-			return real[-id-1]
-		}
-		return id
-	}
-	for _, it := range valid {
-		it.fid, it.dupOf = remap(it.fid), remap(it.dupOf)
-	}
-
 	brandNames := map[string]string{}
 	brandAliases := map[string][]string{}
 	for _, r := range pending {
@@ -387,9 +366,22 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			brandNames[r.Fragrance.BrandKey] = r.Fragrance.Brand
 		}
 	}
-	brandIDs, err := b.brandIDs.ensureBrands(ctx, tx, brandNames, brandAliases)
-	if err != nil {
-		return err
+	// Real ids for the new fragrances, and their brands' ids, in one round trip.
+	var real []int64
+	q := &pgx.Batch{}
+	queueNextIDs(q, len(pending), &real)
+	brandIDs := b.brandIDs.queue(q, brandNames, brandAliases)
+	if err := sendBatch(ctx, tx, q); err != nil {
+		return fmt.Errorf("reserving ids and brands: %w", err)
+	}
+	remap := func(id int64) int64 {
+		if id < 0 {
+			return real[-id-1]
+		}
+		return id
+	}
+	for _, it := range valid {
+		it.fid, it.dupOf = remap(it.fid), remap(it.dupOf)
 	}
 	if b.brandIndex != nil {
 		for _, name := range brandNames {
@@ -724,31 +716,6 @@ func seenKeyOf(id identity) seenKey {
 	return k
 }
 
-// mergedIdentities returns the identities that joined their fragrance by a
-// merge (not by creating it): their updates only fill gaps.
-func mergedIdentities(ctx context.Context, tx pgx.Tx, ids []identity) (map[identity]bool, error) {
-	out := map[identity]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	sources, sourceIDs := splitIdentities(ids)
-	r, err := tx.Query(ctx, `SELECT DISTINCT m.merged_source, m.merged_source_id FROM merge_log m
-		JOIN unnest($1::text[], $2::text[]) AS q(source, source_id)
-		ON m.merged_source = q.source AND m.merged_source_id = q.source_id WHERE m.undone_at IS NULL`, sources, sourceIDs)
-	if err != nil {
-		return nil, fmt.Errorf("looking up merged identities: %w", err)
-	}
-	defer r.Close()
-	for r.Next() {
-		var id identity
-		if err := r.Scan(&id.Source, &id.SourceID); err != nil {
-			return nil, fmt.Errorf("looking up merged identities: %w", err)
-		}
-		out[id] = true
-	}
-	return out, r.Err()
-}
-
 func splitIdentities(ids []identity) ([]string, []string) {
 	sources := make([]string, len(ids))
 	sourceIDs := make([]string, len(ids))
@@ -778,38 +745,6 @@ func insertIdentities(ctx context.Context, tx pgx.Tx, ids map[identity]int64, ur
 // recordKey identifies a record without a source_id: its source and the
 // content hash of the record as read.
 type recordKey struct{ source, hash string }
-
-// lookupRecords returns the fragrance each record became in an earlier
-// import (record_identities).
-func lookupRecords(ctx context.Context, tx pgx.Tx, recs []recordKey) (map[recordKey]int64, error) {
-	out := map[recordKey]int64{}
-	if len(recs) == 0 {
-		return out, nil
-	}
-	sources, hashes := make([]string, len(recs)), make([]string, len(recs))
-	for i, r := range recs {
-		sources[i], hashes[i] = r.source, r.hash
-	}
-	rows, err := tx.Query(ctx, `SELECT r.source, r.content_hash, r.fragrance_id
-		FROM unnest($1::text[], $2::text[]) AS k(source, content_hash)
-		JOIN record_identities r ON r.source = k.source AND r.content_hash = k.content_hash`, sources, hashes)
-	if err != nil {
-		return nil, fmt.Errorf("looking up records imported before: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k recordKey
-		var fid int64
-		if err := rows.Scan(&k.source, &k.hash, &fid); err != nil {
-			return nil, fmt.Errorf("looking up records imported before: %w", err)
-		}
-		out[k] = fid
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("looking up records imported before: %w", err)
-	}
-	return out, nil
-}
 
 // insertRecords remembers the fragrance each record without a source_id
 // became; the first import of a record wins.
