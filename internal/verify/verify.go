@@ -202,6 +202,7 @@ func (r relation) key() string {
 var catalogRelations = []relation{
 	{name: "source_identities_point_nowhere", child: "source_identities", cols: []string{"fragrance_id"}, parent: "fragrances", pcols: []string{"id"}},
 	{child: "fragrances", cols: []string{"brand_id"}, parent: "brands", pcols: []string{"id"}},
+	{child: "fragrances", cols: []string{"created_import_run_id"}, parent: "import_runs", pcols: []string{"id"}},
 	{child: "brand_aliases", cols: []string{"brand_id"}, parent: "brands", pcols: []string{"id"}},
 	{child: "embeddings", cols: []string{"fragrance_id"}, parent: "fragrances", pcols: []string{"id"}},
 	{child: "fragrance_keys", cols: []string{"fragrance_id"}, parent: "fragrances", pcols: []string{"id"}},
