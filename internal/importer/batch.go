@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/matching"
@@ -48,6 +49,14 @@ type batcher struct {
 	// holds about 20 MB here rather than the identities themselves.
 	seen        map[seenKey]struct{}
 	pendingSeen []seenKey
+	// ahead is the second connection the next batch is prepared on while
+	// this one writes (nil: one connection, no read-ahead); next is that
+	// batch, ra its read-ahead, adopting the prepared batch being matched.
+	ahead    *pgxpool.Conn
+	next     []*item
+	ra       *readAhead
+	adopting *preparedBatch
+	peeked   *peeked
 }
 
 // batchEnd is what a batch tells the cache once it commits.
@@ -85,8 +94,18 @@ type mergeRow struct {
 	reason   string
 }
 
-// process writes one batch in one transaction; on error nothing of it stays.
-func (b *batcher) process(ctx context.Context, items []*item) error {
+// process writes one batch in one transaction; on error nothing of it
+// stays. next is the batch after it (nil: none, or not read ahead), which
+// may be prepared while this one writes.
+func (b *batcher) process(ctx context.Context, items, next []*item) (err error) {
+	ra := b.ra
+	b.ra, b.next = nil, next
+	defer func() {
+		if err != nil {
+			b.ra.stop()
+			b.ra = nil
+		}
+	}()
 	tx, err := b.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
@@ -100,6 +119,9 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	if err := sendBatch(ctx, tx, q); err != nil {
 		return fmt.Errorf("waiting for other imports: %w", err)
 	}
+	if ra.usable(items, stamp) {
+		b.adopting = ra.p
+	}
 	b.cache.begin(stamp)
 	b.brandIDs.begin(stamp)
 	b.end = batchEnd{stamp: stamp}
@@ -112,6 +134,17 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	if err := b.match(ctx, tx, items); err != nil {
 		return err
 	}
+	// The read-ahead must not see this batch's rows: its overlay adds them.
+	if b.ra.settle() {
+		b.ra = nil // stopped before it began: the next batch looks up itself
+	} else if b.ra != nil && b.ra.err != nil {
+		// The second connection failed: one connection for the rest of
+		// the run.
+		b.ra = nil
+		b.ahead.Release()
+		b.ahead = nil
+	}
+	lap(ctx, "wait for read-ahead")
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -121,6 +154,9 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	}
 	for _, id := range b.pendingSeen {
 		b.seen[id] = struct{}{}
+	}
+	if b.ra != nil {
+		b.ra.after, b.ra.committed = b.end.stamp, true
 	}
 	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
 	b.brandIDs.committed(b.end.stamp)
@@ -181,61 +217,40 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 
 // match decides each valid record's fate and writes the batch.
 func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
-	var valid []*item
-	for _, it := range items {
-		if it.f != nil {
-			valid = append(valid, it)
+	p := b.adopting
+	b.adopting = nil
+	adopted := p != nil
+	if p == nil {
+		var valid []*item
+		for _, it := range items {
+			if it.f != nil {
+				valid = append(valid, it)
+			}
+		}
+		if len(valid) == 0 {
+			return nil
+		}
+		var err error
+		if p, err = b.prepare(ctx, tx, valid, nil); err != nil {
+			return err
 		}
 	}
-	if len(valid) == 0 {
+	if len(p.valid) == 0 {
 		return nil
 	}
-	for _, it := range valid {
-		resolveBrand(b.brands, b.brandIndex, it)
-		statedYear(it)
+	if err := b.adopt(ctx, tx, p); err != nil {
+		return err
 	}
+	if adopted {
+		lap(ctx, "adopt read-ahead")
+	}
+	valid, ids := p.valid, p.ids
 	// Which identities this run has already seen in earlier batches.
-	var ids []identity
-	for _, it := range valid {
-		if it.f.Source != "" && it.f.SourceID != "" {
-			ids = append(ids, identity{Source: it.f.Source, SourceID: it.f.SourceID})
-		}
-	}
 	firstInRun := b.markSeen(ids)
-	// Each record's candidate keys, computed once for lookup, loading and matching.
-	screen, _ := b.im.Matcher.(screener)
-	keys := map[string]bool{}
-	for _, it := range valid {
-		it.keys = b.im.Matcher.Keys(it.f)
-		for _, k := range it.keys {
-			keys[k] = true
-		}
-		if screen != nil {
-			it.tokens = matching.NameTokens(it.f)
-		}
-	}
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
-	byKey := map[string][]int64{}
-	missing := b.cache.split(sortedKeys(keys), byKey)
-	// Records without a source identity that an earlier import already
-	// made into a fragrance, by source and content.
-	var recs []recordKey
-	for _, it := range valid {
-		if it.f.Source == "" || it.f.SourceID == "" {
-			it.rec = recordKey{source: it.f.Source, hash: catalog.ContentHash(it.f)}
-			recs = append(recs, it.rec)
-		}
-	}
-	found, err := lookupAll(ctx, tx, lookupQuery{ids: ids, keys: missing, perKey: maxCands, recs: recs}, byKey)
-	if err != nil {
-		return err
-	}
-	byIdentity, mergedIn, byRecord := found.byIdentity, found.mergedIn, found.byRecord
-	b.cache.remember(missing, byKey, maxCands)
-	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands, b.cache)
-	if err != nil {
-		return err
-	}
+	byKey := p.byKey
+	byIdentity, mergedIn, byRecord := p.found.byIdentity, p.found.mergedIn, p.found.byRecord
+	cs := p.plan.cs
 	rows := cs.rows
 	newRecs := map[recordKey]int64{}
 
@@ -388,6 +403,11 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			b.brandIndex.Add(name)
 		}
 	}
+	// The next batch is prepared while this one writes, when its lookups
+	// can be told what this batch changes (pipeline.go).
+	if b.ahead != nil && b.next != nil && len(updates) == 0 {
+		b.ra = b.startReadAhead(ctx, b.ahead, b.next, newOverlay(pending, newIDs, newRecs, merges, remap))
+	}
 	now := b.im.now()
 	var cycleID *string
 	if b.opts.CycleID != "" {
@@ -520,8 +540,39 @@ type lightRow struct {
 // for nothing.
 func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*item, byIdentity map[identity]int64,
 	byKey map[string][]int64, max int, cache *candidateCache) (*candidateSet, error) {
+	cp, err := planCandidates(ctx, tx, screen, valid, byIdentity, byKey, max, cache, nil)
+	if err != nil {
+		return nil, err
+	}
+	cache.rememberLight(cp.loadedLight)
+	return cp.cs, nil
+}
+
+// candidatePlan is a candidateSet being loaded: which candidates each
+// record ranks, which are loaded in full, and (read ahead) the ids left
+// for the batch's own transaction.
+type candidatePlan struct {
+	cs     *candidateSet
+	ranked [][]int64
+	full   map[int64]bool
+	// loadedLight are the screening columns read from the database, for
+	// the cache.
+	loadedLight map[int64]*lightRow
+	// later are candidates neither screened nor loaded yet: the fragrances
+	// the batch before wrote while this one was read ahead (finishLater).
+	later map[int64]bool
+}
+
+// planCandidates is loadCandidates leaving out the candidates in later.
+// Whether a candidate is loaded in full, and for which records the
+// screener ruled it out, depends on that candidate alone (its columns, and
+// the records in order), so the ones in later can be screened afterwards
+// with the same result.
+func planCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*item, byIdentity map[identity]int64,
+	byKey map[string][]int64, max int, cache *candidateCache, later map[int64]bool) (*candidatePlan, error) {
 	cs := &candidateSet{screen: screen, light: map[int64]*lightRow{}}
-	full := map[int64]bool{}
+	cp := &candidatePlan{cs: cs, full: map[int64]bool{}, later: later}
+	full := cp.full
 	for _, fid := range byIdentity {
 		full[fid] = true
 	}
@@ -535,6 +586,7 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 			}
 		}
 	}
+	cp.ranked = ranked
 	if screen == nil {
 		for id := range want {
 			full[id] = true
@@ -543,6 +595,9 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 		light := make(map[int64]*lightRow, len(want))
 		var missing []int64
 		for id := range want {
+			if later[id] {
+				continue
+			}
 			if l, ok := cache.light[id]; ok {
 				light[id] = l
 			} else {
@@ -553,35 +608,19 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 		if err != nil {
 			return nil, err
 		}
-		cache.rememberLight(loaded)
+		cp.loadedLight = loaded
 		for id, l := range loaded {
 			light[id] = l
 		}
-		for i, it := range valid {
-			for _, id := range ranked[i] {
-				l, ok := light[id]
-				if !ok || full[id] {
-					continue
-				}
-				if screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
-					// Light rows do not change during the batch: remembered
-					// for when the record is matched.
-					if it.excluded == nil {
-						it.excluded = map[int64]bool{}
-					}
-					it.excluded[id] = true
-				} else {
-					full[id] = true
-				}
-			}
-		}
-		for id, l := range light {
-			if !full[id] {
-				cs.light[id] = l
-			}
+		cp.screen(valid, light)
+	}
+	var now []int64
+	for id := range full {
+		if !later[id] {
+			now = append(now, id)
 		}
 	}
-	rows, err := loadRows(ctx, tx, setIDs(full))
+	rows, err := loadRows(ctx, tx, now)
 	if err != nil {
 		return nil, err
 	}
@@ -597,7 +636,92 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 		}
 	}
 	cs.rows = rows
-	return cs, nil
+	return cp, nil
+}
+
+// screen rules candidates out per record from their screening columns
+// (light), records in order: a candidate some record does not exclude is
+// loaded in full; the others stay light. Only candidates in light are
+// looked at.
+func (cp *candidatePlan) screen(valid []*item, light map[int64]*lightRow) {
+	screen, full := cp.cs.screen, cp.full
+	for i, it := range valid {
+		for _, id := range cp.ranked[i] {
+			l, ok := light[id]
+			if !ok || full[id] {
+				continue
+			}
+			if screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
+				// Light rows do not change during the batch: remembered
+				// for when the record is matched.
+				if it.excluded == nil {
+					it.excluded = map[int64]bool{}
+				}
+				it.excluded[id] = true
+			} else {
+				full[id] = true
+			}
+		}
+	}
+	for id, l := range light {
+		if !full[id] {
+			cp.cs.light[id] = l
+		}
+	}
+}
+
+// finishLater loads, in the batch's transaction, the candidates planned
+// for later: in full (they are few), their screening columns taken from
+// the full rows, then screened as planCandidates would have.
+func (cp *candidatePlan) finishLater(ctx context.Context, tx pgx.Tx, valid []*item, cache *candidateCache) error {
+	var ids []int64
+	for i := range valid {
+		for _, id := range cp.ranked[i] {
+			if cp.later[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for id := range cp.full {
+		if cp.later[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	got, err := loadRows(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	if cp.cs.records {
+		if err := loadRecords(ctx, tx, got); err != nil {
+			return err
+		}
+	}
+	if cp.cs.screen != nil {
+		light := map[int64]*lightRow{}
+		for id, r := range got {
+			if cp.full[id] {
+				continue
+			}
+			f := &r.Fragrance
+			l := &lightRow{f: catalog.Fragrance{BrandKey: f.BrandKey, Name: f.Name, MatchKey: f.MatchKey, Concentration: f.Concentration, Gender: f.Gender}}
+			l.tokens = matching.NameTokens(&l.f)
+			light[id] = l
+		}
+		cache.rememberLight(light)
+		cp.screen(valid, light)
+	} else {
+		for id := range got {
+			cp.full[id] = true
+		}
+	}
+	for id, r := range got {
+		if cp.full[id] {
+			cp.cs.rows[id] = r
+		}
+	}
+	return nil
 }
 
 func setIDs(set map[int64]bool) []int64 {

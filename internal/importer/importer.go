@@ -228,11 +228,32 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	})
 	defer shutdown()
 
+	// A second connection to prepare the next batch on while one writes
+	// (pipeline.go): not in a dry run, whose batches never commit, and
+	// only when the pool has one to spare.
+	if !opts.DryRun && im.Pool.Config().MaxConns >= 2 {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if c, err := im.Pool.Acquire(actx); err == nil {
+			b.ahead = c
+		}
+		cancel()
+	}
+	releaseAhead := func() {
+		// Every read-ahead has finished: a batch waits for its own
+		// before committing, or stops it when it fails.
+		if b.ahead != nil {
+			b.ahead.Release()
+			b.ahead = nil
+		}
+	}
+	defer releaseAhead()
+
 	var runErr error
 	pendingValid := 0
 	ctx = withPhases(ctx, opts.Phases)
 	lap(ctx, "start")
-	for rb := range batches {
+	rb, more := <-batches
+	for ; more; rb, more = b.following(batches) {
 		lap(ctx, "wait for read + validate")
 		if rb.err != nil {
 			runErr, pendingValid = rb.err, rb.valid
@@ -250,7 +271,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 				sum.RejectedByRule[first.Rule]++
 			}
 		}
-		if err := b.process(ctx, rb.items); err != nil {
+		if err := b.process(ctx, rb.items, b.peek(ctx, batches)); err != nil {
 			runErr = &BatchError{Batch: sum.Batches + 1, FirstLine: rb.items[0].raw.Line, Committed: sum.Batches, Err: err}
 			pendingValid = rb.valid
 			break
@@ -283,6 +304,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		}
 	}
 	shutdown()
+	releaseAhead()
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
 	sum.DurationSeconds = elapsed.Seconds()
