@@ -62,6 +62,7 @@ type batcher struct {
 // batchEnd is what a batch tells the cache once it commits.
 type batchEnd struct {
 	stamp    int64 // catalog_changes after the batch's writes
+	wrote    bool  // the batch wrote the catalog (stamp to read again)
 	updated  bool  // the batch changed existing fragrances
 	firstNew int64 // lowest id inserted (0: none)
 }
@@ -134,6 +135,17 @@ func (b *batcher) process(ctx context.Context, items, next []*item) (err error) 
 	if err := b.match(ctx, tx, items); err != nil {
 		return err
 	}
+	// Where the batch leaves the catalog, and the run's heartbeat (it
+	// commits with the batch), in one round trip.
+	q = &pgx.Batch{}
+	if b.end.wrote {
+		queueStamp(q, &b.end.stamp)
+	}
+	q.Queue(`UPDATE import_runs SET heartbeat_at = $2 WHERE id = $1`, b.runID, b.im.now())
+	if err := sendBatch(ctx, tx, q); err != nil {
+		return fmt.Errorf("recording the import run's progress: %w", err)
+	}
+	lap(ctx, "heartbeat")
 	// The read-ahead must not see this batch's rows: its overlay adds them.
 	if b.ra.settle() {
 		b.ra = nil // stopped before it began: the next batch looks up itself
@@ -403,11 +415,6 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			b.brandIndex.Add(name)
 		}
 	}
-	// The next batch is prepared while this one writes, when its lookups
-	// can be told what this batch changes (pipeline.go).
-	if b.ahead != nil && b.next != nil && len(updates) == 0 {
-		b.ra = b.startReadAhead(ctx, b.ahead, b.next, newOverlay(pending, newIDs, newRecs, merges, remap))
-	}
 	now := b.im.now()
 	var cycleID *string
 	if b.opts.CycleID != "" {
@@ -417,11 +424,16 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	var writes []write
 	for _, r := range pending {
 		writes = append(writes, write{op: "insert", id: remap(r.ID), brandID: brandIDs[r.Fragrance.BrandKey], f: &r.Fragrance,
-			hash: r.ContentHash, cycleID: cycleID, importRun: &runID})
+			hash: r.ContentHash, cycleID: cycleID, importRun: &runID, keys: matching.BlockKeys(&r.Fragrance)})
 	}
 	for id := range updates {
 		r := rows[id]
 		writes = append(writes, write{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: r.ContentHash})
+	}
+	// The next batch is prepared while this one writes, when its lookups
+	// can be told what this batch changes (pipeline.go).
+	if b.ahead != nil && b.next != nil && len(updates) == 0 {
+		b.ra = b.startReadAhead(ctx, b.ahead, b.next, newOverlay(writes, newIDs, newRecs, merges, remap))
 	}
 	lap(ctx, "ids + brands")
 	if err := applyWrites(ctx, tx, writes, now); err != nil {
@@ -442,11 +454,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		return err
 	}
 	lap(ctx, "write reviews + merges")
-	end, err := catalogStamp(ctx, tx)
-	if err != nil {
-		return err
-	}
-	b.end = batchEnd{stamp: end, updated: len(updates) > 0}
+	b.end.wrote, b.end.updated = true, len(updates) > 0
 	if len(real) > 0 {
 		b.end.firstNew = real[0]
 	}

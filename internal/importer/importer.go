@@ -277,11 +277,6 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 			break
 		}
 		sum.Batches++
-		if err := im.heartbeat(ctx, db, runID); err != nil {
-			runErr = err
-			break
-		}
-		lap(ctx, "heartbeat")
 		if err := b.analyzeIfGrown(ctx); err != nil {
 			runErr = err
 			break
@@ -394,14 +389,6 @@ func (im *Importer) startRun(ctx context.Context, db runDB, r Records, opts Opti
 // seconds; the longest quiet stretch of a live run is its embedding
 // backfill, bounded by the embedding timeout.
 const StaleRunAfter = 15 * time.Minute
-
-// heartbeat records that the run just committed a batch.
-func (im *Importer) heartbeat(ctx context.Context, db runDB, runID int64) error {
-	if _, err := db.Exec(ctx, `UPDATE import_runs SET heartbeat_at = $2 WHERE id = $1`, runID, im.now()); err != nil {
-		return fmt.Errorf("recording the import run's progress: %w", err)
-	}
-	return nil
-}
 
 func (im *Importer) finishRun(ctx context.Context, db runDB, sum *Summary) error {
 	counts, _ := json.Marshal(sum.Counts)

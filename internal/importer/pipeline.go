@@ -128,15 +128,18 @@ type overlay struct {
 	touched map[int64]bool
 }
 
-// newOverlay describes a batch's writes (ids already real).
-func newOverlay(pending []*row, newIDs map[identity]int64, newRecs map[recordKey]int64, merges []mergeRow, remap func(int64) int64) *overlay {
+// newOverlay describes a batch's writes (ids already real; the new
+// fragrances' keys computed).
+func newOverlay(writes []write, newIDs map[identity]int64, newRecs map[recordKey]int64, merges []mergeRow, remap func(int64) int64) *overlay {
 	ov := &overlay{byKey: map[string][]int64{}, byIdentity: map[identity]int64{}, mergedIn: map[identity]bool{},
 		byRecord: map[recordKey]int64{}, touched: map[int64]bool{}}
-	for _, r := range pending {
-		id := remap(r.ID)
-		ov.touched[id] = true
-		for _, k := range matching.BlockKeys(&r.Fragrance) {
-			ov.byKey[k] = append(ov.byKey[k], id)
+	for _, w := range writes {
+		if w.op != "insert" {
+			continue
+		}
+		ov.touched[w.id] = true
+		for _, k := range w.keys {
+			ov.byKey[k] = append(ov.byKey[k], w.id)
 		}
 	}
 	for k, l := range ov.byKey {

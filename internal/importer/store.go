@@ -1,9 +1,11 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -274,6 +276,8 @@ type write struct {
 	hash      string
 	cycleID   *string
 	importRun *int64
+	// keys are f's candidate keys (nil: computed when filed).
+	keys []string
 }
 
 func nullStr(s string) *string {
@@ -371,14 +375,31 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 // replacing an updated fragrance's old keys.
 func fileKeys(ctx context.Context, tx pgx.Tx, writes []write) error {
 	var updated []int64
-	var rows [][]any
+	type keyRow struct{ key, id int64 }
+	var filed []keyRow
 	for _, w := range writes {
 		if w.op == "update" {
 			updated = append(updated, w.id)
 		}
-		for _, k := range matching.BlockKeys(w.f) {
-			rows = append(rows, []any{postgres.BlockKeyHash(k), w.id})
+		keys := w.keys
+		if keys == nil {
+			keys = matching.BlockKeys(w.f)
 		}
+		for _, k := range keys {
+			filed = append(filed, keyRow{postgres.BlockKeyHash(k), w.id})
+		}
+	}
+	// In index order: the primary key's B-tree is then descended in
+	// order, not at random leaves for each key.
+	slices.SortFunc(filed, func(a, b keyRow) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	rows := make([][]any, len(filed))
+	for i, f := range filed {
+		rows[i] = []any{f.key, f.id}
 	}
 	if len(updated) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM fragrance_keys WHERE fragrance_id = ANY($1::bigint[])`, updated); err != nil {
