@@ -108,7 +108,7 @@ func TestVerifyCommandListsViolations(t *testing.T) {
 	pool := connectTest(t, url)
 	_, err := pool.Exec(t.Context(), `INSERT INTO brands (name, match_key) VALUES ('Dior', 'dior');
 		INSERT INTO fragrances (brand_id, name, match_key, content_hash) VALUES (1, 'Sauvage', 'dior|sauvage||', 'a'), (1, 'Sauvage', 'dior|sauvage||', 'b');
-		INSERT INTO fragrance_keys (key, fragrance_id) VALUES ('dior|sauvage||', 1), ('dior|sauvage||', 2)`)
+		INSERT INTO fragrance_keys (key, fragrance_id) VALUES (fragrance_key_hash('dior|sauvage||'), 1), (fragrance_key_hash('dior|sauvage||'), 2)`)
 	require.NoError(t, err)
 	r := run(t, env, "verify")
 	require.Equal(t, ExitFailure, r.code, r.stdout+r.stderr)

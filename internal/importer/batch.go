@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/matching"
@@ -53,6 +54,14 @@ type batcher struct {
 	// sources lineupSources names.
 	brandLineups  *matching.BrandLineups
 	lineupSources string
+	// ahead is the second connection the next batch is prepared on while
+	// this one writes (nil: one connection, no read-ahead); next is that
+	// batch, ra its read-ahead, adopting the prepared batch being matched.
+	ahead    *pgxpool.Conn
+	next     []*item
+	ra       *readAhead
+	adopting *preparedBatch
+	peeked   *peeked
 }
 
 // runRef is the run's id for the rows it writes (nil when a review
@@ -68,6 +77,7 @@ func (b *batcher) runRef() *int64 {
 // batchEnd is what a batch tells the cache once it commits.
 type batchEnd struct {
 	stamp    int64 // catalog_changes after the batch's writes
+	wrote    bool  // the batch wrote the catalog (stamp to read again)
 	updated  bool  // the batch changed existing fragrances
 	firstNew int64 // lowest id inserted (0: none)
 }
@@ -100,19 +110,33 @@ type mergeRow struct {
 	reason   string
 }
 
-// process writes one batch in one transaction; on error nothing of it stays.
-func (b *batcher) process(ctx context.Context, items []*item) error {
+// process writes one batch in one transaction; on error nothing of it
+// stays. next is the batch after it (nil: none, or not read ahead), which
+// may be prepared while this one writes.
+func (b *batcher) process(ctx context.Context, items, next []*item) (err error) {
+	ra := b.ra
+	b.ra, b.next = nil, next
+	defer func() {
+		if err != nil {
+			b.ra.stop()
+			b.ra = nil
+		}
+	}()
 	tx, err := b.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockID); err != nil {
+	// The import lock, then where the catalog stands, in one round trip.
+	var stamp int64
+	q := &pgx.Batch{}
+	q.Queue(`SELECT pg_advisory_xact_lock($1)`, importLockID)
+	queueStamp(q, &stamp)
+	if err := sendBatch(ctx, tx, q); err != nil {
 		return fmt.Errorf("waiting for other imports: %w", err)
 	}
-	stamp, err := catalogStamp(ctx, tx)
-	if err != nil {
-		return err
+	if ra.usable(items, stamp) {
+		b.adopting = ra.p
 	}
 	b.cache.begin(stamp)
 	b.brandIDs.begin(stamp)
@@ -126,6 +150,28 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	if err := b.match(ctx, tx, items); err != nil {
 		return err
 	}
+	// Where the batch leaves the catalog, and the run's heartbeat (it
+	// commits with the batch), in one round trip.
+	q = &pgx.Batch{}
+	if b.end.wrote {
+		queueStamp(q, &b.end.stamp)
+	}
+	q.Queue(`UPDATE import_runs SET heartbeat_at = $2 WHERE id = $1`, b.runID, b.im.now())
+	if err := sendBatch(ctx, tx, q); err != nil {
+		return fmt.Errorf("recording the import run's progress: %w", err)
+	}
+	lap(ctx, "heartbeat")
+	// The read-ahead must not see this batch's rows: its overlay adds them.
+	if b.ra.settle() {
+		b.ra = nil // stopped before it began: the next batch looks up itself
+	} else if b.ra != nil && b.ra.err != nil {
+		// The second connection failed: one connection for the rest of
+		// the run.
+		b.ra = nil
+		b.ahead.Release()
+		b.ahead = nil
+	}
+	lap(ctx, "wait for read-ahead")
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -135,6 +181,9 @@ func (b *batcher) process(ctx context.Context, items []*item) error {
 	}
 	for _, id := range b.pendingSeen {
 		b.seen[id] = struct{}{}
+	}
+	if b.ra != nil {
+		b.ra.after, b.ra.committed = b.end.stamp, true
 	}
 	b.cache.committed(b.end.stamp, b.end.updated, b.end.firstNew)
 	b.brandIDs.committed(b.end.stamp)
@@ -195,74 +244,46 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 
 // match decides each valid record's fate and writes the batch.
 func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
-	var valid []*item
-	for _, it := range items {
-		if it.f != nil {
-			valid = append(valid, it)
+	p := b.adopting
+	b.adopting = nil
+	adopted := p != nil
+	if p == nil {
+		var valid []*item
+		for _, it := range items {
+			if it.f != nil {
+				valid = append(valid, it)
+			}
+		}
+		if len(valid) == 0 {
+			return nil
+		}
+		var err error
+		if p, err = b.prepare(ctx, tx, valid, nil); err != nil {
+			return err
 		}
 	}
-	if len(valid) == 0 {
+	if len(p.valid) == 0 {
 		return nil
 	}
-	for _, it := range valid {
-		resolveBrand(b.brands, b.brandIndex, it)
-		statedYear(it)
+	if err := b.adopt(ctx, tx, p); err != nil {
+		return err
 	}
+	if adopted {
+		lap(ctx, "adopt read-ahead")
+	}
+	valid, ids := p.valid, p.ids
 	// Spellings no rule resolves: a brand-alias proposal holds their records.
 	heldBrands, err := b.proposeAliases(ctx, tx, valid)
 	if err != nil {
 		return err
 	}
 	// Which identities this run has already seen in earlier batches.
-	var ids []identity
-	for _, it := range valid {
-		if it.f.Source != "" && it.f.SourceID != "" {
-			ids = append(ids, identity{Source: it.f.Source, SourceID: it.f.SourceID})
-		}
-	}
 	firstInRun := b.markSeen(ids)
-	// Each record's candidate keys, computed once for lookup, loading and matching.
-	screen, _ := b.im.Matcher.(screener)
-	keys := map[string]bool{}
-	for _, it := range valid {
-		it.keys = b.im.Matcher.Keys(it.f)
-		for _, k := range it.keys {
-			keys[k] = true
-		}
-		if screen != nil {
-			it.tokens = matching.NameTokens(it.f)
-		}
-	}
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
-	byKey := map[string][]int64{}
-	missing := b.cache.split(sortedKeys(keys), byKey)
-	byIdentity, err := lookup(ctx, tx, ids, missing, maxCands, byKey)
-	if err != nil {
-		return err
-	}
-	b.cache.remember(missing, byKey, maxCands)
-	cs, err := loadCandidates(ctx, tx, screen, valid, byIdentity, byKey, maxCands, b.cache)
-	if err != nil {
-		return err
-	}
+	byKey := p.byKey
+	byIdentity, mergedIn, byRecord := p.found.byIdentity, p.found.mergedIn, p.found.byRecord
+	cs := p.plan.cs
 	rows := cs.rows
-	mergedIn, err := mergedIdentities(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
-	// Records without a source identity that an earlier import already
-	// made into a fragrance, by source and content.
-	var recs []recordKey
-	for _, it := range valid {
-		if it.f.Source == "" || it.f.SourceID == "" {
-			it.rec = recordKey{source: it.f.Source, hash: catalog.ContentHash(it.f)}
-			recs = append(recs, it.rec)
-		}
-	}
-	byRecord, err := lookupRecords(ctx, tx, recs)
-	if err != nil {
-		return err
-	}
 	newRecs := map[recordKey]int64{}
 	sib := groupSiblings(valid)
 	picker, _ := b.im.Matcher.(versionPicker)
@@ -428,21 +449,6 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	}
 
 	lap(ctx, "match (lookups, candidates, scoring)")
-	// Real ids for the new fragrances.
-	real, err := nextIDs(ctx, tx, len(pending))
-	if err != nil {
-		return err
-	}
-	remap := func(id int64) int64 {
-		if id < 0 {
-			return real[-id-1]
-		}
-		return id
-	}
-	for _, it := range valid {
-		it.fid, it.dupOf = remap(it.fid), remap(it.dupOf)
-	}
-
 	brandNames := map[string]string{}
 	brandAliases := map[string][]string{}
 	for _, r := range pending {
@@ -454,9 +460,22 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			brandNames[r.Fragrance.BrandKey] = r.Fragrance.Brand
 		}
 	}
-	brandIDs, err := b.brandIDs.ensureBrands(ctx, tx, brandNames, brandAliases)
-	if err != nil {
-		return err
+	// Real ids for the new fragrances, and their brands' ids, in one round trip.
+	var real []int64
+	q := &pgx.Batch{}
+	queueNextIDs(q, len(pending), &real)
+	brandIDs := b.brandIDs.queue(q, brandNames, brandAliases)
+	if err := sendBatch(ctx, tx, q); err != nil {
+		return fmt.Errorf("reserving ids and brands: %w", err)
+	}
+	remap := func(id int64) int64 {
+		if id < 0 {
+			return real[-id-1]
+		}
+		return id
+	}
+	for _, it := range valid {
+		it.fid, it.dupOf = remap(it.fid), remap(it.dupOf)
 	}
 	if b.brandIndex != nil {
 		for _, name := range brandNames {
@@ -471,11 +490,16 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	var writes []write
 	for _, r := range pending {
 		writes = append(writes, write{op: "insert", id: remap(r.ID), brandID: brandIDs[r.Fragrance.BrandKey], f: &r.Fragrance,
-			hash: r.ContentHash, cycleID: cycleID, importRun: b.runRef()})
+			hash: r.ContentHash, cycleID: cycleID, importRun: b.runRef(), keys: matching.BlockKeys(&r.Fragrance)})
 	}
 	for id := range updates {
 		r := rows[id]
 		writes = append(writes, write{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: r.ContentHash})
+	}
+	// The next batch is prepared while this one writes, when its lookups
+	// can be told what this batch changes (pipeline.go).
+	if b.ahead != nil && b.next != nil && len(updates) == 0 {
+		b.ra = b.startReadAhead(ctx, b.ahead, b.next, newOverlay(writes, newIDs, newRecs, merges, remap))
 	}
 	lap(ctx, "ids + brands")
 	if err := applyWrites(ctx, tx, writes, now); err != nil {
@@ -499,11 +523,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 		return err
 	}
 	lap(ctx, "write reviews + merges")
-	end, err := catalogStamp(ctx, tx)
-	if err != nil {
-		return err
-	}
-	b.end = batchEnd{stamp: end, updated: len(updates) > 0}
+	b.end.wrote, b.end.updated = true, len(updates) > 0
 	if len(real) > 0 {
 		b.end.firstNew = real[0]
 	}
@@ -597,8 +617,39 @@ type lightRow struct {
 // for nothing.
 func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*item, byIdentity map[identity]int64,
 	byKey map[string][]int64, max int, cache *candidateCache) (*candidateSet, error) {
+	cp, err := planCandidates(ctx, tx, screen, valid, byIdentity, byKey, max, cache, nil)
+	if err != nil {
+		return nil, err
+	}
+	cache.rememberLight(cp.loadedLight)
+	return cp.cs, nil
+}
+
+// candidatePlan is a candidateSet being loaded: which candidates each
+// record ranks, which are loaded in full, and (read ahead) the ids left
+// for the batch's own transaction.
+type candidatePlan struct {
+	cs     *candidateSet
+	ranked [][]int64
+	full   map[int64]bool
+	// loadedLight are the screening columns read from the database, for
+	// the cache.
+	loadedLight map[int64]*lightRow
+	// later are candidates neither screened nor loaded yet: the fragrances
+	// the batch before wrote while this one was read ahead (finishLater).
+	later map[int64]bool
+}
+
+// planCandidates is loadCandidates leaving out the candidates in later.
+// Whether a candidate is loaded in full, and for which records the
+// screener ruled it out, depends on that candidate alone (its columns, and
+// the records in order), so the ones in later can be screened afterwards
+// with the same result.
+func planCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*item, byIdentity map[identity]int64,
+	byKey map[string][]int64, max int, cache *candidateCache, later map[int64]bool) (*candidatePlan, error) {
 	cs := &candidateSet{screen: screen, light: map[int64]*lightRow{}}
-	full := map[int64]bool{}
+	cp := &candidatePlan{cs: cs, full: map[int64]bool{}, later: later}
+	full := cp.full
 	for _, fid := range byIdentity {
 		full[fid] = true
 	}
@@ -612,6 +663,7 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 			}
 		}
 	}
+	cp.ranked = ranked
 	if screen == nil {
 		for id := range want {
 			full[id] = true
@@ -620,6 +672,9 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 		light := make(map[int64]*lightRow, len(want))
 		var missing []int64
 		for id := range want {
+			if later[id] {
+				continue
+			}
 			if l, ok := cache.light[id]; ok {
 				light[id] = l
 			} else {
@@ -630,35 +685,19 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 		if err != nil {
 			return nil, err
 		}
-		cache.rememberLight(loaded)
+		cp.loadedLight = loaded
 		for id, l := range loaded {
 			light[id] = l
 		}
-		for i, it := range valid {
-			for _, id := range ranked[i] {
-				l, ok := light[id]
-				if !ok || full[id] {
-					continue
-				}
-				if !exactKeyOf(it, l.f.MatchKey) && screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
-					// Light rows do not change during the batch: remembered
-					// for when the record is matched.
-					if it.excluded == nil {
-						it.excluded = map[int64]bool{}
-					}
-					it.excluded[id] = true
-				} else {
-					full[id] = true
-				}
-			}
-		}
-		for id, l := range light {
-			if !full[id] {
-				cs.light[id] = l
-			}
+		cp.screen(valid, light)
+	}
+	var now []int64
+	for id := range full {
+		if !later[id] {
+			now = append(now, id)
 		}
 	}
-	rows, err := loadRows(ctx, tx, setIDs(full))
+	rows, err := loadRows(ctx, tx, now)
 	if err != nil {
 		return nil, err
 	}
@@ -674,7 +713,92 @@ func loadCandidates(ctx context.Context, tx pgx.Tx, screen screener, valid []*it
 		}
 	}
 	cs.rows = rows
-	return cs, nil
+	return cp, nil
+}
+
+// screen rules candidates out per record from their screening columns
+// (light), records in order: a candidate some record does not exclude is
+// loaded in full; the others stay light. Only candidates in light are
+// looked at.
+func (cp *candidatePlan) screen(valid []*item, light map[int64]*lightRow) {
+	screen, full := cp.cs.screen, cp.full
+	for i, it := range valid {
+		for _, id := range cp.ranked[i] {
+			l, ok := light[id]
+			if !ok || full[id] {
+				continue
+			}
+			if !exactKeyOf(it, l.f.MatchKey) && screen.Excludes(it.f, it.tokens, &l.f, l.tokens) {
+				// Light rows do not change during the batch: remembered
+				// for when the record is matched.
+				if it.excluded == nil {
+					it.excluded = map[int64]bool{}
+				}
+				it.excluded[id] = true
+			} else {
+				full[id] = true
+			}
+		}
+	}
+	for id, l := range light {
+		if !full[id] {
+			cp.cs.light[id] = l
+		}
+	}
+}
+
+// finishLater loads, in the batch's transaction, the candidates planned
+// for later: in full (they are few), their screening columns taken from
+// the full rows, then screened as planCandidates would have.
+func (cp *candidatePlan) finishLater(ctx context.Context, tx pgx.Tx, valid []*item, cache *candidateCache) error {
+	var ids []int64
+	for i := range valid {
+		for _, id := range cp.ranked[i] {
+			if cp.later[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for id := range cp.full {
+		if cp.later[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	got, err := loadRows(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	if cp.cs.records {
+		if err := loadRecords(ctx, tx, got); err != nil {
+			return err
+		}
+	}
+	if cp.cs.screen != nil {
+		light := map[int64]*lightRow{}
+		for id, r := range got {
+			if cp.full[id] {
+				continue
+			}
+			f := &r.Fragrance
+			l := &lightRow{f: catalog.Fragrance{BrandKey: f.BrandKey, Name: f.Name, MatchKey: f.MatchKey, Concentration: f.Concentration, Gender: f.Gender}}
+			l.tokens = matching.NameTokens(&l.f)
+			light[id] = l
+		}
+		cache.rememberLight(light)
+		cp.screen(valid, light)
+	} else {
+		for id := range got {
+			cp.full[id] = true
+		}
+	}
+	for id, r := range got {
+		if cp.full[id] {
+			cp.cs.rows[id] = r
+		}
+	}
+	return nil
 }
 
 func setIDs(set map[int64]bool) []int64 {
@@ -810,31 +934,6 @@ func seenKeyOf(id identity) seenKey {
 	return k
 }
 
-// mergedIdentities returns the identities that joined their fragrance by a
-// merge (not by creating it): their updates only fill gaps.
-func mergedIdentities(ctx context.Context, tx pgx.Tx, ids []identity) (map[identity]bool, error) {
-	out := map[identity]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	sources, sourceIDs := splitIdentities(ids)
-	r, err := tx.Query(ctx, `SELECT DISTINCT m.merged_source, m.merged_source_id FROM merge_log m
-		JOIN unnest($1::text[], $2::text[]) AS q(source, source_id)
-		ON m.merged_source = q.source AND m.merged_source_id = q.source_id WHERE m.undone_at IS NULL`, sources, sourceIDs)
-	if err != nil {
-		return nil, fmt.Errorf("looking up merged identities: %w", err)
-	}
-	defer r.Close()
-	for r.Next() {
-		var id identity
-		if err := r.Scan(&id.Source, &id.SourceID); err != nil {
-			return nil, fmt.Errorf("looking up merged identities: %w", err)
-		}
-		out[id] = true
-	}
-	return out, r.Err()
-}
-
 func splitIdentities(ids []identity) ([]string, []string) {
 	sources := make([]string, len(ids))
 	sourceIDs := make([]string, len(ids))
@@ -864,38 +963,6 @@ func insertIdentities(ctx context.Context, tx pgx.Tx, ids map[identity]int64, ur
 // recordKey identifies a record without a source_id: its source and the
 // content hash of the record as read.
 type recordKey struct{ source, hash string }
-
-// lookupRecords returns the fragrance each record became in an earlier
-// import (record_identities).
-func lookupRecords(ctx context.Context, tx pgx.Tx, recs []recordKey) (map[recordKey]int64, error) {
-	out := map[recordKey]int64{}
-	if len(recs) == 0 {
-		return out, nil
-	}
-	sources, hashes := make([]string, len(recs)), make([]string, len(recs))
-	for i, r := range recs {
-		sources[i], hashes[i] = r.source, r.hash
-	}
-	rows, err := tx.Query(ctx, `SELECT r.source, r.content_hash, r.fragrance_id
-		FROM unnest($1::text[], $2::text[]) AS k(source, content_hash)
-		JOIN record_identities r ON r.source = k.source AND r.content_hash = k.content_hash`, sources, hashes)
-	if err != nil {
-		return nil, fmt.Errorf("looking up records imported before: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k recordKey
-		var fid int64
-		if err := rows.Scan(&k.source, &k.hash, &fid); err != nil {
-			return nil, fmt.Errorf("looking up records imported before: %w", err)
-		}
-		out[k] = fid
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("looking up records imported before: %w", err)
-	}
-	return out, nil
-}
 
 // insertRecords remembers the fragrance each record without a source_id
 // became; the first import of a record wins.

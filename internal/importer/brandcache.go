@@ -1,8 +1,6 @@
 package importer
 
 import (
-	"context"
-
 	"github.com/jackc/pgx/v5"
 )
 
@@ -46,8 +44,10 @@ func (c *brandCache) committed(stamp int64) {
 	c.stamp = stamp
 }
 
-// ensureBrands is ensureBrands for the brands this run has not met yet.
-func (c *brandCache) ensureBrands(ctx context.Context, tx pgx.Tx, names map[string]string, aliases map[string][]string) (map[string]int64, error) {
+// queue returns the ids of the brands this run has met, and queues on b
+// the upsert (queueBrands) of the others, whose ids join the map as b
+// runs.
+func (c *brandCache) queue(b *pgx.Batch, names map[string]string, aliases map[string][]string) map[string]int64 {
 	ids := make(map[string]int64, len(names))
 	missing := map[string]string{}
 	for k, n := range names {
@@ -57,19 +57,12 @@ func (c *brandCache) ensureBrands(ctx context.Context, tx pgx.Tx, names map[stri
 		}
 		missing[k] = n
 	}
-	if len(missing) == 0 {
-		return ids, nil
-	}
-	got, err := ensureBrands(ctx, tx, missing, aliases)
-	if err != nil {
-		return nil, err
-	}
-	for k, id := range got {
+	queueBrands(b, missing, aliases, func(k string, id int64) {
 		ids[k] = id
 		c.pending[k] = id
 		if len(aliases[k]) > 0 {
 			c.pendAl[k] = true
 		}
-	}
-	return ids, nil
+	})
+	return ids
 }

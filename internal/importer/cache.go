@@ -54,14 +54,29 @@ func (c *candidateCache) reset() {
 // catalogStamp reads the catalog_changes sequence.
 func catalogStamp(ctx context.Context, tx pgx.Tx) (int64, error) {
 	var v int64
-	var called bool
-	if err := tx.QueryRow(ctx, `SELECT last_value, is_called FROM catalog_changes`).Scan(&v, &called); err != nil {
-		return 0, fmt.Errorf("reading catalog_changes: %w", err)
-	}
-	if !called {
-		return 0, nil
+	q := &pgx.Batch{}
+	queueStamp(q, &v)
+	if err := sendBatch(ctx, tx, q); err != nil {
+		return 0, err
 	}
 	return v, nil
+}
+
+// queueStamp queues on b the reading of the catalog_changes sequence into
+// *stamp.
+func queueStamp(b *pgx.Batch, stamp *int64) {
+	b.Queue(`SELECT last_value, is_called FROM catalog_changes`).QueryRow(func(r pgx.Row) error {
+		var v int64
+		var called bool
+		if err := r.Scan(&v, &called); err != nil {
+			return fmt.Errorf("reading catalog_changes: %w", err)
+		}
+		if !called {
+			v = 0
+		}
+		*stamp = v
+		return nil
+	})
 }
 
 // begin empties the cache unless the catalog is where the last batch left it.

@@ -32,7 +32,7 @@ func TestCatalogStampMovesOnEveryCatalogWrite(t *testing.T) {
 	for _, sql := range []string{
 		`INSERT INTO brands (name, match_key) VALUES ('Dior', 'dior')`,
 		`INSERT INTO fragrances (brand_id, name, match_key, content_hash) SELECT id, 'Sauvage', 'dior|sauvage||', 'h' FROM brands`,
-		`INSERT INTO fragrance_keys (key, fragrance_id) SELECT match_key, id FROM fragrances`,
+		`INSERT INTO fragrance_keys (key, fragrance_id) SELECT fragrance_key_hash(match_key), id FROM fragrances`,
 		`UPDATE fragrances SET concentration = 'EDT'`,
 		`UPDATE brands SET name = name WHERE false`,
 		`DELETE FROM fragrance_keys WHERE false`,

@@ -228,11 +228,32 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	})
 	defer shutdown()
 
+	// A second connection to prepare the next batch on while one writes
+	// (pipeline.go): not in a dry run, whose batches never commit, and
+	// only when the pool has one to spare.
+	if !opts.DryRun && im.Pool.Config().MaxConns >= 2 {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if c, err := im.Pool.Acquire(actx); err == nil {
+			b.ahead = c
+		}
+		cancel()
+	}
+	releaseAhead := func() {
+		// Every read-ahead has finished: a batch waits for its own
+		// before committing, or stops it when it fails.
+		if b.ahead != nil {
+			b.ahead.Release()
+			b.ahead = nil
+		}
+	}
+	defer releaseAhead()
+
 	var runErr error
 	pendingValid := 0
 	ctx = withPhases(ctx, opts.Phases)
 	lap(ctx, "start")
-	for rb := range batches {
+	rb, more := <-batches
+	for ; more; rb, more = b.following(batches) {
 		lap(ctx, "wait for read + validate")
 		if rb.err != nil {
 			runErr, pendingValid = rb.err, rb.valid
@@ -250,17 +271,12 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 				sum.RejectedByRule[first.Rule]++
 			}
 		}
-		if err := b.process(ctx, rb.items); err != nil {
+		if err := b.process(ctx, rb.items, b.peek(ctx, batches)); err != nil {
 			runErr = &BatchError{Batch: sum.Batches + 1, FirstLine: rb.items[0].raw.Line, Committed: sum.Batches, Err: err}
 			pendingValid = rb.valid
 			break
 		}
 		sum.Batches++
-		if err := im.heartbeat(ctx, db, runID); err != nil {
-			runErr = err
-			break
-		}
-		lap(ctx, "heartbeat")
 		if err := b.analyzeIfGrown(ctx); err != nil {
 			runErr = err
 			break
@@ -283,6 +299,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		}
 	}
 	shutdown()
+	releaseAhead()
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
 	sum.DurationSeconds = elapsed.Seconds()
@@ -372,14 +389,6 @@ func (im *Importer) startRun(ctx context.Context, db runDB, r Records, opts Opti
 // seconds; the longest quiet stretch of a live run is its embedding
 // backfill, bounded by the embedding timeout.
 const StaleRunAfter = 15 * time.Minute
-
-// heartbeat records that the run just committed a batch.
-func (im *Importer) heartbeat(ctx context.Context, db runDB, runID int64) error {
-	if _, err := db.Exec(ctx, `UPDATE import_runs SET heartbeat_at = $2 WHERE id = $1`, runID, im.now()); err != nil {
-		return fmt.Errorf("recording the import run's progress: %w", err)
-	}
-	return nil
-}
 
 func (im *Importer) finishRun(ctx context.Context, db runDB, sum *Summary) error {
 	counts, _ := json.Marshal(sum.Counts)

@@ -43,7 +43,7 @@ func BenchmarkMatchOneRecord(b *testing.B) {
 		        'brand ' || (1 + i % 2000) || '|w' || (i % 5000) || ' x' || (i / 5000) || '||', 'h'
 		 FROM generate_series(1, $1::int) i`,
 		`INSERT INTO fragrance_keys (key, fragrance_id)
-		 SELECT k, f.id FROM fragrances f JOIN brands b ON b.id = f.brand_id,
+		 SELECT fragrance_key_hash(k), f.id FROM fragrances f JOIN brands b ON b.id = f.brand_id,
 		 LATERAL unnest(ARRAY[f.match_key, b.match_key || '|t:' || split_part(f.name, ' ', 1), b.match_key || '|t:' || split_part(f.name, ' ', 2)]) k`,
 		`ANALYZE brands, fragrances, fragrance_keys`,
 	} {

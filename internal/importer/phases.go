@@ -35,6 +35,15 @@ func (p *Phases) lap(name string) {
 	p.last = now
 }
 
+// Ran reports whether phase name was charged any time.
+func (p *Phases) Ran(name string) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.d[name]
+	return ok
+}
+
 // String lists the phases in the order they first ran, with seconds and
 // shares of their total.
 func (p *Phases) String() string {

@@ -23,10 +23,10 @@ const VectorIndexDimension = 384
 
 // GoMigrationsRevision changes whenever a Go migration changes, so that
 // test templates built from the old code are not reused.
-const GoMigrationsRevision = "2:vector-index-v1,5:fragrance-keys-v1"
+const GoMigrationsRevision = "2:vector-index-v1,5:fragrance-keys-v1,16:fragrance-key-hash-v1"
 
 // goMigrationNames names the Go migrations in status output.
-var goMigrationNames = map[int64]string{2: "00002_vector_index.go", 5: "00005_block_keys.go"}
+var goMigrationNames = map[int64]string{2: "00002_vector_index.go", 5: "00005_block_keys.go", 16: "00016_fragrance_key_hash.go"}
 
 // goMigrations are the migrations that need a decision SQL cannot make.
 func goMigrations(logger *slog.Logger) []*goose.Migration {
@@ -47,7 +47,44 @@ func goMigrations(logger *slog.Logger) []*goose.Migration {
 				return err
 			}},
 		),
+		goose.NewGoMigration(16,
+			&goose.GoFunc{RunTx: hashBlockKeysUp},
+			&goose.GoFunc{RunTx: hashBlockKeysDown},
+		),
 	}
+}
+
+// hashBlockKeysUp stores fragrance_keys.key as BlockKeyHash of the key
+// text (a bigint instead of text), converting the rows in place with the
+// SQL function fragrance_key_hash, which computes the same value.
+func hashBlockKeysUp(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{
+		`CREATE FUNCTION fragrance_key_hash(key text) RETURNS bigint
+			LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+			AS $$ SELECT ('x' || left(encode(sha256(convert_to(key, 'UTF8')), 'hex'), 16))::bit(64)::bigint $$`,
+		`COMMENT ON FUNCTION fragrance_key_hash(text) IS 'fragrance_keys.key of a candidate key text: the first 8 bytes of its SHA-256, big-endian (postgres.BlockKeyHash)'`,
+		`ALTER TABLE fragrance_keys ALTER COLUMN key TYPE bigint USING fragrance_key_hash(key)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("hashing candidate keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// hashBlockKeysDown goes back to text keys: a hash cannot be turned back
+// into its text, so every fragrance is filed again (as 00005 does).
+func hashBlockKeysDown(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{
+		`DELETE FROM fragrance_keys`,
+		`ALTER TABLE fragrance_keys ALTER COLUMN key TYPE text USING key::text`,
+		`DROP FUNCTION fragrance_key_hash(text)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("unhashing candidate keys: %w", err)
+		}
+	}
+	return backfillBlockKeys(ctx, tx)
 }
 
 // backfillBlockKeys files every existing fragrance under its candidate

@@ -86,7 +86,7 @@ func Run(ctx context.Context, db DB, opts Options) (*Report, error) {
 			 ORDER BY r.id`, nil},
 		check{"fragrances_not_filed_under_their_key", "every fragrance is filed in fragrance_keys under its match key, or matching never finds it",
 			`SELECT format('fragrance %s (%s)', f.id, f.match_key) FROM fragrances f
-			 WHERE NOT EXISTS (SELECT 1 FROM fragrance_keys k WHERE k.key = f.match_key AND k.fragrance_id = f.id)
+			 WHERE NOT EXISTS (SELECT 1 FROM fragrance_keys k WHERE k.key = fragrance_key_hash(f.match_key) AND k.fragrance_id = f.id)
 			 ORDER BY f.id`, nil},
 		check{"duplicate_match_keys", "two fragrances share a match key only when a rule keeps them apart: one source lists both under different source_ids, or the newer one was inserted by a rejected review or an undone merge",
 			duplicateKeys, nil},
@@ -202,6 +202,7 @@ func (r relation) key() string {
 var catalogRelations = []relation{
 	{name: "source_identities_point_nowhere", child: "source_identities", cols: []string{"fragrance_id"}, parent: "fragrances", pcols: []string{"id"}},
 	{child: "fragrances", cols: []string{"brand_id"}, parent: "brands", pcols: []string{"id"}},
+	{child: "fragrances", cols: []string{"created_import_run_id"}, parent: "import_runs", pcols: []string{"id"}},
 	{child: "brand_aliases", cols: []string{"brand_id"}, parent: "brands", pcols: []string{"id"}},
 	{child: "embeddings", cols: []string{"fragrance_id"}, parent: "fragrances", pcols: []string{"id"}},
 	{child: "fragrance_keys", cols: []string{"fragrance_id"}, parent: "fragrances", pcols: []string{"id"}},

@@ -101,14 +101,18 @@ func TestVerifyPassesOnTheRealCatalogAndFailsOnSeededOrphans(t *testing.T) {
 		// A duplicate no rule keeps apart: no shared source, no review, no undone merge.
 		{`WITH n AS (INSERT INTO fragrances (brand_id, name, match_key, content_hash)
 			SELECT brand_id, name, match_key, 'seeded' FROM fragrances WHERE id = $1 RETURNING id, match_key)
-			INSERT INTO fragrance_keys (key, fragrance_id) SELECT match_key, id FROM n`, []any{fid}},
+			INSERT INTO fragrance_keys (key, fragrance_id) SELECT fragrance_key_hash(match_key), id FROM n`, []any{fid}},
 		// A resolved review whose record is nowhere.
 		{`INSERT INTO review_queue (fragrance_id, candidate, score, status, candidate_key) VALUES ($1, '{}', 0.85, 'accepted', 'id:retail|r-405')`, []any{other}},
 		// Two running cycles (the unique index dropped, as a bad restore could).
 		{`DROP INDEX cycles_one_running`, nil},
 		{`INSERT INTO cycles (id, trigger) VALUES ('manual-a', 'manual'), ('manual-b', 'manual')`, nil},
+		// An identity and a fragrance pointing nowhere (neither reference is
+		// declared since migration 00017).
+		{`INSERT INTO source_identities (source, source_id, fragrance_id) VALUES ('ghost', 'g-1', 999999998)`, nil},
+		{`UPDATE fragrances SET created_import_run_id = 999999997 WHERE id = $1`, []any{fid}},
 		// A fragrance nobody can find by its key.
-		{`DELETE FROM fragrance_keys WHERE fragrance_id = $1 AND key = (SELECT match_key FROM fragrances WHERE id = $1)`, []any{other}},
+		{`DELETE FROM fragrance_keys WHERE fragrance_id = $1 AND key = (SELECT fragrance_key_hash(match_key) FROM fragrances WHERE id = $1)`, []any{other}},
 	} {
 		_, err = pool.Exec(ctx, seed.sql, seed.args...)
 		require.NoError(t, err, seed.sql)
@@ -119,6 +123,7 @@ func TestVerifyPassesOnTheRealCatalogAndFailsOnSeededOrphans(t *testing.T) {
 	require.False(t, rep.OK)
 	got := byName(rep)
 	require.ElementsMatch(t, []string{"merge_identities", "orphans embeddings.fragrance_id", "duplicate_match_keys",
+		"source_identities_point_nowhere", "orphans fragrances.created_import_run_id",
 		"review_identities", "more_than_one_running_cycle", "fragrances_not_filed_under_their_key",
 		"embeddings_disagree_with_configuration"}, failing(rep))
 	require.Equal(t, []string{"merge 1: retail/r-404 is recorded nowhere"}, mustPrefix(t, got["merge_identities"].Examples, "merge "))
@@ -131,6 +136,10 @@ func TestVerifyPassesOnTheRealCatalogAndFailsOnSeededOrphans(t *testing.T) {
 	require.Contains(t, got["embeddings_disagree_with_configuration"].Examples[0], "old-model")
 	require.Equal(t, int64(1), got["review_identities"].Violations)
 	require.Equal(t, int64(1), got["fragrances_not_filed_under_their_key"].Violations)
+	require.Equal(t, int64(1), got["source_identities_point_nowhere"].Violations)
+	require.Contains(t, got["source_identities_point_nowhere"].Examples[0], "999999998")
+	require.Equal(t, int64(1), got["orphans fragrances.created_import_run_id"].Violations)
+	require.Contains(t, got["orphans fragrances.created_import_run_id"].Examples[0], "999999997")
 }
 
 func mustPrefix(t *testing.T, examples []string, prefix string) []string {
