@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,49 @@ func TestCatalogRowsFromTheRealFile(t *testing.T) {
 	require.Nil(t, f.Year)
 	require.Empty(t, f.Accords)
 	require.Empty(t, f.NotesUnsorted)
+}
+
+// An accord's weight is that of the first input accord that folds like it,
+// even when that one was dropped (a null word, or bad UTF-8 or too long,
+// which also quarantine the record) or had its spaces collapsed: the
+// shortcut that takes the kept accord's own weight must not skip it.
+func TestAccordWeightFromFirstAccordThatFoldsAlike(t *testing.T) {
+	t.Parallel()
+	v := &Validator{Quality: settings.Default().Monitoring.Quality}
+	long := "Amber" + strings.Repeat("-", v.Quality.MaxNameLength)
+	cases := []struct {
+		accords string
+		want    []string // name=weight of each kept accord
+	}{
+		{`[{"name":"Woody","weight":0.1},{"name":"woody","weight":0.2},{"name":"Fresh","weight":0.3}]`, []string{"woody=0.1", "fresh=0.3"}},
+		{`[{"name":"N/A","weight":0.5},{"name":"n a","weight":0.9}]`, []string{"n a=0.5"}},
+		{`[{"name":"Woody\u0000","weight":0.5},{"name":"woody","weight":0.9}]`, []string{"woody=0.5"}},
+		{`[{"name":"` + long + `","weight":0.5},{"name":"Amber","weight":0.9}]`, []string{"amber=0.5"}},
+		{`[{"name":"  Warm   Spicy ","weight":0.5},{"name":"warm spicy","weight":0.9},{"name":"Musky","weight":0.7}]`, []string{"warm spicy=0.5", "musky=0.7"}},
+		{`[{"name":"Citrus"},{"name":"citrus","weight":0.4},"Aquatic"]`, []string{"citrus=nil", "aquatic=nil"}},
+	}
+	for _, tc := range cases {
+		in, err := toAccords(tc.accords)
+		require.NoError(t, err)
+		got := []string{}
+		for _, a := range v.cleanAccords(&checker{}, &scratch{}, in) {
+			w := "nil"
+			if a.Weight != nil {
+				w = strconv.FormatFloat(*a.Weight, 'g', -1, 64)
+			}
+			got = append(got, a.Name+"="+w)
+		}
+		require.Equal(t, tc.want, got, tc.accords)
+	}
+	// Invalid UTF-8 comes only from a CSV cell, not through JSON.
+	w1, w2 := 0.5, 0.9
+	out := v.cleanAccords(&checker{}, &scratch{}, []Accord{{Name: "Woody\xff", Weight: &w1}, {Name: "woody", Weight: &w2}})
+	require.Equal(t, []Accord{{Name: "woody", Weight: &w1}}, out)
+	// Through Check: a dropped null word does not quarantine the record.
+	f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "X", "name": "Y",
+		"accords": `[{"name":"none","weight":0.5},{"name":"None!","weight":0.9}]`}})
+	require.NotNil(t, f, "%v", issues)
+	require.Len(t, f.Accords, 1)
+	require.Equal(t, "none!", f.Accords[0].Name)
+	require.Equal(t, 0.5, *f.Accords[0].Weight)
 }

@@ -21,12 +21,17 @@ import (
 // scratch is one Check's reusable memory. Checks take one from a pool, so a
 // Validator can be used from many goroutines at once.
 type scratch struct {
-	fold  []byte   // a folded string being built
-	fold2 []byte   // a second one (comparisons)
-	keys  []byte   // folded keys of a list, back to back
-	ends  []int    // end offsets of those keys in keys
-	strs  []string // items parsed out of JSON cells
-	accs  []Accord // accords parsed out of a JSON cell
+	fold  []byte // a folded string being built
+	fold2 []byte // a second one (comparisons)
+	keys  []byte // folded keys of a list, back to back
+	ends  []int  // end offsets of those keys in keys
+	// kept holds the input index of each item the last cleanList kept;
+	// verbatim reports that it kept or dropped every item as it came
+	// (none rejected, none respaced).
+	kept     []int
+	verbatim bool
+	strs     []string // items parsed out of JSON cells
+	accs     []Accord // accords parsed out of a JSON cell
 	// items is the current record's backing array for its cleaned lists
 	// (notes, perfumers), carved up so that one record's lists cost one
 	// allocation; it is never reused for another record.
@@ -95,6 +100,11 @@ func appendFold(dst []byte, s string) []byte {
 	if !isASCII(s) {
 		return append(dst, foldSlow(s)...)
 	}
+	return appendFoldASCII(dst, s)
+}
+
+// appendFoldASCII is appendFold for an ASCII s.
+func appendFoldASCII(dst []byte, s string) []byte {
 	start := len(dst)
 	space := true
 	for i := 0; i < len(s); i++ {
@@ -170,6 +180,28 @@ func hasSuffixFoldASCII(s, suffix string) bool {
 			c += 'a' - 'A'
 		}
 		if c != suffix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainASCIIItem reports whether s is a list item listItem keeps as it is,
+// apart from the null-word and length rules: non-empty printable ASCII
+// with single spaces between words (so normalizeSpaces leaves it alone,
+// it is valid UTF-8 without a NUL, and it has len(s) characters).
+func plainASCIIItem(s string) bool {
+	if len(s) == 0 || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c-0x21 < 0x7f-0x21 {
+			continue
+		}
+		// A space after a space, a control byte (whitespace and NUL among
+		// them), DEL or a non-ASCII byte: the general path decides.
+		if c != ' ' || s[i-1] == ' ' {
 			return false
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/require"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
@@ -337,4 +338,112 @@ func oldIsNullWord(s string) bool {
 		return true
 	}
 	return false
+}
+
+// oldCleanList is list cleaning as it was defined before the speed work:
+// each item's spaces collapsed and checked, kept unless it folds like an
+// earlier kept one (or to nothing), then capped.
+func oldCleanList(v *Validator, c *checker, field string, items []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range items {
+		it = strings.Join(strings.Fields(it), " ")
+		if it == "" || oldIsNullWord(it) {
+			continue
+		}
+		if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
+			c.add("utf8", field, it, "an item is not valid UTF-8 or holds a NUL byte")
+			continue
+		}
+		if utf8.RuneCountInString(it) > v.Quality.MaxNameLength {
+			c.add("length", field, it, "an item is longer than %d characters", v.Quality.MaxNameLength)
+			continue
+		}
+		k := oldFold(it)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, it)
+	}
+	return v.capList(c, field, out)
+}
+
+// oldCleanAccords gives each kept accord the weight of the first input
+// accord that folds like it.
+func oldCleanAccords(v *Validator, c *checker, in []Accord) []Accord {
+	names := make([]string, len(in))
+	for i, a := range in {
+		names[i] = a.Name
+	}
+	out := []Accord{}
+	for _, n := range oldCleanList(v, c, "accords", names) {
+		var w *float64
+		for _, a := range in {
+			if oldFold(a.Name) == oldFold(n) {
+				w = a.Weight
+				break
+			}
+		}
+		out = append(out, Accord{Name: strings.ToLower(n), Weight: w})
+	}
+	return out
+}
+
+// TestListCleaningMatchesOracle compares list and accord cleaning with
+// their definitions on lists drawn from the oracle inputs, with case and
+// space variants of earlier items and null words mixed in, short and long.
+func TestListCleaningMatchesOracle(t *testing.T) {
+	t.Parallel()
+	in := oracleInputs(t)
+	extra := []string{"", " ", "null", "N/A", "n a", "-", "none", "None!", "x" + strings.Repeat("-", 200), strings.Repeat("y", 201)}
+	v := &Validator{Quality: goldenValidator().Quality}
+	rng := rand.New(rand.NewPCG(3, 4))
+	sc := &scratch{}
+	for round := 0; round < 20000; round++ {
+		n := rng.IntN(12)
+		if round%50 == 0 {
+			n = 30 + rng.IntN(10)
+		}
+		items := make([]string, 0, n)
+		for len(items) < n {
+			switch r := rng.IntN(10); {
+			case r < 5:
+				items = append(items, in[rng.IntN(len(in))])
+			case r < 7 && len(items) > 0:
+				prev := items[rng.IntN(len(items))]
+				switch rng.IntN(3) {
+				case 0:
+					prev = strings.ToUpper(prev)
+				case 1:
+					prev = " " + prev + "  "
+				default:
+					prev = strings.ReplaceAll(prev, " ", "-")
+				}
+				items = append(items, prev)
+			default:
+				items = append(items, extra[rng.IntN(len(extra))])
+			}
+		}
+		var c1, c2 checker
+		got := v.cleanList(&c1, sc, "notes", items)
+		want := oldCleanList(v, &c2, "notes", items)
+		require.Equal(t, want, got, "cleanList(%q)", items)
+		require.Equal(t, c2.issues, c1.issues, "cleanList(%q) issues", items)
+
+		accords := make([]Accord, len(items))
+		for i, it := range items {
+			w := float64(i)
+			accords[i] = Accord{Name: it, Weight: &w}
+		}
+		c1, c2 = checker{}, checker{}
+		gotA := v.cleanAccords(&c1, sc, accords)
+		wantA := oldCleanAccords(v, &c2, accords)
+		require.Equal(t, len(wantA), len(gotA), "cleanAccords(%q)", items)
+		for i := range wantA {
+			require.Equal(t, wantA[i].Name, gotA[i].Name, "cleanAccords(%q)", items)
+			require.Same(t, wantA[i].Weight, gotA[i].Weight, "cleanAccords(%q): weight of %q", items, wantA[i].Name)
+		}
+		require.Equal(t, c2.issues, c1.issues, "cleanAccords(%q) issues", items)
+	}
 }

@@ -377,16 +377,28 @@ func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []str
 	if len(items) > 32 {
 		return v.cleanLongList(c, field, items)
 	}
-	// Folded keys of the items kept so far, back to back in sc.keys.
-	keys, ends := sc.keys[:0], sc.ends[:0]
+	// Folded keys of the items kept so far, back to back in sc.keys; the
+	// input index of each kept item in sc.kept.
+	keys, ends, keptAt := sc.keys[:0], sc.ends[:0], sc.kept[:0]
+	// verbatim stays true while every item is kept as it came (not
+	// rejected, spaces not changed): cleanAccords relies on it.
+	verbatim := true
 	var out []string
-	for idx, it := range items {
-		it, ok := v.listItem(c, field, it)
-		if !ok {
-			continue
-		}
+	for idx, raw := range items {
 		start := len(keys)
-		keys = appendFold(keys, it)
+		it := raw
+		if plainASCIIItem(raw) && len(raw) <= v.Quality.MaxNameLength && !isNullWord(raw) {
+			// What listItem would return unchanged, without its passes.
+			keys = appendFoldASCII(keys, it)
+		} else {
+			var ok bool
+			if it, ok = v.listItem(c, field, raw); !ok {
+				verbatim = false
+				continue
+			}
+			verbatim = verbatim && it == raw
+			keys = appendFold(keys, it)
+		}
 		k := keys[start:]
 		dup := len(k) == 0
 		for j, prev := 0, 0; !dup && j < len(ends); prev, j = ends[j], j+1 {
@@ -397,12 +409,13 @@ func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []str
 			continue
 		}
 		ends = append(ends, len(keys))
+		keptAt = append(keptAt, idx)
 		if out == nil {
 			out = sc.newList(len(items) - idx)
 		}
 		out = append(out, it)
 	}
-	sc.keys, sc.ends = keys, ends
+	sc.keys, sc.ends, sc.kept, sc.verbatim = keys, ends, keptAt, verbatim
 	return v.capList(c, field, out)
 }
 
@@ -482,8 +495,18 @@ func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord 
 		}
 		return out
 	}
+	if sc.verbatim {
+		// Every input accord was kept as it came or dropped as a fold
+		// duplicate of an earlier one, so the first input accord that
+		// folds like a kept one is that accord itself.
+		for i, n := range kept {
+			out = append(out, Accord{Name: strings.ToLower(n), Weight: in[sc.kept[i]].Weight})
+		}
+		return out
+	}
 	for _, n := range kept {
-		// The weight of the first accord that folds alike.
+		// The weight of the first accord that folds alike (a rejected or
+		// respaced earlier accord may fold like a kept one).
 		sc.fold2 = appendFold(sc.fold2[:0], n)
 		var w *float64
 		for _, a := range in {
