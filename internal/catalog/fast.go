@@ -274,6 +274,15 @@ func skipWS(s string, i int) int {
 	return i
 }
 
+// jsonStringByte marks the bytes jsonString passes over as they are:
+// printable ASCII other than '"' and '\\'.
+var jsonStringByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // jsonString reads the string starting at s[i] == '"'. Strings with escapes
 // or invalid UTF-8 are decoded by encoding/json (which replaces invalid
 // bytes); plain ones are substrings of s.
@@ -285,6 +294,10 @@ func jsonString(s string, i int) (string, int, bool) {
 	j := i + 1
 	for j < len(s) {
 		c := s[j]
+		if jsonStringByte[c] {
+			j++
+			continue
+		}
 		switch {
 		case c == '"':
 			if plain {
@@ -577,6 +590,15 @@ func jsonAccord(s string, i int) (Accord, int, bool) {
 
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// htmlSafeByte marks the bytes encoding/json writes as they are:
+// printable ASCII other than '"', '\\', '<', '>' and '&'.
+var htmlSafeByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as encoding/json writes it (HTML-safe), or
 // reports false for a string it would have to escape beyond the plain
 // cases.
@@ -585,11 +607,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if htmlSafeByte[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

@@ -190,9 +190,18 @@ func (sc *scratch) splitConcentration(name string) (string, string) {
 		}
 		return keys[ends[i-1]:ends[i]]
 	}
+	// The tail joins the last words' non-empty folds, so it ends with the
+	// last word's fold when that is not empty.
+	if len(words) < 2 {
+		return name, ""
+	}
+	last := folded(len(words) - 1)
 	for _, c := range namedConcentrations {
 		n := strings.Count(c.folded, " ") + 1
 		if len(words) <= n {
+			continue
+		}
+		if len(last) > 0 && (len(last) > len(c.folded) || string(last) != c.folded[len(c.folded)-len(last):]) {
 			continue
 		}
 		tail := sc.fold2[:0]
