@@ -36,7 +36,11 @@ type scratch struct {
 	// (notes, perfumers), carved up so that one record's lists cost one
 	// allocation; it is never reused for another record.
 	items []string
-	words []string // a name's words
+	// listHint, when not 0, is how many items the lists still to be
+	// cleaned for the current record have at most (newList's size).
+	listHint int
+	names    []string // the accord names a cleanList kept
+	words    []string // a name's words
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
 	brands    map[string]*resolvedBrand
@@ -828,7 +832,11 @@ type fragranceAlloc struct {
 // current record's backing array.
 func (sc *scratch) newList(n int) []string {
 	if cap(sc.items)-len(sc.items) < n {
-		sc.items = make([]string, 0, max(n, 16))
+		size := max(n, 16)
+		if sc.listHint > 0 {
+			size = max(n, sc.listHint)
+		}
+		sc.items = make([]string, 0, size)
 	}
 	start := len(sc.items)
 	sc.items = sc.items[:start+n]

@@ -158,7 +158,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	// One allocation for the record and its numbers.
 	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
 	f := &rec.Fragrance
-	sc.items = nil
+	sc.items, sc.listHint = nil, 0
 	if n, ok := raw.Fields[dataset.ExtraCellsKey].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
@@ -283,10 +283,13 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			c.add("type", "notes", fmt.Sprint(val), "%v", err)
 		} else {
 			// (appending to a nil list would only copy the other)
+			// The four lists come out of one allocation of their inputs' size.
+			sc.listHint = len(f.NotesTop) + len(top) + len(f.NotesMiddle) + len(mid) + len(f.NotesBase) + len(base) + len(flat)
 			f.NotesTop = v.cleanList(c, sc, "notes.top", concatList(f.NotesTop, top))
 			f.NotesMiddle = v.cleanList(c, sc, "notes.middle", concatList(f.NotesMiddle, mid))
 			f.NotesBase = v.cleanList(c, sc, "notes.base", concatList(f.NotesBase, base))
 			f.NotesUnsorted = v.cleanList(c, sc, "notes", flat)
+			sc.listHint = 0
 		}
 	}
 	if val, ok := raw.Fields["accords"]; ok && val != nil {
@@ -374,6 +377,12 @@ func MatchKey(brandKey, name, concentration, gender string) string {
 }
 
 func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []string) []string {
+	return v.cleanItems(c, sc, field, items, false)
+}
+
+// cleanItems is cleanList; with scratchOut the list it returns lives in sc
+// until the next call (for a caller that copies the items out).
+func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []string, scratchOut bool) []string {
 	if len(items) > 32 {
 		return v.cleanLongList(c, field, items)
 	}
@@ -411,11 +420,18 @@ func (v *Validator) cleanList(c *checker, sc *scratch, field string, items []str
 		ends = append(ends, len(keys))
 		keptAt = append(keptAt, idx)
 		if out == nil {
-			out = sc.newList(len(items) - idx)
+			if scratchOut {
+				out = sc.names[:0]
+			} else {
+				out = sc.newList(len(items) - idx)
+			}
 		}
 		out = append(out, it)
 	}
 	sc.keys, sc.ends, sc.kept, sc.verbatim = keys, ends, keptAt, verbatim
+	if scratchOut && out != nil {
+		sc.names = out[:0]
+	}
 	return v.capList(c, field, out)
 }
 
@@ -480,7 +496,8 @@ func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord 
 		sc.strs = append(sc.strs, a.Name)
 	}
 	names := sc.strs[start:len(sc.strs):len(sc.strs)]
-	kept := v.cleanList(c, sc, "accords", names)
+	// The kept names are copied into out: they need no list of their own.
+	kept := v.cleanItems(c, sc, "accords", names, true)
 	out := make([]Accord, 0, len(kept))
 	if len(in) > 32 {
 		byKey := map[string]Accord{}
