@@ -104,11 +104,6 @@ func appendFold(dst []byte, s string) []byte {
 	if !isASCII(s) {
 		return append(dst, foldSlow(s)...)
 	}
-	return appendFoldASCII(dst, s)
-}
-
-// appendFoldASCII is appendFold for an ASCII s.
-func appendFoldASCII(dst []byte, s string) []byte {
 	start := len(dst)
 	space := true
 	for i := 0; i < len(s); i++ {
@@ -190,26 +185,78 @@ func hasSuffixFoldASCII(s, suffix string) bool {
 	return true
 }
 
-// plainASCIIItem reports whether s is a list item listItem keeps as it is,
-// apart from the null-word and length rules: non-empty printable ASCII
-// with single spaces between words (so normalizeSpaces leaves it alone,
-// it is valid UTF-8 without a NUL, and it has len(s) characters).
-func plainASCIIItem(s string) bool {
-	if len(s) == 0 || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return false
+// Byte classes for appendFoldPlain.
+const (
+	byteOther = iota // a byte that ends plain ASCII: control, DEL, non-ASCII
+	byteKeep         // a lower-case letter or digit
+	byteUpper        // an upper-case letter
+	byteAnd          // '&' or '+'
+	byteSpace        // ' '
+	bytePunct        // other printable ASCII: a word separator
+)
+
+var foldClass = func() (t [256]uint8) {
+	for c := 0x21; c < 0x7f; c++ {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			t[c] = byteKeep
+		case c >= 'A' && c <= 'Z':
+			t[c] = byteUpper
+		case c == '&' || c == '+':
+			t[c] = byteAnd
+		default:
+			t[c] = bytePunct
+		}
 	}
+	t[' '] = byteSpace
+	return t
+}()
+
+// appendFoldPlain is appendFold for a plain list item, in the same pass
+// that checks it is one: non-empty printable ASCII with single spaces
+// between words, which listItem keeps as it is apart from the null-word
+// and length rules (normalizeSpaces leaves it alone, it is valid UTF-8
+// without a NUL, and it has len(s) characters). For any other s, ok is
+// false and dst unchanged.
+func appendFoldPlain(dst []byte, s string) ([]byte, bool) {
+	if len(s) == 0 || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return dst, false
+	}
+	start := len(dst)
+	space := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c-0x21 < 0x7f-0x21 {
-			continue
-		}
-		// A space after a space, a control byte (whitespace and NUL among
-		// them), DEL or a non-ASCII byte: the general path decides.
-		if c != ' ' || s[i-1] == ' ' {
-			return false
+		switch foldClass[c] {
+		case byteKeep:
+			dst = append(dst, c)
+			space = false
+		case byteUpper:
+			dst = append(dst, c+('a'-'A'))
+			space = false
+		case byteAnd:
+			if !space {
+				dst = append(dst, ' ')
+			}
+			dst = append(dst, "and "...)
+			space = true
+		case byteSpace:
+			if s[i-1] == ' ' {
+				return dst[:start], false
+			}
+			fallthrough
+		case bytePunct:
+			if !space {
+				dst = append(dst, ' ')
+				space = true
+			}
+		default:
+			return dst[:start], false
 		}
 	}
-	return true
+	if n := len(dst); n > start && dst[n-1] == ' ' {
+		dst = dst[:n-1]
+	}
+	return dst, true
 }
 
 // normalizeSpaces is strings.Join(strings.Fields(s), " ") without

@@ -307,6 +307,14 @@ func TestFastPathsMatchOracle(t *testing.T) {
 		if got, want := normalizeSpaces(s), strings.Join(strings.Fields(s), " "); got != want {
 			t.Fatalf("normalizeSpaces(%q) = %q, was %q", s, got, want)
 		}
+		if got, ok := appendFoldPlain(nil, s); ok {
+			plain := strings.Join(strings.Fields(s), " ") == s && utf8.ValidString(s) && !strings.ContainsRune(s, 0) && utf8.RuneCountInString(s) == len(s)
+			if string(got) != oldFold(s) || !plain {
+				t.Fatalf("appendFoldPlain(%q) = %q (plain %v), Fold was %q", s, got, plain, oldFold(s))
+			}
+		} else if len(got) != 0 {
+			t.Fatalf("appendFoldPlain(%q) declined but wrote %q", s, got)
+		}
 		other := in[(i*7919)%len(in)]
 		if got, want := MatchKey(other, s, other, s), oldMatchKey(other, s, other, s); got != want {
 			t.Fatalf("MatchKey = %q, was %q", got, want)

@@ -396,10 +396,12 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 	for idx, raw := range items {
 		start := len(keys)
 		it := raw
-		if plainASCIIItem(raw) && len(raw) <= v.Quality.MaxNameLength && !isNullWord(raw) {
+		var plain bool
+		if len(raw) <= v.Quality.MaxNameLength && !isNullWord(raw) {
 			// What listItem would return unchanged, without its passes.
-			keys = appendFoldASCII(keys, it)
-		} else {
+			keys, plain = appendFoldPlain(keys, raw)
+		}
+		if !plain {
 			var ok bool
 			if it, ok = v.listItem(c, field, raw); !ok {
 				verbatim = false
