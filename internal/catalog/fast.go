@@ -44,6 +44,7 @@ type scratch struct {
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
 	brands    map[string]*resolvedBrand
+	lastBrand *resolvedBrand // the last one resolveBrand returned
 	brandsOf  *BrandResolver
 	brandsGen uint64
 }
@@ -56,6 +57,7 @@ const maxCachedBrands = 4096
 
 // resolvedBrand is what normalize needs of a record's brand spelling.
 type resolvedBrand struct {
+	spelling  string // the record's spelling it resolves
 	name, key string
 	aliases   []string
 	// strip lists the folded words of each spelling StripBrand tries:
@@ -66,16 +68,22 @@ type resolvedBrand struct {
 func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBrand {
 	if br != nil && (s.brandsOf != br || s.brandsGen != br.generation()) {
 		clear(s.brands)
-		s.brandsOf, s.brandsGen = br, br.generation()
+		s.brandsOf, s.brandsGen, s.lastBrand = br, br.generation(), nil
 	}
 	if br == nil && s.brandsOf != nil {
 		clear(s.brands)
-		s.brandsOf = nil
+		s.brandsOf, s.lastBrand = nil, nil
 	}
-	if rb, ok := s.brands[spelling]; ok {
+	// Catalogs list a brand's products together: the last spelling is the
+	// likeliest, and comparing it is cheaper than the map.
+	if rb := s.lastBrand; rb != nil && rb.spelling == spelling {
 		return rb
 	}
-	rb := &resolvedBrand{name: spelling, key: Fold(spelling)}
+	if rb, ok := s.brands[spelling]; ok {
+		s.lastBrand = rb
+		return rb
+	}
+	rb := &resolvedBrand{spelling: spelling, name: spelling, key: Fold(spelling)}
 	if br != nil {
 		rb.name, rb.key, rb.aliases = br.Resolve(spelling)
 	}
@@ -86,6 +94,7 @@ func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBran
 		clear(s.brands)
 	}
 	s.brands[spelling] = rb
+	s.lastBrand = rb
 	return rb
 }
 
