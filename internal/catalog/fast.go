@@ -108,6 +108,16 @@ func isASCII(s string) bool {
 	return true
 }
 
+// asciiWithoutNUL reports whether s is ASCII without a NUL byte.
+func asciiWithoutNUL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // appendFold appends Fold(s) to dst; for ASCII text without allocating.
 func appendFold(dst []byte, s string) []byte {
 	if !isASCII(s) {

@@ -178,6 +178,22 @@ func SplitConcentration(name string) (string, string) {
 func (sc *scratch) splitConcentration(name string) (string, string) {
 	words := appendFields(sc.words[:0], name)
 	sc.words = words
+	if len(words) < 2 {
+		return name, ""
+	}
+	// The tail compared below joins the last words' non-empty folds, so it
+	// ends with the last word's fold when that is not empty: most names'
+	// last word ends no concentration, and their other words need no fold.
+	sc.fold = appendFold(sc.fold[:0], words[len(words)-1])
+	if last := sc.fold; len(last) > 0 {
+		possible := false
+		for _, c := range namedConcentrations {
+			possible = possible || endsWith(c.folded, last)
+		}
+		if !possible {
+			return name, ""
+		}
+	}
 	keys, ends := sc.keys[:0], sc.ends[:0]
 	for _, w := range words {
 		keys = appendFold(keys, w)
@@ -190,18 +206,10 @@ func (sc *scratch) splitConcentration(name string) (string, string) {
 		}
 		return keys[ends[i-1]:ends[i]]
 	}
-	// The tail joins the last words' non-empty folds, so it ends with the
-	// last word's fold when that is not empty.
-	if len(words) < 2 {
-		return name, ""
-	}
 	last := folded(len(words) - 1)
 	for _, c := range namedConcentrations {
 		n := strings.Count(c.folded, " ") + 1
-		if len(words) <= n {
-			continue
-		}
-		if len(last) > 0 && (len(last) > len(c.folded) || string(last) != c.folded[len(c.folded)-len(last):]) {
+		if len(words) <= n || len(last) > 0 && !endsWith(c.folded, last) {
 			continue
 		}
 		tail := sc.fold2[:0]
@@ -228,6 +236,11 @@ func (sc *scratch) splitConcentration(name string) (string, string) {
 		return rest, c.canon
 	}
 	return name, ""
+}
+
+// endsWith reports whether s ends with suffix.
+func endsWith(s string, suffix []byte) bool {
+	return len(suffix) <= len(s) && string(suffix) == s[len(s)-len(suffix):]
 }
 
 // Canonical genders.

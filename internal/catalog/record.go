@@ -176,6 +176,11 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		if isNullWord(s) {
 			return ""
 		}
+		if asciiWithoutNUL(s) && (max <= 0 || len(s) <= max) {
+			// Valid UTF-8 without a NUL, of len(s) characters: what the
+			// checks below would pass.
+			return s
+		}
 		if !utf8.ValidString(s) {
 			c.add("utf8", field, s, "the value is not valid UTF-8")
 			return ""
