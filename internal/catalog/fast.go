@@ -204,23 +204,19 @@ func hasSuffixFoldASCII(s, suffix string) bool {
 	return true
 }
 
-// Byte classes for appendFoldPlain.
+// Byte classes for appendFoldPlain, for the bytes foldLower does not map.
 const (
 	byteOther = iota // a byte that ends plain ASCII: control, DEL, non-ASCII
-	byteKeep         // a lower-case letter or digit
-	byteUpper        // an upper-case letter
 	byteAnd          // '&' or '+'
 	byteSpace        // ' '
-	bytePunct        // other printable ASCII: a word separator
+	bytePunct        // other printable ASCII but letters and digits: a word separator
 )
 
 var foldClass = func() (t [256]uint8) {
 	for c := 0x21; c < 0x7f; c++ {
 		switch {
-		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
-			t[c] = byteKeep
-		case c >= 'A' && c <= 'Z':
-			t[c] = byteUpper
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			// foldLower's
 		case c == '&' || c == '+':
 			t[c] = byteAnd
 		default:
@@ -228,6 +224,20 @@ var foldClass = func() (t [256]uint8) {
 		}
 	}
 	t[' '] = byteSpace
+	return t
+}()
+
+// foldLower maps an ASCII letter or digit to its fold (the lower case)
+// and every other byte to 0.
+var foldLower = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			t[c] = byte(c)
+		case c >= 'A' && c <= 'Z':
+			t[c] = byte(c) + ('a' - 'A')
+		}
+	}
 	return t
 }()
 
@@ -245,13 +255,12 @@ func appendFoldPlain(dst []byte, s string) ([]byte, bool) {
 	space := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if l := foldLower[c]; l != 0 {
+			dst = append(dst, l)
+			space = false
+			continue
+		}
 		switch foldClass[c] {
-		case byteKeep:
-			dst = append(dst, c)
-			space = false
-		case byteUpper:
-			dst = append(dst, c+('a'-'A'))
-			space = false
 		case byteAnd:
 			if !space {
 				dst = append(dst, ' ')
