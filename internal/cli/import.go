@@ -32,6 +32,7 @@ type importFlags struct {
 	asJSON     bool
 	embedWait  string
 	cpuProfile string
+	memProfile string
 }
 
 // parseTimeout reads "10s", "2m" or a bare number of seconds ("10", as the
@@ -113,6 +114,8 @@ database fails mid-import; rerun to complete it.`,
 	// For docs/BENCHMARKS.md's profiles; hidden from --help.
 	f.StringVar(&fl.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the import to this file")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&fl.memProfile, "memprofile", "", "write a Go heap profile, taken after the last batch, to this file")
+	_ = f.MarkHidden("memprofile")
 	return cmd
 }
 
@@ -198,6 +201,14 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	}
 	if fl.cpuProfile != "" {
 		opts.Phases = &importer.Phases{}
+	}
+	if fl.memProfile != "" {
+		out, err := os.Create(fl.memProfile)
+		if err != nil {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("--memprofile: %w", err)}
+		}
+		defer out.Close()
+		opts.HeapProfile = out
 	}
 	bar := newProgress(c.Stderr, showProgress, "importing "+fl.fragrances, total)
 	opts.Progress = func(p importer.Progress) { bar.update(p.Records, p.BytesRead) }

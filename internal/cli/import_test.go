@@ -99,3 +99,24 @@ func TestImportBadInputExitCodes(t *testing.T) {
 		require.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
 	}
 }
+
+// TestImportWritesAHeapProfile: the hidden --memprofile writes a Go heap
+// profile (gzipped protobuf) once the import has run.
+func TestImportWritesAHeapProfile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	data := filepath.Join(dir, "cat.csv")
+	require.NoError(t, os.WriteFile(data, []byte("name,brand,source_id\nSauvage,Dior,1\nNo 5,Chanel,2\n"), 0o644))
+	prof := filepath.Join(dir, "heap.pb.gz")
+	r := run(t, env, "import", "--fragrances", data, "--source", "cat", "--memprofile", prof, "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	f, err := os.Open(prof)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err, "a heap profile is gzipped")
+	n, err := zr.Read(make([]byte, 64))
+	require.NoError(t, err)
+	require.Positive(t, n)
+}

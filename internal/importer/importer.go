@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -75,6 +77,10 @@ type Options struct {
 	// and changed fragrances; what does not finish stays pending for the
 	// maintenance backfill. Zero skips embedding.
 	EmbeddingTimeout time.Duration
+	// HeapProfile, when set, receives a Go heap profile taken after the
+	// last batch, while the run's state (seen identities, caches) is
+	// still live: what an import holds grows with (docs/BENCHMARKS.md).
+	HeapProfile io.Writer
 }
 
 // Progress is reported after each committed batch.
@@ -300,6 +306,13 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	}
 	shutdown()
 	releaseAhead()
+	if opts.HeapProfile != nil {
+		runtime.GC()
+		if err := pprof.Lookup("heap").WriteTo(opts.HeapProfile, 0); err != nil && runErr == nil {
+			runErr = fmt.Errorf("writing the heap profile: %w", err)
+		}
+		runtime.KeepAlive(b)
+	}
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
 	sum.DurationSeconds = elapsed.Seconds()
