@@ -64,6 +64,10 @@ func hashBlockKeysUp(ctx context.Context, tx *sql.Tx) error {
 			AS $$ SELECT ('x' || left(encode(sha256(convert_to(key, 'UTF8')), 'hex'), 16))::bit(64)::bigint $$`,
 		`COMMENT ON FUNCTION fragrance_key_hash(text) IS 'fragrance_keys.key of a candidate key text: the first 8 bytes of its SHA-256, big-endian (postgres.BlockKeyHash)'`,
 		`ALTER TABLE fragrance_keys ALTER COLUMN key TYPE bigint USING fragrance_key_hash(key)`,
+		// Changing a column's type removes its statistics: without them the
+		// first import after this migration would plan its key lookups
+		// blind until the maintain step analyzes.
+		`ANALYZE fragrance_keys`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("hashing candidate keys: %w", err)
