@@ -19,8 +19,9 @@
 # runs on a copy of it (CREATE DATABASE ... TEMPLATE). BENCH_HOME=dir keeps
 # the embedded cluster there (stopped) and reuses its catalog next time,
 # for profiling the cycle again without rebuilding; the copy is migrated to
-# the running binary's schema first, so a catalog built by an older binary
-# serves to compare two binaries on the same rows.
+# the running binary's schema first (with a maintenance pass when a
+# migration ran), so a catalog built by an older binary serves to compare
+# two binaries on the same rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_CATALOG:-1000000}
