@@ -313,6 +313,11 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 		}
 		runtime.KeepAlive(b)
 	}
+	// The run's state (seen identities, caches, the last batches) is
+	// garbage from here: the embedding below must not keep it alive
+	// through the deferred release, which holds b (its connection is
+	// released above).
+	*b = batcher{}
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
 	sum.DurationSeconds = elapsed.Seconds()

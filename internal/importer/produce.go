@@ -56,6 +56,18 @@ func produce(r Records, v *catalog.Validator, size int, out chan<- readBatch, st
 			for ch := range work {
 				for _, it := range ch.items {
 					it.f, it.issues = v.Check(it.raw)
+					if it.f != nil {
+						// What a valid record needs of its raw fields
+						// is taken now; the item lets go of them (the
+						// reader's Raw is left as it was), so that the
+						// batches in flight do not hold every decoded
+						// record twice. A rejected one keeps them for
+						// its quarantine row.
+						statedYear(it)
+						kept := *it.raw
+						kept.Fields = nil
+						it.raw = &kept
+					}
 				}
 				close(ch.done)
 			}
