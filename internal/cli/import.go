@@ -17,6 +17,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/memlimit"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
@@ -121,6 +122,10 @@ database fails mid-import; rerun to complete it.`,
 
 func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	ctx := cmd.Context()
+	// The import's memory budget (GOMEMLIMIT, when set, wins): the
+	// collector works harder as the heap nears it rather than let a 1M
+	// import's heap double what is live.
+	defer memlimit.Default(memlimit.ImportBudgetMB)()
 	if fl.cpuProfile != "" {
 		out, err := os.Create(fl.cpuProfile)
 		if err != nil {

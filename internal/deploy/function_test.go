@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/scentmatch/pipeline/internal/memlimit"
 )
 
 func TestFunctionResolvesGlobalsAndItsOwnProperties(t *testing.T) {
@@ -48,4 +50,22 @@ func TestResolveSub(t *testing.T) {
 	require.Equal(t, "a-dev", s)
 	_, err = tpl.Resolve(map[string]any{"Ref": "Nope"}, vals)
 	require.ErrorContains(t, err, "Nope")
+}
+
+// TestEveryFunctionsMemoryLimitFitsItsMemorySize: each function's
+// GOMEMLIMIT is the one internal/memlimit derives from its own MemorySize
+// (as the template gives it, Globals or its own), so that raising a
+// function's memory without its limit, or the reverse, fails here.
+func TestEveryFunctionsMemoryLimitFitsItsMemorySize(t *testing.T) {
+	t.Parallel()
+	tpl := load(t)
+	vals := Values{Region: "eu-west-1", AccountID: "111122223333",
+		Parameters: map[string]string{"Stage": "prod", "DatabaseSecretArn": "arn:secret"},
+		Resources: map[string]string{"PipelineBucket": "b",
+			"CycleStateMachine": "arn:aws:states:eu-west-1:111122223333:stateMachine:scentmatch-prod-cycle"}}
+	for _, id := range tpl.Functions() {
+		f, err := tpl.Function(id, vals)
+		require.NoError(t, err, id)
+		require.Equal(t, memlimit.Env(f.MemoryMB), f.Environment["GOMEMLIMIT"], "%s: MemorySize %d", id, f.MemoryMB)
+	}
 }
