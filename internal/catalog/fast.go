@@ -372,11 +372,17 @@ func jsonString(s string, i int) (string, int, bool) {
 	plain := true
 	j := i + 1
 	for j < len(s) {
-		c := s[j]
-		if jsonStringByte[c] {
-			j++
-			continue
+		// Eight bytes at a time while all are jsonStringByte.
+		for j+8 <= len(s) && !jsonSpecial8(load64(s, j)) {
+			j += 8
 		}
+		for j < len(s) && jsonStringByte[s[j]] {
+			j++
+		}
+		if j >= len(s) {
+			break
+		}
+		c := s[j]
 		switch {
 		case c == '"':
 			if plain {
@@ -685,11 +691,17 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if htmlSafeByte[c] {
-			i++
-			continue
+		// Eight bytes at a time while none needs more than copying.
+		for i+8 <= len(s) && !jsonUnsafe8(load64(s, i)) {
+			i += 8
 		}
+		for i < len(s) && htmlSafeByte[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
 		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch c {
@@ -732,6 +744,35 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// load64 reads s[i:i+8] as a little-endian word.
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// hasZeroByte is not 0 when one of x's bytes is 0.
+func hasZeroByte(x uint64) uint64 { return (x - lsb8) &^ x & msb8 }
+
+// jsonSpecial8 reports whether one of the eight bytes in x is not
+// jsonStringByte: not ASCII, a control character, '"' or '\\'.
+func jsonSpecial8(x uint64) bool {
+	return (x&msb8 | (x-0x20*lsb8)&^x&msb8 | hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8))) != 0
+}
+
+// jsonUnsafe8 reports whether one of the eight bytes in x is not
+// htmlSafeByte: not ASCII, a control character, '"', '\\', '<', '>' or '&'.
+func jsonUnsafe8(x uint64) bool {
+	return (x&msb8 | (x-0x20*lsb8)&^x&msb8 |
+		hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8)) |
+		hasZeroByte(x^('<'*lsb8)) | hasZeroByte(x^('>'*lsb8)) | hasZeroByte(x^('&'*lsb8))) != 0
 }
 
 func appendJSONStrings(dst []byte, l []string) []byte {

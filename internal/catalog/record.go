@@ -159,12 +159,20 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
 	f := &rec.Fragrance
 	sc.items, sc.listHint = nil, 0
-	if n, ok := raw.Fields[dataset.ExtraCellsKey].(int); ok {
+	// One pass over the record's fields instead of a lookup of each field
+	// Check reads (most are absent from a given file).
+	var vals [numRawFields]any
+	for k, val := range raw.Fields {
+		if i := rawFieldIndex(k); i >= 0 {
+			vals[i] = val
+		}
+	}
+	if n, ok := vals[rawExtraCells].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
-	str := func(field string, max int) string {
-		val, ok := raw.Fields[field]
-		if !ok || val == nil {
+	str := func(i int, field string, max int) string {
+		val := vals[i]
+		if val == nil {
 			return ""
 		}
 		s, ok := scalarString(val)
@@ -196,15 +204,15 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		return s
 	}
 	q := v.Quality
-	f.Brand = str("brand", q.MaxNameLength)
-	f.Name = str("name", q.MaxNameLength)
-	f.Source = str("source", 100)
+	f.Brand = str(rawBrand, "brand", q.MaxNameLength)
+	f.Name = str(rawName, "name", q.MaxNameLength)
+	f.Source = str(rawSource, "source", 100)
 	if f.Source == "" {
 		f.Source = v.Source
 	}
-	f.SourceID = str("source_id", 500)
-	f.Description = str("description", q.MaxTextLength)
-	f.URL = str("url", 2000)
+	f.SourceID = str(rawSourceID, "source_id", 500)
+	f.Description = str(rawDescription, "description", q.MaxTextLength)
+	f.URL = str(rawURL, "url", 2000)
 	if f.URL != "" {
 		if u, err := url.Parse(f.URL); err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
 			c.add("url", "url", f.URL, "not an http(s) URL or path; dropped")
@@ -218,7 +226,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		c.add("required", "name", "", "name is required")
 	}
 
-	if s := str("year", 20); s != "" {
+	if s := str(rawYear, "year", 20); s != "" {
 		y, err := parseInt(s)
 		maxYear := v.now().Year() + q.MaxYearAhead
 		switch {
@@ -231,7 +239,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			f.Year = &rec.year
 		}
 	}
-	if s := str("rating", 20); s != "" {
+	if s := str(rawRating, "rating", 20); s != "" {
 		r, err := parseDecimal(s)
 		switch {
 		case err != nil:
@@ -244,7 +252,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			f.Rating = &rec.rating
 		}
 	}
-	if s := str("votes", 30); s != "" {
+	if s := str(rawVotes, "votes", 30); s != "" {
 		digits := s
 		if strings.ContainsAny(s, ", _") {
 			digits = votesSeparators.Replace(s)
@@ -261,9 +269,9 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		}
 	}
 
-	list := func(field string) []string {
-		val, ok := raw.Fields[field]
-		if !ok || val == nil {
+	list := func(i int, field string) []string {
+		val := vals[i]
+		if val == nil {
 			return nil
 		}
 		items, ok := sc.fastListValue(val)
@@ -276,9 +284,9 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		}
 		return v.cleanList(c, sc, field, items)
 	}
-	f.Perfumers = list("perfumers")
-	f.NotesTop, f.NotesMiddle, f.NotesBase = list("notes_top"), list("notes_middle"), list("notes_base")
-	if val, ok := raw.Fields["notes"]; ok && val != nil {
+	f.Perfumers = list(rawPerfumers, "perfumers")
+	f.NotesTop, f.NotesMiddle, f.NotesBase = list(rawNotesTop, "notes_top"), list(rawNotesMiddle, "notes_middle"), list(rawNotesBase, "notes_base")
+	if val := vals[rawNotes]; val != nil {
 		top, mid, base, flat, ok := sc.fastNotesValue(val)
 		var err error
 		if !ok {
@@ -297,7 +305,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			sc.listHint = 0
 		}
 	}
-	if val, ok := raw.Fields["accords"]; ok && val != nil {
+	if val := vals[rawAccords]; val != nil {
 		accords, ok := sc.fastAccordsValue(val)
 		var err error
 		if !ok {
@@ -309,14 +317,14 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		f.Accords = v.cleanAccords(c, sc, accords)
 	}
 
-	if s := str("concentration", 100); s != "" {
+	if s := str(rawConcentration, "concentration", 100); s != "" {
 		if canon, ok := sc.normalizeConcentration(s); ok {
 			f.Concentration = canon
 		} else {
 			c.add("concentration-unknown", "concentration", s, "not a known concentration (EDT, EDP, Parfum, Extrait, EDC, Cologne, Eau Fraiche); left empty")
 		}
 	}
-	if s := str("gender", 50); s != "" {
+	if s := str(rawGender, "gender", 50); s != "" {
 		if canon, ok := sc.normalizeGender(s); ok {
 			f.Gender = canon
 		} else {
@@ -329,6 +337,72 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	}
 	v.normalize(sc, f)
 	return f, c.issues
+}
+
+// The raw fields Check reads, as indexes into its values.
+const (
+	rawBrand = iota
+	rawName
+	rawSource
+	rawSourceID
+	rawConcentration
+	rawGender
+	rawYear
+	rawNotes
+	rawNotesTop
+	rawNotesMiddle
+	rawNotesBase
+	rawAccords
+	rawPerfumers
+	rawRating
+	rawVotes
+	rawURL
+	rawDescription
+	rawExtraCells
+	numRawFields
+)
+
+// rawFieldIndex is the index of a raw field Check reads, or -1.
+func rawFieldIndex(name string) int {
+	switch name {
+	case "brand":
+		return rawBrand
+	case "name":
+		return rawName
+	case "source":
+		return rawSource
+	case "source_id":
+		return rawSourceID
+	case "concentration":
+		return rawConcentration
+	case "gender":
+		return rawGender
+	case "year":
+		return rawYear
+	case "notes":
+		return rawNotes
+	case "notes_top":
+		return rawNotesTop
+	case "notes_middle":
+		return rawNotesMiddle
+	case "notes_base":
+		return rawNotesBase
+	case "accords":
+		return rawAccords
+	case "perfumers":
+		return rawPerfumers
+	case "rating":
+		return rawRating
+	case "votes":
+		return rawVotes
+	case "url":
+		return rawURL
+	case "description":
+		return rawDescription
+	case dataset.ExtraCellsKey:
+		return rawExtraCells
+	}
+	return -1
 }
 
 func (v *Validator) now() time.Time {
