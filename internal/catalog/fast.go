@@ -457,7 +457,40 @@ func (sc *scratch) fastList(s string) ([]string, bool) {
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
 	}
-	sc.strs = out
+	setSlice(&sc.strs, out)
+	return out[start:len(out):len(out)], true
+}
+
+// setSlice stores s, grown from *dst[:k] by appending, in *dst. When it
+// did not grow (the same array, the same capacity) only the length is
+// written: storing the array's pointer again would cost a write barrier
+// while the collector marks.
+func setSlice[T any](dst *[]T, s []T) {
+	if cap(s) == cap(*dst) {
+		*dst = (*dst)[:len(s)]
+	} else {
+		*dst = s
+	}
+}
+
+// fastAccordNames is toAccords for a CSV cell holding a JSON array of
+// strings (and nulls): their names, every weight nil.
+func (sc *scratch) fastAccordNames(val any) ([]string, bool) {
+	s, ok := val.(string)
+	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+		return nil, false
+	}
+	// As fastAccords: the cell untrimmed, JSON spaces around the array.
+	i := skipWS(s, 0)
+	if i >= len(s) || s[i] != '[' {
+		return nil, false
+	}
+	start := len(sc.strs)
+	out, i, ok := jsonStringArray(sc.strs, s, i)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	setSlice(&sc.strs, out)
 	return out[start:len(out):len(out)], true
 }
 
@@ -570,8 +603,13 @@ func (sc *scratch) fastAccords(s string) ([]Accord, bool) {
 	if i >= len(s) || s[i] != '[' {
 		return nil, false
 	}
+	out, ok := sc.fastAccordsList(s, i)
+	setSlice(&sc.accs, out[:0])
+	return out, ok
+}
+
+func (sc *scratch) fastAccordsList(s string, i int) ([]Accord, bool) {
 	out := sc.accs[:0]
-	defer func() { sc.accs = out[:0] }()
 	i = skipWS(s, i+1)
 	if i < len(s) && s[i] == ']' {
 		return out, skipWS(s, i+1) == len(s)
@@ -672,8 +710,6 @@ func jsonAccord(s string, i int) (Accord, int, bool) {
 
 // The content hash: the JSON encoding/json gives the content struct,
 // written by hand.
-
-var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // htmlSafeByte marks the bytes encoding/json writes as they are:
 // printable ASCII other than '"', '\\', '<', '>' and '&'.
@@ -883,10 +919,9 @@ func appendContent(b []byte, f *Fragrance) ([]byte, bool) {
 }
 
 func contentHashFast(f *Fragrance) (string, bool) {
-	bp := hashBufs.Get().(*[]byte)
-	defer hashBufs.Put(bp)
-	b, ok := appendContent((*bp)[:0], f)
-	*bp = b
+	// On the stack: most records' content is 300-600 bytes.
+	var buf [1024]byte
+	b, ok := appendContent(buf[:0], f)
 	if !ok {
 		return "", false
 	}

@@ -158,7 +158,10 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	// One allocation for the record and its numbers.
 	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
 	f := &rec.Fragrance
-	sc.items, sc.listHint = nil, 0
+	if sc.items != nil {
+		sc.items = nil
+	}
+	sc.listHint = 0
 	// One pass over the record's fields instead of a lookup of each field
 	// Check reads (most are absent from a given file).
 	var vals [numRawFields]any
@@ -306,15 +309,11 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		}
 	}
 	if val := vals[rawAccords]; val != nil {
-		accords, ok := sc.fastAccordsValue(val)
-		var err error
-		if !ok {
-			accords, err = toAccords(val)
+		if names, ok := sc.fastAccordNames(val); ok {
+			f.Accords = v.cleanAccordNames(c, sc, names)
+		} else {
+			f.Accords = v.accordsOf(c, sc, val)
 		}
-		if err != nil {
-			c.add("type", "accords", fmt.Sprint(val), "%v", err)
-		}
-		f.Accords = v.cleanAccords(c, sc, accords)
 	}
 
 	if s := str(rawConcentration, "concentration", 100); s != "" {
@@ -465,6 +464,14 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 	if len(items) > 32 {
 		return v.cleanLongList(c, field, items)
 	}
+	if len(items) == 0 {
+		// What the loop below leaves for no items.
+		sc.keys = sc.keys[:0]
+		sc.ends = sc.ends[:0]
+		sc.kept = sc.kept[:0]
+		sc.verbatim = true
+		return nil
+	}
 	// Folded keys of the items kept so far, back to back in sc.keys; the
 	// input index of each kept item in sc.kept.
 	keys, ends, keptAt := sc.keys[:0], sc.ends[:0], sc.kept[:0]
@@ -509,9 +516,12 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 		}
 		out = append(out, it)
 	}
-	sc.keys, sc.ends, sc.kept, sc.verbatim = keys, ends, keptAt, verbatim
+	setSlice(&sc.keys, keys)
+	setSlice(&sc.ends, ends)
+	setSlice(&sc.kept, keptAt)
+	sc.verbatim = verbatim
 	if scratchOut && out != nil {
-		sc.names = out[:0]
+		setSlice(&sc.names, out[:0])
 	}
 	return v.capList(c, field, out)
 }
@@ -571,6 +581,30 @@ func concatList(a, b []string) []string {
 	return append(a, b...)
 }
 
+// accordsOf reads and cleans an accords value of any shape.
+func (v *Validator) accordsOf(c *checker, sc *scratch, val any) []Accord {
+	accords, ok := sc.fastAccordsValue(val)
+	var err error
+	if !ok {
+		accords, err = toAccords(val)
+	}
+	if err != nil {
+		c.add("type", "accords", fmt.Sprint(val), "%v", err)
+	}
+	return v.cleanAccords(c, sc, accords)
+}
+
+// cleanAccordNames is cleanAccords for accords without weights, given as
+// their names: whichever accord a kept name's weight comes from, it is nil.
+func (v *Validator) cleanAccordNames(c *checker, sc *scratch, names []string) []Accord {
+	kept := v.cleanItems(c, sc, "accords", names, true)
+	out := make([]Accord, len(kept))
+	for i, n := range kept {
+		out[i].Name = strings.ToLower(n)
+	}
+	return out
+}
+
 func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord {
 	start := len(sc.strs)
 	for _, a := range in {
@@ -605,10 +639,10 @@ func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord 
 	for _, n := range kept {
 		// The weight of the first accord that folds alike (a rejected or
 		// respaced earlier accord may fold like a kept one).
-		sc.fold2 = appendFold(sc.fold2[:0], n)
+		setSlice(&sc.fold2, appendFold(sc.fold2[:0], n))
 		var w *float64
 		for _, a := range in {
-			if sc.fold = appendFold(sc.fold[:0], a.Name); bytes.Equal(sc.fold, sc.fold2) {
+			if setSlice(&sc.fold, appendFold(sc.fold[:0], a.Name)); bytes.Equal(sc.fold, sc.fold2) {
 				w = a.Weight
 				break
 			}
