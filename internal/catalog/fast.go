@@ -30,6 +30,7 @@ type scratch struct {
 	// (none rejected, none respaced).
 	kept     []int
 	verbatim bool
+	prints   []uint32 // a print of each key in keys (length, first and last byte)
 	strs     []string // items parsed out of JSON cells
 	accs     []Accord // accords parsed out of a JSON cell
 	// items is the current record's backing array for its cleaned lists
@@ -120,14 +121,14 @@ func asciiWithoutNUL(s string) bool {
 
 // appendFold appends Fold(s) to dst; for ASCII text without allocating.
 func appendFold(dst []byte, s string) []byte {
-	if !isASCII(s) {
-		return append(dst, foldSlow(s)...)
-	}
 	start := len(dst)
 	space := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
+		case c >= utf8.RuneSelf:
+			// Not ASCII: what was folded so far is dropped.
+			return append(dst[:start], foldSlow(s)...)
 		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
 			dst = append(dst, c)
 			space = false
@@ -789,9 +790,9 @@ const (
 
 // load64 reads s[i:i+8] as a little-endian word.
 func load64(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // hasZeroByte is not 0 when one of x's bytes is 0.

@@ -362,6 +362,11 @@ func cleanName(name string) string {
 		}
 	}
 	for _, suffix := range [...]string{"(vintage)", "vintage"} {
+		// Both suffixes end in 'e' or ')', which only 'e', 'E' and ')'
+		// lower-case to: a name ending otherwise has neither.
+		if n := len(name); n == 0 || name[n-1] != 'e' && name[n-1] != 'E' && name[n-1] != ')' {
+			continue
+		}
 		var has bool
 		if isASCII(name) {
 			has = len(name) > len(suffix) && name[len(name)-len(suffix)-1] == ' ' && hasSuffixFoldASCII(name, suffix)

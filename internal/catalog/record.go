@@ -474,7 +474,7 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 	}
 	// Folded keys of the items kept so far, back to back in sc.keys; the
 	// input index of each kept item in sc.kept.
-	keys, ends, keptAt := sc.keys[:0], sc.ends[:0], sc.kept[:0]
+	keys, ends, keptAt, prints := sc.keys[:0], sc.ends[:0], sc.kept[:0], sc.prints[:0]
 	// verbatim stays true while every item is kept as it came (not
 	// rejected, spaces not changed): cleanAccords relies on it.
 	verbatim := true
@@ -498,8 +498,24 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 		}
 		k := keys[start:]
 		dup := len(k) == 0
-		for j, prev := 0, 0; !dup && j < len(ends); prev, j = ends[j], j+1 {
-			dup = bytes.Equal(keys[prev:ends[j]], k)
+		if !dup {
+			// Keys are compared where their length, first and last
+			// bytes agree.
+			p := uint32(len(k)) | uint32(k[0])<<16 | uint32(k[len(k)-1])<<24
+			for j, q := range prints {
+				if q == p {
+					prev := 0
+					if j > 0 {
+						prev = ends[j-1]
+					}
+					if dup = bytes.Equal(keys[prev:ends[j]], k); dup {
+						break
+					}
+				}
+			}
+			if !dup {
+				prints = append(prints, p)
+			}
 		}
 		if dup {
 			keys = keys[:start]
@@ -519,6 +535,7 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 	setSlice(&sc.keys, keys)
 	setSlice(&sc.ends, ends)
 	setSlice(&sc.kept, keptAt)
+	setSlice(&sc.prints, prints)
 	sc.verbatim = verbatim
 	if scratchOut && out != nil {
 		setSlice(&sc.names, out[:0])
