@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,8 +374,13 @@ func jsonString(s string, i int) (string, int, bool) {
 	plain := true
 	j := i + 1
 	for j < len(s) {
-		// Eight bytes at a time while all are jsonStringByte.
-		for j+8 <= len(s) && !jsonSpecial8(load64(s, j)) {
+		// Eight bytes at a time up to the first that is not
+		// jsonStringByte (the lowest byte a mask marks is exact).
+		for j+8 <= len(s) {
+			if m := jsonSpecialMask(load64(s, j)); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			j += 8
 		}
 		for j < len(s) && jsonStringByte[s[j]] {
@@ -798,11 +804,17 @@ func load64(s string, i int) uint64 {
 // hasZeroByte is not 0 when one of x's bytes is 0.
 func hasZeroByte(x uint64) uint64 { return (x - lsb8) &^ x & msb8 }
 
-// jsonSpecial8 reports whether one of the eight bytes in x is not
-// jsonStringByte: not ASCII, a control character, '"' or '\\'.
-func jsonSpecial8(x uint64) bool {
-	return (x&msb8 | (x-0x20*lsb8)&^x&msb8 | hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8))) != 0
+// jsonSpecialMask sets the high bit of the bytes of x that are not
+// jsonStringByte: not ASCII, a control character, '"' or '\\'. A byte
+// above a marked one may be marked too (a borrow), never one below: the
+// lowest mark is the first such byte.
+func jsonSpecialMask(x uint64) uint64 {
+	return x&msb8 | (x-0x20*lsb8)&^x&msb8 | hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8))
 }
+
+// jsonSpecial8 reports whether one of the eight bytes in x is not
+// jsonStringByte.
+func jsonSpecial8(x uint64) bool { return jsonSpecialMask(x) != 0 }
 
 // jsonUnsafe8 reports whether one of the eight bytes in x is not
 // htmlSafeByte: not ASCII, a control character, '"', '\\', '<', '>' or '&'.

@@ -1,6 +1,9 @@
 package catalog
 
-import "testing"
+import (
+	"math/bits"
+	"testing"
+)
 
 // The eight-byte checks of the JSON scanners against the byte tables they
 // stand for: every byte value at every position, among fillers.
@@ -31,6 +34,37 @@ func TestJSONSpecial8MatchesTable(t *testing.T) {
 				want := !jsonStringByte[c] || !jsonStringByte[fill]
 				if got != want {
 					t.Fatalf("c=%#x pos=%d fill=%q got %v", c, pos, fill, got)
+				}
+			}
+		}
+	}
+}
+
+// The lowest byte jsonSpecialMask marks is the first byte that is not
+// jsonStringByte, whatever the bytes above it.
+func TestJSONSpecialMaskFirstByte(t *testing.T) {
+	fills := []byte{'a', ' ', 0x7f, '0', '"', '\\', 0, 0x1f, 0x20, 0x80, 0xff}
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			for _, above := range fills {
+				b := []byte("abcdefgh")
+				b[pos] = byte(c)
+				for k := pos + 1; k < 8; k++ {
+					b[k] = above
+				}
+				want := 8
+				for k, x := range b {
+					if !jsonStringByte[x] {
+						want = k
+						break
+					}
+				}
+				got := 8
+				if m := jsonSpecialMask(load64(string(b), 0)); m != 0 {
+					got = bits.TrailingZeros64(m) >> 3
+				}
+				if got != want {
+					t.Fatalf("%q: first special byte at %d, mask says %d", b, want, got)
 				}
 			}
 		}
