@@ -734,8 +734,13 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		// Eight bytes at a time while none needs more than copying.
-		for i+8 <= len(s) && !jsonUnsafe8(load64(s, i)) {
+		// Eight bytes at a time up to the first that needs more than
+		// copying (the lowest byte a mask marks is exact).
+		for i+8 <= len(s) {
+			if m := jsonUnsafeMask(load64(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		for i < len(s) && htmlSafeByte[s[i]] {
@@ -816,13 +821,18 @@ func jsonSpecialMask(x uint64) uint64 {
 // jsonStringByte.
 func jsonSpecial8(x uint64) bool { return jsonSpecialMask(x) != 0 }
 
-// jsonUnsafe8 reports whether one of the eight bytes in x is not
-// htmlSafeByte: not ASCII, a control character, '"', '\\', '<', '>' or '&'.
-func jsonUnsafe8(x uint64) bool {
-	return (x&msb8 | (x-0x20*lsb8)&^x&msb8 |
+// jsonUnsafeMask sets the high bit of the bytes of x that are not
+// htmlSafeByte: not ASCII, a control character, '"', '\\', '<', '>' or
+// '&'. As with jsonSpecialMask, the lowest mark is the first such byte.
+func jsonUnsafeMask(x uint64) uint64 {
+	return x&msb8 | (x-0x20*lsb8)&^x&msb8 |
 		hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8)) |
-		hasZeroByte(x^('<'*lsb8)) | hasZeroByte(x^('>'*lsb8)) | hasZeroByte(x^('&'*lsb8))) != 0
+		hasZeroByte(x^('<'*lsb8)) | hasZeroByte(x^('>'*lsb8)) | hasZeroByte(x^('&'*lsb8))
 }
+
+// jsonUnsafe8 reports whether one of the eight bytes in x is not
+// htmlSafeByte.
+func jsonUnsafe8(x uint64) bool { return jsonUnsafeMask(x) != 0 }
 
 func appendJSONStrings(dst []byte, l []string) []byte {
 	if len(l) == 0 {

@@ -40,10 +40,18 @@ func TestJSONSpecial8MatchesTable(t *testing.T) {
 	}
 }
 
-// The lowest byte jsonSpecialMask marks is the first byte that is not
-// jsonStringByte, whatever the bytes above it.
+// The lowest byte each mask marks is the first byte its table rejects,
+// whatever the bytes above it.
 func TestJSONSpecialMaskFirstByte(t *testing.T) {
-	fills := []byte{'a', ' ', 0x7f, '0', '"', '\\', 0, 0x1f, 0x20, 0x80, 0xff}
+	testMaskFirstByte(t, jsonSpecialMask, &jsonStringByte)
+}
+
+func TestJSONUnsafeMaskFirstByte(t *testing.T) {
+	testMaskFirstByte(t, jsonUnsafeMask, &htmlSafeByte)
+}
+
+func testMaskFirstByte(t *testing.T, mask func(uint64) uint64, ok *[256]bool) {
+	fills := []byte{'a', ' ', 0x7f, '0', '"', '\\', '<', '>', '&', 0, 0x1f, 0x20, 0x80, 0xff}
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < 8; pos++ {
 			for _, above := range fills {
@@ -54,13 +62,13 @@ func TestJSONSpecialMaskFirstByte(t *testing.T) {
 				}
 				want := 8
 				for k, x := range b {
-					if !jsonStringByte[x] {
+					if !ok[x] {
 						want = k
 						break
 					}
 				}
 				got := 8
-				if m := jsonSpecialMask(load64(string(b), 0)); m != 0 {
+				if m := mask(load64(string(b), 0)); m != 0 {
 					got = bits.TrailingZeros64(m) >> 3
 				}
 				if got != want {
