@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ type scratch struct {
 	// (none rejected, none respaced).
 	kept     []int
 	verbatim bool
+	prints   []uint32 // a print of each key in keys (length, first and last byte)
 	strs     []string // items parsed out of JSON cells
 	accs     []Accord // accords parsed out of a JSON cell
 	// items is the current record's backing array for its cleaned lists
@@ -120,14 +122,14 @@ func asciiWithoutNUL(s string) bool {
 
 // appendFold appends Fold(s) to dst; for ASCII text without allocating.
 func appendFold(dst []byte, s string) []byte {
-	if !isASCII(s) {
-		return append(dst, foldSlow(s)...)
-	}
 	start := len(dst)
 	space := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
+		case c >= utf8.RuneSelf:
+			// Not ASCII: what was folded so far is dropped.
+			return append(dst[:start], foldSlow(s)...)
 		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
 			dst = append(dst, c)
 			space = false
@@ -372,11 +374,22 @@ func jsonString(s string, i int) (string, int, bool) {
 	plain := true
 	j := i + 1
 	for j < len(s) {
-		c := s[j]
-		if jsonStringByte[c] {
-			j++
-			continue
+		// Eight bytes at a time up to the first that is not
+		// jsonStringByte (the lowest byte a mask marks is exact).
+		for j+8 <= len(s) {
+			if m := jsonSpecialMask(load64(s, j)); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
 		}
+		for j < len(s) && jsonStringByte[s[j]] {
+			j++
+		}
+		if j >= len(s) {
+			break
+		}
+		c := s[j]
 		switch {
 		case c == '"':
 			if plain {
@@ -451,7 +464,40 @@ func (sc *scratch) fastList(s string) ([]string, bool) {
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
 	}
-	sc.strs = out
+	setSlice(&sc.strs, out)
+	return out[start:len(out):len(out)], true
+}
+
+// setSlice stores s, grown from *dst[:k] by appending, in *dst. When it
+// did not grow (the same array, the same capacity) only the length is
+// written: storing the array's pointer again would cost a write barrier
+// while the collector marks.
+func setSlice[T any](dst *[]T, s []T) {
+	if cap(s) == cap(*dst) {
+		*dst = (*dst)[:len(s)]
+	} else {
+		*dst = s
+	}
+}
+
+// fastAccordNames is toAccords for a CSV cell holding a JSON array of
+// strings (and nulls): their names, every weight nil.
+func (sc *scratch) fastAccordNames(val any) ([]string, bool) {
+	s, ok := val.(string)
+	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+		return nil, false
+	}
+	// As fastAccords: the cell untrimmed, JSON spaces around the array.
+	i := skipWS(s, 0)
+	if i >= len(s) || s[i] != '[' {
+		return nil, false
+	}
+	start := len(sc.strs)
+	out, i, ok := jsonStringArray(sc.strs, s, i)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	setSlice(&sc.strs, out)
 	return out[start:len(out):len(out)], true
 }
 
@@ -564,8 +610,13 @@ func (sc *scratch) fastAccords(s string) ([]Accord, bool) {
 	if i >= len(s) || s[i] != '[' {
 		return nil, false
 	}
+	out, ok := sc.fastAccordsList(s, i)
+	setSlice(&sc.accs, out[:0])
+	return out, ok
+}
+
+func (sc *scratch) fastAccordsList(s string, i int) ([]Accord, bool) {
 	out := sc.accs[:0]
-	defer func() { sc.accs = out[:0] }()
 	i = skipWS(s, i+1)
 	if i < len(s) && s[i] == ']' {
 		return out, skipWS(s, i+1) == len(s)
@@ -667,8 +718,6 @@ func jsonAccord(s string, i int) (Accord, int, bool) {
 // The content hash: the JSON encoding/json gives the content struct,
 // written by hand.
 
-var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
 // htmlSafeByte marks the bytes encoding/json writes as they are:
 // printable ASCII other than '"', '\\', '<', '>' and '&'.
 var htmlSafeByte = func() (t [256]bool) {
@@ -685,11 +734,22 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if htmlSafeByte[c] {
-			i++
-			continue
+		// Eight bytes at a time up to the first that needs more than
+		// copying (the lowest byte a mask marks is exact).
+		for i+8 <= len(s) {
+			if m := jsonUnsafeMask(load64(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
 		}
+		for i < len(s) && htmlSafeByte[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
 		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch c {
@@ -733,6 +793,46 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// load64 reads s[i:i+8] as a little-endian word.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// hasZeroByte is not 0 when one of x's bytes is 0.
+func hasZeroByte(x uint64) uint64 { return (x - lsb8) &^ x & msb8 }
+
+// jsonSpecialMask sets the high bit of the bytes of x that are not
+// jsonStringByte: not ASCII, a control character, '"' or '\\'. A byte
+// above a marked one may be marked too (a borrow), never one below: the
+// lowest mark is the first such byte.
+func jsonSpecialMask(x uint64) uint64 {
+	return x&msb8 | (x-0x20*lsb8)&^x&msb8 | hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8))
+}
+
+// jsonSpecial8 reports whether one of the eight bytes in x is not
+// jsonStringByte.
+func jsonSpecial8(x uint64) bool { return jsonSpecialMask(x) != 0 }
+
+// jsonUnsafeMask sets the high bit of the bytes of x that are not
+// htmlSafeByte: not ASCII, a control character, '"', '\\', '<', '>' or
+// '&'. As with jsonSpecialMask, the lowest mark is the first such byte.
+func jsonUnsafeMask(x uint64) uint64 {
+	return x&msb8 | (x-0x20*lsb8)&^x&msb8 |
+		hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8)) |
+		hasZeroByte(x^('<'*lsb8)) | hasZeroByte(x^('>'*lsb8)) | hasZeroByte(x^('&'*lsb8))
+}
+
+// jsonUnsafe8 reports whether one of the eight bytes in x is not
+// htmlSafeByte.
+func jsonUnsafe8(x uint64) bool { return jsonUnsafeMask(x) != 0 }
 
 func appendJSONStrings(dst []byte, l []string) []byte {
 	if len(l) == 0 {
@@ -842,10 +942,9 @@ func appendContent(b []byte, f *Fragrance) ([]byte, bool) {
 }
 
 func contentHashFast(f *Fragrance) (string, bool) {
-	bp := hashBufs.Get().(*[]byte)
-	defer hashBufs.Put(bp)
-	b, ok := appendContent((*bp)[:0], f)
-	*bp = b
+	// On the stack: most records' content is 300-600 bytes.
+	var buf [1024]byte
+	b, ok := appendContent(buf[:0], f)
 	if !ok {
 		return "", false
 	}

@@ -127,7 +127,7 @@ func NormalizeConcentration(s string) (string, bool) {
 func (sc *scratch) normalizeConcentration(s string) (string, bool) {
 	// Fold's words are separated by single spaces: splitting on them is
 	// strings.Fields.
-	sc.fold = appendFold(sc.fold[:0], s)
+	setSlice(&sc.fold, appendFold(sc.fold[:0], s))
 	kept := sc.fold2[:0]
 	for w := range bytes.SplitSeq(sc.fold, []byte{' '}) {
 		if len(w) == 0 || packaging[string(w)] {
@@ -138,7 +138,7 @@ func (sc *scratch) normalizeConcentration(s string) (string, bool) {
 		}
 		kept = append(kept, w...)
 	}
-	sc.fold2 = kept
+	setSlice(&sc.fold2, kept)
 	f := kept
 	if bytes.HasPrefix(f, []byte("le ")) {
 		f = f[3:]
@@ -177,14 +177,14 @@ func SplitConcentration(name string) (string, string) {
 
 func (sc *scratch) splitConcentration(name string) (string, string) {
 	words := appendFields(sc.words[:0], name)
-	sc.words = words
+	setSlice(&sc.words, words)
 	if len(words) < 2 {
 		return name, ""
 	}
 	// The tail compared below joins the last words' non-empty folds, so it
 	// ends with the last word's fold when that is not empty: most names'
 	// last word ends no concentration, and their other words need no fold.
-	sc.fold = appendFold(sc.fold[:0], words[len(words)-1])
+	setSlice(&sc.fold, appendFold(sc.fold[:0], words[len(words)-1]))
 	if last := sc.fold; len(last) > 0 {
 		possible := false
 		for _, c := range namedConcentrations {
@@ -199,7 +199,8 @@ func (sc *scratch) splitConcentration(name string) (string, string) {
 		keys = appendFold(keys, w)
 		ends = append(ends, len(keys))
 	}
-	sc.keys, sc.ends = keys, ends
+	setSlice(&sc.keys, keys)
+	setSlice(&sc.ends, ends)
 	folded := func(i int) []byte {
 		if i == 0 {
 			return keys[:ends[0]]
@@ -221,7 +222,7 @@ func (sc *scratch) splitConcentration(name string) (string, string) {
 				tail = append(tail, w...)
 			}
 		}
-		sc.fold2 = tail
+		setSlice(&sc.fold2, tail)
 		if string(tail) != c.folded {
 			continue
 		}
@@ -230,7 +231,7 @@ func (sc *scratch) splitConcentration(name string) (string, string) {
 			continue
 		}
 		rest := strings.TrimRight(strings.Join(words[:len(words)-n], " "), " -–—,(")
-		if sc.fold = appendFold(sc.fold[:0], rest); len(sc.fold) == 0 {
+		if setSlice(&sc.fold, appendFold(sc.fold[:0], rest)); len(sc.fold) == 0 {
 			continue
 		}
 		return rest, c.canon
@@ -269,7 +270,7 @@ func NormalizeGender(s string) (string, bool) {
 }
 
 func (sc *scratch) normalizeGender(s string) (string, bool) {
-	sc.fold = appendFold(sc.fold[:0], s)
+	setSlice(&sc.fold, appendFold(sc.fold[:0], s))
 	g, ok := genderWords[string(sc.fold)]
 	return g, ok
 }
@@ -301,13 +302,13 @@ func (sc *scratch) stripBrand(name string, brands [][]string) string {
 
 // foldIs reports whether Fold(s) == want.
 func (sc *scratch) foldIs(s, want string) bool {
-	sc.fold = appendFold(sc.fold[:0], s)
+	setSlice(&sc.fold, appendFold(sc.fold[:0], s))
 	return string(sc.fold) == want
 }
 
 func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 	words := appendFields(sc.words[:0], name)
-	sc.words = words
+	setSlice(&sc.words, words)
 	for _, bw := range brands {
 		if len(bw) == 0 || len(words) <= len(bw) {
 			continue
@@ -328,7 +329,7 @@ func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 		}
 		if match(words[len(words)-len(bw):]) {
 			rest := words[:len(words)-len(bw)]
-			sc.fold = appendFold(sc.fold[:0], rest[len(rest)-1])
+			setSlice(&sc.fold, appendFold(sc.fold[:0], rest[len(rest)-1]))
 			if string(sc.fold) == "by" && len(rest) > 1 {
 				return strings.Join(rest[:len(rest)-1], " ")
 			}
@@ -361,6 +362,11 @@ func cleanName(name string) string {
 		}
 	}
 	for _, suffix := range [...]string{"(vintage)", "vintage"} {
+		// Both suffixes end in 'e' or ')', which only 'e', 'E' and ')'
+		// lower-case to: a name ending otherwise has neither.
+		if n := len(name); n == 0 || name[n-1] != 'e' && name[n-1] != 'E' && name[n-1] != ')' {
+			continue
+		}
 		var has bool
 		if isASCII(name) {
 			has = len(name) > len(suffix) && name[len(name)-len(suffix)-1] == ' ' && hasSuffixFoldASCII(name, suffix)

@@ -158,13 +158,24 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	// One allocation for the record and its numbers.
 	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
 	f := &rec.Fragrance
-	sc.items, sc.listHint = nil, 0
-	if n, ok := raw.Fields[dataset.ExtraCellsKey].(int); ok {
+	if sc.items != nil {
+		sc.items = nil
+	}
+	sc.listHint = 0
+	// One pass over the record's fields instead of a lookup of each field
+	// Check reads (most are absent from a given file).
+	var vals [numRawFields]any
+	for k, val := range raw.Fields {
+		if i := rawFieldIndex(k); i >= 0 {
+			vals[i] = val
+		}
+	}
+	if n, ok := vals[rawExtraCells].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
-	str := func(field string, max int) string {
-		val, ok := raw.Fields[field]
-		if !ok || val == nil {
+	str := func(i int, field string, max int) string {
+		val := vals[i]
+		if val == nil {
 			return ""
 		}
 		s, ok := scalarString(val)
@@ -196,15 +207,15 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		return s
 	}
 	q := v.Quality
-	f.Brand = str("brand", q.MaxNameLength)
-	f.Name = str("name", q.MaxNameLength)
-	f.Source = str("source", 100)
+	f.Brand = str(rawBrand, "brand", q.MaxNameLength)
+	f.Name = str(rawName, "name", q.MaxNameLength)
+	f.Source = str(rawSource, "source", 100)
 	if f.Source == "" {
 		f.Source = v.Source
 	}
-	f.SourceID = str("source_id", 500)
-	f.Description = str("description", q.MaxTextLength)
-	f.URL = str("url", 2000)
+	f.SourceID = str(rawSourceID, "source_id", 500)
+	f.Description = str(rawDescription, "description", q.MaxTextLength)
+	f.URL = str(rawURL, "url", 2000)
 	if f.URL != "" {
 		if u, err := url.Parse(f.URL); err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
 			c.add("url", "url", f.URL, "not an http(s) URL or path; dropped")
@@ -218,7 +229,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		c.add("required", "name", "", "name is required")
 	}
 
-	if s := str("year", 20); s != "" {
+	if s := str(rawYear, "year", 20); s != "" {
 		y, err := parseInt(s)
 		maxYear := v.now().Year() + q.MaxYearAhead
 		switch {
@@ -231,7 +242,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			f.Year = &rec.year
 		}
 	}
-	if s := str("rating", 20); s != "" {
+	if s := str(rawRating, "rating", 20); s != "" {
 		r, err := parseDecimal(s)
 		switch {
 		case err != nil:
@@ -244,7 +255,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			f.Rating = &rec.rating
 		}
 	}
-	if s := str("votes", 30); s != "" {
+	if s := str(rawVotes, "votes", 30); s != "" {
 		digits := s
 		if strings.ContainsAny(s, ", _") {
 			digits = votesSeparators.Replace(s)
@@ -261,9 +272,9 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		}
 	}
 
-	list := func(field string) []string {
-		val, ok := raw.Fields[field]
-		if !ok || val == nil {
+	list := func(i int, field string) []string {
+		val := vals[i]
+		if val == nil {
 			return nil
 		}
 		items, ok := sc.fastListValue(val)
@@ -276,9 +287,9 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		}
 		return v.cleanList(c, sc, field, items)
 	}
-	f.Perfumers = list("perfumers")
-	f.NotesTop, f.NotesMiddle, f.NotesBase = list("notes_top"), list("notes_middle"), list("notes_base")
-	if val, ok := raw.Fields["notes"]; ok && val != nil {
+	f.Perfumers = list(rawPerfumers, "perfumers")
+	f.NotesTop, f.NotesMiddle, f.NotesBase = list(rawNotesTop, "notes_top"), list(rawNotesMiddle, "notes_middle"), list(rawNotesBase, "notes_base")
+	if val := vals[rawNotes]; val != nil {
 		top, mid, base, flat, ok := sc.fastNotesValue(val)
 		var err error
 		if !ok {
@@ -297,26 +308,22 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			sc.listHint = 0
 		}
 	}
-	if val, ok := raw.Fields["accords"]; ok && val != nil {
-		accords, ok := sc.fastAccordsValue(val)
-		var err error
-		if !ok {
-			accords, err = toAccords(val)
+	if val := vals[rawAccords]; val != nil {
+		if names, ok := sc.fastAccordNames(val); ok {
+			f.Accords = v.cleanAccordNames(c, sc, names)
+		} else {
+			f.Accords = v.accordsOf(c, sc, val)
 		}
-		if err != nil {
-			c.add("type", "accords", fmt.Sprint(val), "%v", err)
-		}
-		f.Accords = v.cleanAccords(c, sc, accords)
 	}
 
-	if s := str("concentration", 100); s != "" {
+	if s := str(rawConcentration, "concentration", 100); s != "" {
 		if canon, ok := sc.normalizeConcentration(s); ok {
 			f.Concentration = canon
 		} else {
 			c.add("concentration-unknown", "concentration", s, "not a known concentration (EDT, EDP, Parfum, Extrait, EDC, Cologne, Eau Fraiche); left empty")
 		}
 	}
-	if s := str("gender", 50); s != "" {
+	if s := str(rawGender, "gender", 50); s != "" {
 		if canon, ok := sc.normalizeGender(s); ok {
 			f.Gender = canon
 		} else {
@@ -329,6 +336,72 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	}
 	v.normalize(sc, f)
 	return f, c.issues
+}
+
+// The raw fields Check reads, as indexes into its values.
+const (
+	rawBrand = iota
+	rawName
+	rawSource
+	rawSourceID
+	rawConcentration
+	rawGender
+	rawYear
+	rawNotes
+	rawNotesTop
+	rawNotesMiddle
+	rawNotesBase
+	rawAccords
+	rawPerfumers
+	rawRating
+	rawVotes
+	rawURL
+	rawDescription
+	rawExtraCells
+	numRawFields
+)
+
+// rawFieldIndex is the index of a raw field Check reads, or -1.
+func rawFieldIndex(name string) int {
+	switch name {
+	case "brand":
+		return rawBrand
+	case "name":
+		return rawName
+	case "source":
+		return rawSource
+	case "source_id":
+		return rawSourceID
+	case "concentration":
+		return rawConcentration
+	case "gender":
+		return rawGender
+	case "year":
+		return rawYear
+	case "notes":
+		return rawNotes
+	case "notes_top":
+		return rawNotesTop
+	case "notes_middle":
+		return rawNotesMiddle
+	case "notes_base":
+		return rawNotesBase
+	case "accords":
+		return rawAccords
+	case "perfumers":
+		return rawPerfumers
+	case "rating":
+		return rawRating
+	case "votes":
+		return rawVotes
+	case "url":
+		return rawURL
+	case "description":
+		return rawDescription
+	case dataset.ExtraCellsKey:
+		return rawExtraCells
+	}
+	return -1
 }
 
 func (v *Validator) now() time.Time {
@@ -391,9 +464,17 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 	if len(items) > 32 {
 		return v.cleanLongList(c, field, items)
 	}
+	if len(items) == 0 {
+		// What the loop below leaves for no items.
+		sc.keys = sc.keys[:0]
+		sc.ends = sc.ends[:0]
+		sc.kept = sc.kept[:0]
+		sc.verbatim = true
+		return nil
+	}
 	// Folded keys of the items kept so far, back to back in sc.keys; the
 	// input index of each kept item in sc.kept.
-	keys, ends, keptAt := sc.keys[:0], sc.ends[:0], sc.kept[:0]
+	keys, ends, keptAt, prints := sc.keys[:0], sc.ends[:0], sc.kept[:0], sc.prints[:0]
 	// verbatim stays true while every item is kept as it came (not
 	// rejected, spaces not changed): cleanAccords relies on it.
 	verbatim := true
@@ -417,8 +498,24 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 		}
 		k := keys[start:]
 		dup := len(k) == 0
-		for j, prev := 0, 0; !dup && j < len(ends); prev, j = ends[j], j+1 {
-			dup = bytes.Equal(keys[prev:ends[j]], k)
+		if !dup {
+			// Keys are compared where their length, first and last
+			// bytes agree.
+			p := uint32(len(k)) | uint32(k[0])<<16 | uint32(k[len(k)-1])<<24
+			for j, q := range prints {
+				if q == p {
+					prev := 0
+					if j > 0 {
+						prev = ends[j-1]
+					}
+					if dup = bytes.Equal(keys[prev:ends[j]], k); dup {
+						break
+					}
+				}
+			}
+			if !dup {
+				prints = append(prints, p)
+			}
 		}
 		if dup {
 			keys = keys[:start]
@@ -435,9 +532,13 @@ func (v *Validator) cleanItems(c *checker, sc *scratch, field string, items []st
 		}
 		out = append(out, it)
 	}
-	sc.keys, sc.ends, sc.kept, sc.verbatim = keys, ends, keptAt, verbatim
+	setSlice(&sc.keys, keys)
+	setSlice(&sc.ends, ends)
+	setSlice(&sc.kept, keptAt)
+	setSlice(&sc.prints, prints)
+	sc.verbatim = verbatim
 	if scratchOut && out != nil {
-		sc.names = out[:0]
+		setSlice(&sc.names, out[:0])
 	}
 	return v.capList(c, field, out)
 }
@@ -497,6 +598,30 @@ func concatList(a, b []string) []string {
 	return append(a, b...)
 }
 
+// accordsOf reads and cleans an accords value of any shape.
+func (v *Validator) accordsOf(c *checker, sc *scratch, val any) []Accord {
+	accords, ok := sc.fastAccordsValue(val)
+	var err error
+	if !ok {
+		accords, err = toAccords(val)
+	}
+	if err != nil {
+		c.add("type", "accords", fmt.Sprint(val), "%v", err)
+	}
+	return v.cleanAccords(c, sc, accords)
+}
+
+// cleanAccordNames is cleanAccords for accords without weights, given as
+// their names: whichever accord a kept name's weight comes from, it is nil.
+func (v *Validator) cleanAccordNames(c *checker, sc *scratch, names []string) []Accord {
+	kept := v.cleanItems(c, sc, "accords", names, true)
+	out := make([]Accord, len(kept))
+	for i, n := range kept {
+		out[i].Name = strings.ToLower(n)
+	}
+	return out
+}
+
 func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord {
 	start := len(sc.strs)
 	for _, a := range in {
@@ -531,10 +656,10 @@ func (v *Validator) cleanAccords(c *checker, sc *scratch, in []Accord) []Accord 
 	for _, n := range kept {
 		// The weight of the first accord that folds alike (a rejected or
 		// respaced earlier accord may fold like a kept one).
-		sc.fold2 = appendFold(sc.fold2[:0], n)
+		setSlice(&sc.fold2, appendFold(sc.fold2[:0], n))
 		var w *float64
 		for _, a := range in {
-			if sc.fold = appendFold(sc.fold[:0], a.Name); bytes.Equal(sc.fold, sc.fold2) {
+			if setSlice(&sc.fold, appendFold(sc.fold[:0], a.Name)); bytes.Equal(sc.fold, sc.fold2) {
 				w = a.Weight
 				break
 			}

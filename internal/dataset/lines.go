@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 )
@@ -21,13 +22,22 @@ type lineReader struct {
 	lastNL int64
 	// lineNo is the current line for readLine (JSON Lines mode).
 	lineNo int
+	// track makes Read remember newlines for lineAt and position (JSON
+	// arrays). CSV finds its own lines; without a reader asking,
+	// remembering them would grow pending by a word a line.
+	track bool
 }
 
 func (l *lineReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			l.pending = append(l.pending, l.off+int64(i))
+	if l.track {
+		for i := 0; i < n; {
+			j := bytes.IndexByte(p[i:n], '\n')
+			if j < 0 {
+				break
+			}
+			l.pending = append(l.pending, l.off+int64(i+j))
+			i += j + 1
 		}
 	}
 	l.off += int64(n)

@@ -141,6 +141,7 @@ func NewReader(name string, src io.Reader, known []string, opts Options) (*Reade
 	switch first {
 	case '[':
 		r.format = FormatJSON
+		lines.track = true
 		r.next = r.jsonArray(lines)
 	case '{':
 		r.format = FormatJSONL
