@@ -817,10 +817,6 @@ func jsonSpecialMask(x uint64) uint64 {
 	return x&msb8 | (x-0x20*lsb8)&^x&msb8 | hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8))
 }
 
-// jsonSpecial8 reports whether one of the eight bytes in x is not
-// jsonStringByte.
-func jsonSpecial8(x uint64) bool { return jsonSpecialMask(x) != 0 }
-
 // jsonUnsafeMask sets the high bit of the bytes of x that are not
 // htmlSafeByte: not ASCII, a control character, '"', '\\', '<', '>' or
 // '&'. As with jsonSpecialMask, the lowest mark is the first such byte.
@@ -829,10 +825,6 @@ func jsonUnsafeMask(x uint64) uint64 {
 		hasZeroByte(x^('"'*lsb8)) | hasZeroByte(x^('\\'*lsb8)) |
 		hasZeroByte(x^('<'*lsb8)) | hasZeroByte(x^('>'*lsb8)) | hasZeroByte(x^('&'*lsb8))
 }
-
-// jsonUnsafe8 reports whether one of the eight bytes in x is not
-// htmlSafeByte.
-func jsonUnsafe8(x uint64) bool { return jsonUnsafeMask(x) != 0 }
 
 func appendJSONStrings(dst []byte, l []string) []byte {
 	if len(l) == 0 {

@@ -14,7 +14,7 @@ func TestJSONUnsafe8MatchesTable(t *testing.T) {
 			for _, fill := range []byte{'a', ' ', 0x7f, '0'} {
 				b := []byte{fill, fill, fill, fill, fill, fill, fill, fill}
 				b[pos] = byte(c)
-				got := jsonUnsafe8(load64(string(b), 0))
+				got := jsonUnsafeMask(load64(string(b), 0)) != 0
 				want := !htmlSafeByte[c] || !htmlSafeByte[fill]
 				if got != want {
 					t.Fatalf("c=%#x pos=%d fill=%q got %v", c, pos, fill, got)
@@ -30,7 +30,7 @@ func TestJSONSpecial8MatchesTable(t *testing.T) {
 			for _, fill := range []byte{'a', ' ', 0x7f, '0', '<'} {
 				b := []byte{fill, fill, fill, fill, fill, fill, fill, fill}
 				b[pos] = byte(c)
-				got := jsonSpecial8(load64(string(b), 0))
+				got := jsonSpecialMask(load64(string(b), 0)) != 0
 				want := !jsonStringByte[c] || !jsonStringByte[fill]
 				if got != want {
 					t.Fatalf("c=%#x pos=%d fill=%q got %v", c, pos, fill, got)
