@@ -8,30 +8,24 @@ import (
 // The eight-byte checks of the JSON scanners against the byte tables they
 // stand for: every byte value at every position, among fillers.
 
-func TestJSONUnsafe8MatchesTable(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 8; pos++ {
-			for _, fill := range []byte{'a', ' ', 0x7f, '0'} {
-				b := []byte{fill, fill, fill, fill, fill, fill, fill, fill}
-				b[pos] = byte(c)
-				got := jsonUnsafeMask(load64(string(b), 0)) != 0
-				want := !htmlSafeByte[c] || !htmlSafeByte[fill]
-				if got != want {
-					t.Fatalf("c=%#x pos=%d fill=%q got %v", c, pos, fill, got)
-				}
-			}
-		}
-	}
+func TestJSONUnsafeMaskMatchesTable(t *testing.T) {
+	testMaskMatchesTable(t, jsonUnsafeMask, &htmlSafeByte, []byte{'a', ' ', 0x7f, '0'})
 }
 
-func TestJSONSpecial8MatchesTable(t *testing.T) {
+func TestJSONSpecialMaskMatchesTable(t *testing.T) {
+	testMaskMatchesTable(t, jsonSpecialMask, &jsonStringByte, []byte{'a', ' ', 0x7f, '0', '<'})
+}
+
+// testMaskMatchesTable: mask marks a word exactly when the table rejects
+// one of its bytes.
+func testMaskMatchesTable(t *testing.T, mask func(uint64) uint64, ok *[256]bool, fills []byte) {
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < 8; pos++ {
-			for _, fill := range []byte{'a', ' ', 0x7f, '0', '<'} {
+			for _, fill := range fills {
 				b := []byte{fill, fill, fill, fill, fill, fill, fill, fill}
 				b[pos] = byte(c)
-				got := jsonSpecialMask(load64(string(b), 0)) != 0
-				want := !jsonStringByte[c] || !jsonStringByte[fill]
+				got := mask(load64(string(b), 0)) != 0
+				want := !ok[c] || !ok[fill]
 				if got != want {
 					t.Fatalf("c=%#x pos=%d fill=%q got %v", c, pos, fill, got)
 				}

@@ -25,6 +25,10 @@ func TestFunctionResolvesGlobalsAndItsOwnProperties(t *testing.T) {
 		require.Equal(t, "arn:secret", f.Environment["DATABASE_SECRET_ARN"], id)
 		require.Equal(t, "s3://b", f.Environment["SCENTMATCH_BUCKET"], id)
 		require.Equal(t, "prod", f.Environment["SCENTMATCH_STAGE"], id)
+		// Each function's GOMEMLIMIT is the one internal/memlimit derives
+		// from its own MemorySize (Globals' or its own): raising a
+		// function's memory without its limit, or the reverse, fails here.
+		require.Equal(t, memlimit.Env(f.MemoryMB), f.Environment["GOMEMLIMIT"], "%s: MemorySize %d", id, f.MemoryMB)
 	}
 	// A function's own properties win over Globals.
 	g := tpl.Globals("Function")
@@ -50,22 +54,4 @@ func TestResolveSub(t *testing.T) {
 	require.Equal(t, "a-dev", s)
 	_, err = tpl.Resolve(map[string]any{"Ref": "Nope"}, vals)
 	require.ErrorContains(t, err, "Nope")
-}
-
-// TestEveryFunctionsMemoryLimitFitsItsMemorySize: each function's
-// GOMEMLIMIT is the one internal/memlimit derives from its own MemorySize
-// (as the template gives it, Globals or its own), so that raising a
-// function's memory without its limit, or the reverse, fails here.
-func TestEveryFunctionsMemoryLimitFitsItsMemorySize(t *testing.T) {
-	t.Parallel()
-	tpl := load(t)
-	vals := Values{Region: "eu-west-1", AccountID: "111122223333",
-		Parameters: map[string]string{"Stage": "prod", "DatabaseSecretArn": "arn:secret"},
-		Resources: map[string]string{"PipelineBucket": "b",
-			"CycleStateMachine": "arn:aws:states:eu-west-1:111122223333:stateMachine:scentmatch-prod-cycle"}}
-	for _, id := range tpl.Functions() {
-		f, err := tpl.Function(id, vals)
-		require.NoError(t, err, id)
-		require.Equal(t, memlimit.Env(f.MemoryMB), f.Environment["GOMEMLIMIT"], "%s: MemorySize %d", id, f.MemoryMB)
-	}
 }
