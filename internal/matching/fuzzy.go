@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/adrg/strutil/metrics"
 
@@ -16,34 +17,143 @@ import (
 // first five letters of long tokens, for typos) a brand-scoped key. Two
 // records can only be compared when they share one, so a lookup never
 // scans a brand, let alone the catalog.
+//
+// They depend on f's match key, brand key, name, concentration and gender
+// only (KeyFields). The keys are built in one buffer and deduplicated as
+// they are built, in two allocations: an import computes them for every
+// record it reads (blockKeysReference in the tests is the plain version
+// they must equal).
 func BlockKeys(f *catalog.Fragrance) []string {
-	keys := []string{f.MatchKey}
-	seen := map[string]bool{f.MatchKey: true}
-	add := func(k string) {
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
+	// The keys after the match key, back to back in buf (on the stack
+	// unless they outgrow it), each ending at its ends entry.
+	var bufArray [256]byte
+	var endsArray [24]int
+	buf, ends := bufArray[:0], endsArray[:0]
+	var seen map[string]struct{} // once there are too many to compare one by one
+	add := func(parts ...string) {
+		start := len(buf)
+		for _, p := range parts {
+			buf = append(buf, p...)
+		}
+		k := buf[start:]
+		if string(k) == f.MatchKey {
+			buf = buf[:start]
+			return
+		}
+		if seen != nil {
+			if _, ok := seen[string(k)]; ok {
+				buf = buf[:start]
+				return
+			}
+			seen[string(k)] = struct{}{}
+		} else {
+			prev := 0
+			for _, end := range ends {
+				if string(buf[prev:end]) == string(k) {
+					buf = buf[:start]
+					return
+				}
+				prev = end
+			}
+			if len(ends) >= 32 {
+				seen = make(map[string]struct{}, 2*len(ends))
+				prev = 0
+				for _, end := range ends {
+					seen[string(buf[prev:end])] = struct{}{}
+					prev = end
+				}
+				seen[string(k)] = struct{}{}
+			}
+		}
+		ends = append(ends, len(buf))
+	}
+	folded := catalog.Fold(f.Name)
+	lossy := LossyFold(f.Name)
+	// EditionKeys, in its order.
+	if f.Gender != "" || lossy != "" {
+		conc := lowerConcentration(f.Concentration)
+		if f.Gender != "" {
+			add(f.BrandKey, "|", folded, "|", conc, "|")
+		}
+		if lossy != "" {
+			add(f.BrandKey, "|", lossy, "|", conc, "|", f.Gender)
+			if f.Gender != "" {
+				add(f.BrandKey, "|", lossy, "|", conc, "|")
+			}
 		}
 	}
-	for _, k := range EditionKeys(f) {
-		add(k)
-	}
-	tokens := nameTokens(f)
-	if lossy := LossyFold(f.Name); lossy != "" {
-		tokens = append(tokens, strings.Fields(lossy)...)
-	}
-	for _, t := range tokens {
-		if stopwords[t] || isYear(t) {
-			continue
+	for _, s := range [2]string{folded, lossy} {
+		for t := range strings.FieldsSeq(s) {
+			if stopwords[t] || isYear(t) {
+				continue
+			}
+			add(f.BrandKey, "|t:", t)
+			// Five letters, not five bytes: a cut inside a multi-byte
+			// letter is not UTF-8, and PostgreSQL refuses the whole batch.
+			if isASCIIString(t) {
+				if len(t) >= 6 {
+					add(f.BrandKey, "|p:", t[:5])
+				}
+			} else if r := []rune(t); len(r) >= 6 {
+				add(f.BrandKey, "|p:", string(r[:5]))
+			}
 		}
-		add(f.BrandKey + "|t:" + t)
-		// Five letters, not five bytes: a cut inside a multi-byte
-		// letter is not UTF-8, and PostgreSQL refuses the whole batch.
-		if r := []rune(t); len(r) >= 6 {
-			add(f.BrandKey + "|p:" + string(r[:5]))
+	}
+	// One string for all of them.
+	out := make([]string, 1, 1+len(ends))
+	out[0] = f.MatchKey
+	all := string(buf)
+	prev := 0
+	for _, end := range ends {
+		out = append(out, all[prev:end])
+		prev = end
+	}
+	return out
+}
+
+// lowerConcentration is strings.ToLower of a concentration, without a copy
+// for the canonical ones.
+func lowerConcentration(c string) string {
+	switch c {
+	case "":
+		return ""
+	case catalog.ConcEDT:
+		return "edt"
+	case catalog.ConcEDP:
+		return "edp"
+	case catalog.ConcParfum:
+		return "parfum"
+	case catalog.ConcExtrait:
+		return "extrait"
+	case catalog.ConcEDC:
+		return "edc"
+	case catalog.ConcCologne:
+		return "cologne"
+	case catalog.ConcEauFraiche:
+		return "eau fraiche"
+	}
+	return strings.ToLower(c)
+}
+
+// isASCIIString reports whether s has only ASCII bytes.
+func isASCIIString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
 		}
 	}
-	return keys
+	return true
+}
+
+// KeyFields are the fields BlockKeys reads: keys computed for one value of
+// them hold for any fragrance with the same.
+type KeyFields struct {
+	MatchKey, BrandKey, Name, Concentration, Gender string
+}
+
+// KeyFieldsOf returns f's KeyFields.
+func KeyFieldsOf(f *catalog.Fragrance) KeyFields {
+	return KeyFields{MatchKey: f.MatchKey, BrandKey: f.BrandKey, Name: f.Name, Concentration: f.Concentration, Gender: f.Gender}
 }
 
 // EditionKeys are the exact keys, other than f's own match key, of the
@@ -133,8 +243,15 @@ var jw = func() *metrics.JaroWinkler {
 // Keys implements Matcher: the keys f is filed under (BlockKeys), and
 // the exact keys of its name's other readings (VariantKeys), when its
 // name shows any.
-func (FuzzyMatcher) Keys(f *catalog.Fragrance) []string {
-	keys := BlockKeys(f)
+func (m FuzzyMatcher) Keys(f *catalog.Fragrance) []string {
+	return m.KeysAfter(f, BlockKeys(f))
+}
+
+// KeysAfter is Keys for a caller that has f's BlockKeys already (and
+// needs them again: the importer files a new fragrance under them). block
+// is the head of the keys returned and is left as it is.
+func (FuzzyMatcher) KeysAfter(f *catalog.Fragrance, block []string) []string {
+	keys := block[:len(block):len(block)]
 	for _, v := range VariantKeys(f) {
 		keys = append(keys, v.Key)
 	}
