@@ -361,7 +361,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			if h := catalog.ContentHash(&next); h != r.ContentHash {
 				r.Fragrance, r.ContentHash = next, h
 				updates[fid] = true
-				fileUnder(byKey, &next, fid)
+				fileUnder(byKey, r.block.get(&r.Fragrance), fid)
 				it.outcome = OutcomeUpdated
 				it.reasons = append(it.reasons, "same source identity, content changed")
 			} else {
@@ -406,7 +406,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 				if d.Target > 0 {
 					updates[d.Target] = true
 				}
-				fileUnder(byKey, &r.Fragrance, d.Target)
+				fileUnder(byKey, r.block.get(&r.Fragrance), d.Target)
 			}
 			if hasID {
 				newIDs[id] = d.Target
@@ -424,7 +424,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			it.reasons = append(it.reasons, fmt.Sprintf("review (score %.3f): %s", d.Score, d.Reason))
 			reviews = append(reviews, reviewRow{target: d.Target, it: it, score: d.Score, reason: d.Reason, cands: topCandidates(f, cands)})
 		default:
-			r := &row{ID: -int64(len(pending) + 1), Fragrance: *f}
+			r := &row{ID: -int64(len(pending) + 1), Fragrance: *f, block: it.block}
 			r.ContentHash = catalog.ContentHash(f)
 			if hasID {
 				r.Identities = []identity{id}
@@ -436,7 +436,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 			}
 			pending = append(pending, r)
 			rows[r.ID] = r
-			fileUnder(byKey, f, r.ID)
+			fileUnder(byKey, r.block.get(&r.Fragrance), r.ID)
 			it.outcome, it.fid = OutcomeInserted, r.ID
 			if d.Reason != "" {
 				it.reasons = append(it.reasons, d.Reason)
@@ -486,11 +486,11 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	var writes []write
 	for _, r := range pending {
 		writes = append(writes, write{op: "insert", id: remap(r.ID), brandID: brandIDs[r.Fragrance.BrandKey], f: &r.Fragrance,
-			hash: r.ContentHash, cycleID: cycleID, importRun: b.runRef(), keys: matching.BlockKeys(&r.Fragrance)})
+			hash: r.ContentHash, cycleID: cycleID, importRun: b.runRef(), keys: r.block.get(&r.Fragrance)})
 	}
 	for id := range updates {
 		r := rows[id]
-		writes = append(writes, write{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: r.ContentHash})
+		writes = append(writes, write{op: "update", id: id, brandID: r.BrandID, f: &r.Fragrance, hash: r.ContentHash, keys: r.block.get(&r.Fragrance)})
 	}
 	// The next batch is prepared while this one writes, when its lookups
 	// can be told what this batch changes (pipeline.go).
@@ -852,8 +852,8 @@ func exactKeyOf(it *item, matchKey string) bool {
 }
 
 // fileUnder registers a fragrance under its block keys for the rest of the batch.
-func fileUnder(byKey map[string][]int64, f *catalog.Fragrance, id int64) {
-	for _, k := range matching.BlockKeys(f) {
+func fileUnder(byKey map[string][]int64, keys []string, id int64) {
+	for _, k := range keys {
 		byKey[k] = appendID(byKey[k], id)
 	}
 }

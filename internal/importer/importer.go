@@ -136,6 +136,7 @@ type item struct {
 	f      *catalog.Fragrance
 	issues []catalog.Issue
 	keys   []string  // candidate keys (valid records)
+	block  blockMemo // its block keys (the head of keys, for a matcher that says so)
 	tokens []string  // folded name words, for a screener
 	rec    recordKey // source and content hash, for a record without a source identity
 	// excluded are the candidates the screener ruled out for this record.

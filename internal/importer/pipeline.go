@@ -32,6 +32,13 @@ import (
 //
 // Otherwise the next batch looks everything up itself, as before.
 
+// blockKeyer is a matcher whose candidate keys begin with the record's
+// block keys (matching.FuzzyMatcher): the importer computes those once and
+// files a new fragrance under them.
+type blockKeyer interface {
+	KeysAfter(f *catalog.Fragrance, block []string) []string
+}
+
 // preparedBatch is a batch's valid records with what matching needs
 // looked up and loaded.
 type preparedBatch struct {
@@ -63,18 +70,27 @@ func (b *batcher) prepare(ctx context.Context, db pgx.Tx, valid []*item, ov *ove
 	}
 	// Each record's candidate keys, computed once for lookup, loading and matching.
 	screen, _ := b.im.Matcher.(screener)
-	keys := map[string]bool{}
+	after, _ := b.im.Matcher.(blockKeyer)
+	n := 0
 	for _, it := range valid {
-		it.keys = b.im.Matcher.Keys(it.f)
-		for _, k := range it.keys {
-			keys[k] = true
+		if after != nil {
+			it.keys = after.KeysAfter(it.f, it.block.get(it.f))
+		} else {
+			it.keys = b.im.Matcher.Keys(it.f)
 		}
+		n += len(it.keys)
 		if screen != nil {
 			it.tokens = matching.NameTokens(it.f)
 		}
 	}
+	keys := make(map[string]bool, n)
+	for _, it := range valid {
+		for _, k := range it.keys {
+			keys[k] = true
+		}
+	}
 	maxCands := b.im.Config.Monitoring.MatchingOrDefault().MaxCandidates
-	p.byKey = map[string][]int64{}
+	p.byKey = make(map[string][]int64, len(keys))
 	p.missing = b.cache.split(sortedKeys(keys), p.byKey)
 	// Records without a source identity that an earlier import already
 	// made into a fragrance, by source and content.
@@ -131,7 +147,11 @@ type overlay struct {
 // newOverlay describes a batch's writes (ids already real; the new
 // fragrances' keys computed).
 func newOverlay(writes []write, newIDs map[identity]int64, newRecs map[recordKey]int64, merges []mergeRow, remap func(int64) int64) *overlay {
-	ov := &overlay{byKey: map[string][]int64{}, byIdentity: map[identity]int64{}, mergedIn: map[identity]bool{},
+	n := 0
+	for _, w := range writes {
+		n += len(w.keys)
+	}
+	ov := &overlay{byKey: make(map[string][]int64, n), byIdentity: map[identity]int64{}, mergedIn: map[identity]bool{},
 		byRecord: map[recordKey]int64{}, touched: map[int64]bool{}}
 	for _, w := range writes {
 		if w.op != "insert" {

@@ -27,6 +27,28 @@ type row struct {
 	// Records are the records without a source_id that became it, as
 	// (source, content hash) (record_identities).
 	Records []identity
+	// block holds its block keys once computed.
+	block blockMemo
+}
+
+// blockMemo holds a fragrance's matching.BlockKeys with the fields they
+// were computed from: a record's keys are needed when it is read (the
+// head of its candidate keys), when it is filed for the rest of its batch,
+// when its keys are written and when the read-ahead is told of it, and
+// they only change when one of those fields does.
+type blockMemo struct {
+	of   matching.KeyFields
+	keys []string
+}
+
+// get returns f's block keys, computing them unless the memo holds them
+// for f's KeyFields.
+func (m *blockMemo) get(f *catalog.Fragrance) []string {
+	of := matching.KeyFieldsOf(f)
+	if m.keys == nil || m.of != of {
+		m.of, m.keys = of, matching.BlockKeys(f)
+	}
+	return m.keys
 }
 
 type identity = matching.Identity
