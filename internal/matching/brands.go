@@ -66,6 +66,11 @@ func (x *BrandIndex) Add(name string, aliases ...string) {
 		return
 	}
 	if k, ok := x.exact[key]; ok {
+		if len(aliases) == 0 {
+			// Indexed when it became known (the importer adds the brands
+			// of every batch's new fragrances, most of them known).
+			return
+		}
 		key = k // a brand known under this spelling already: an alias of it
 	} else {
 		x.exact[key] = key

@@ -147,3 +147,43 @@ func TestEditionsAndLostLetters(t *testing.T) {
 	require.Equal(t, Insert, m.Match(second, []Candidate{c}).Kind)
 	require.Equal(t, Merge, m.Match(first, []Candidate{c}).Kind, "the same record again is that fragrance")
 }
+
+// TestBrandIndexAddKnownChangesNothing: adding a brand the index knows
+// (under its own spelling, another spelling that folds the same, or as an
+// alias's spelling) leaves the index as it was, which lets Add return
+// early for the known brands the importer adds after every batch.
+func TestBrandIndexAddKnownChangesNothing(t *testing.T) {
+	t.Parallel()
+	x := NewBrandIndex()
+	x.Add("Christian Dior", "Dior")
+	x.Add("Jo Malone")
+	x.Add("Maison Francis Kurkdjian", "MFK", "Kurkdjian")
+	x.Add("Hermès")
+	snapshot := func() BrandIndex {
+		c := BrandIndex{exact: map[string]string{}, compact: map[string][]string{}, house: map[string][]string{}, names: map[string]string{}, tokens: map[string][]string{}}
+		for k, v := range x.exact {
+			c.exact[k] = v
+		}
+		for k, v := range x.compact {
+			c.compact[k] = append([]string(nil), v...)
+		}
+		for k, v := range x.house {
+			c.house[k] = append([]string(nil), v...)
+		}
+		for k, v := range x.names {
+			c.names[k] = v
+		}
+		for k, v := range x.tokens {
+			c.tokens[k] = append([]string(nil), v...)
+		}
+		return c
+	}
+	before := snapshot()
+	for _, name := range []string{"Christian Dior", "CHRISTIAN DIOR", "Dior", "Jo  Malone", "MFK", "Kurkdjian", "Hermes", "Hermès"} {
+		x.Add(name)
+		require.Equal(t, before, snapshot(), "after adding %q again", name)
+	}
+	x.Add("Jo Malone", "Jo Malone London")
+	require.NotEqual(t, before, snapshot(), "an alias still joins a known brand")
+	require.Equal(t, "jo malone", x.ResolveWhy("Jo Malone London").Key)
+}
