@@ -64,11 +64,15 @@ func lookupAll(ctx context.Context, db batchSender, q lookupQuery, byKey map[str
 		// One B-tree probe per key (by its hash, postgres.BlockKeyHash);
 		// only ids travel back, one array per key found with its position
 		// in keys (a row per id was 29,000 rows per batch of a 200k import,
-		// each a protocol message to decode).
-		b.Queue(`SELECT q.i, c.ids FROM unnest($1::bigint[]) WITH ORDINALITY AS q(k, i)
-		CROSS JOIN LATERAL (SELECT array_agg(fk.fragrance_id ORDER BY fk.fragrance_id) AS ids
-			FROM (SELECT fk.fragrance_id FROM fragrance_keys fk WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) fk) c
-		WHERE c.ids IS NOT NULL`, keyHashes(keys), q.perKey).Query(func(r pgx.Rows) error {
+		// each a protocol message to decode). An ARRAY(subquery) keeps the
+		// subquery's order and costs a fifth less than a lateral join with
+		// an ordered array_agg (the largest statement of an import: 13 of
+		// PostgreSQL's 25 s at 200k); OFFSET 0 keeps it from being
+		// evaluated again for the WHERE.
+		b.Queue(`SELECT i, ids FROM (SELECT q.i, ARRAY(SELECT fk.fragrance_id FROM fragrance_keys fk
+				WHERE fk.key = q.k ORDER BY fk.fragrance_id LIMIT $2) AS ids
+			FROM unnest($1::bigint[]) WITH ORDINALITY AS q(k, i) OFFSET 0) c
+		WHERE cardinality(ids) > 0`, keyHashes(keys), q.perKey).Query(func(r pgx.Rows) error {
 			for r.Next() {
 				var i int64
 				var fids []int64
