@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -110,7 +111,10 @@ func (c *candidateCache) remember(keys []string, byKey map[string][]int64, perKe
 		}
 		l = slices.Clip(l)
 		byKey[k] = l
-		c.keys[k] = l
+		// A key is a substring of its record's block keys
+		// (matching.BlockKeys returns them as one string): a copy keeps
+		// only the key alive for the rest of the run.
+		c.keys[strings.Clone(k)] = l
 		if last := l[len(l)-1]; last > c.maxID {
 			c.maxID = last
 		}
