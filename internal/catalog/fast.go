@@ -42,6 +42,7 @@ type scratch struct {
 	// cleaned for the current record have at most (newList's size).
 	listHint int
 	names    []string // the accord names a cleanList kept
+	plain    []string // the items cleanPlainArray kept
 	words    []string // a name's words
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
@@ -1007,4 +1008,293 @@ func (sc *scratch) newList(n int) []string {
 	start := len(sc.items)
 	sc.items = sc.items[:start+n]
 	return sc.items[start : start : start+n]
+}
+
+// Classes of the bytes foldLower does not map, for cleanPlainArray: those
+// of foldClass, but a '"' ends the item and a '\\' (an escape) is not plain.
+const byteQuote = bytePunct + 1
+
+var plainItemClass = func() (t [256]uint8) {
+	t = foldClass
+	t['"'] = byteQuote
+	t['\\'] = byteOther
+	return t
+}()
+
+// cleanPlainArray is jsonStringArray and then cleanItems, in one pass, for
+// the array at s[i] == '[' when every item is a plain one: a JSON string
+// without escapes of at most maxLen bytes that appendFoldPlain folds (so
+// cleanItems keeps it as it is) and that is not a null word, and there are
+// at most 32 of them (nulls are skipped). It appends the items cleanItems
+// would keep to out, with bit k of upper set when the k-th of them has an
+// upper-case letter, and returns the index after the array. For any other
+// array ok is false: the caller takes the general path, which also raises
+// the issues this one never has to.
+func (sc *scratch) cleanPlainArray(out []string, s string, i, maxLen int) (kept []string, upper uint32, next int, ok bool) {
+	if i >= len(s) || s[i] != '[' || maxLen <= 0 || len(s) > maxPlainCell {
+		return out, 0, i, false
+	}
+	// The keys of the kept items back to back in buf, the k-th ending at
+	// ends[k+1]; each one's print (length, first and last byte) in prints.
+	// Room for the keys of the whole cell: "&" is the longest fold, " and ".
+	if cap(sc.keys) < 5*len(s) {
+		sc.keys = make([]byte, 0, 5*len(s))
+	}
+	buf := sc.keys[:cap(sc.keys)]
+	var ends [33]int
+	var prints [32]uint32
+	nk, items := 0, 0
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return out, 0, i + 1, true
+	}
+	for {
+		if i >= len(s) {
+			return out, 0, i, false
+		}
+		if s[i] != '"' {
+			if !strings.HasPrefix(s[i:], "null") {
+				return out, 0, i, false
+			}
+			i += 4
+		} else {
+			if items++; items > 32 {
+				return out, 0, i, false
+			}
+			start := ends[nk]
+			n, q, up, ok := foldPlainItem(buf[start:], s[i+1:])
+			it := s[i+1 : i+1+q]
+			if !ok || len(it) == 0 || len(it) > maxLen || it[0] == ' ' || it[len(it)-1] == ' ' || isNullWord(it) {
+				return out, 0, i, false
+			}
+			i += q + 2
+			// As cleanItems: an empty key is dropped, and a key is
+			// compared with the kept ones of the same length, first and
+			// last byte.
+			if n > 0 {
+				k := buf[start : start+n]
+				p := uint32(n) | uint32(k[0])<<16 | uint32(k[n-1])<<24
+				dup := false
+				for j, q := range prints[:nk] {
+					if q == p && string(buf[ends[j]:ends[j+1]]) == string(k) {
+						dup = true
+						break
+					}
+				}
+				if !dup {
+					if up {
+						upper |= 1 << nk
+					}
+					prints[nk] = p
+					nk++
+					ends[nk] = start + n
+					out = append(out, it)
+				}
+			}
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return out, 0, i, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case ']':
+			return out, upper, i + 1, true
+		default:
+			return out, 0, i, false
+		}
+	}
+}
+
+// maxPlainCell bounds the cells cleanPlainArray reads (its scratch is five
+// times as large); longer ones take the general path.
+const maxPlainCell = 16 << 10
+
+// foldPlainItem folds s up to its first '"' into buf as appendFoldPlain
+// does (without a trailing space), given that buf has room for the fold.
+// It returns the fold's length, the quote's index and whether a letter was
+// upper-case; ok is false when a byte before the quote is not plain
+// (appendFoldPlain's other bytes, '\\', a leading space or two spaces in a
+// row) or there is no quote.
+func foldPlainItem(buf []byte, s string) (n, quote int, upper, ok bool) {
+	var diff byte
+	for j := 0; j < len(s); j++ {
+		c := s[j]
+		if l := foldLower[c]; l != 0 {
+			buf[n] = l
+			n++
+			diff |= l ^ c
+			continue
+		}
+		switch plainItemClass[c] {
+		case byteQuote:
+			if n > 0 && buf[n-1] == ' ' {
+				n--
+			}
+			return n, j, diff != 0, true
+		case byteAnd:
+			if n > 0 && buf[n-1] != ' ' {
+				buf[n] = ' '
+				n++
+			}
+			buf[n], buf[n+1], buf[n+2], buf[n+3] = 'a', 'n', 'd', ' '
+			n += 4
+		case byteSpace:
+			if j == 0 || s[j-1] == ' ' {
+				return 0, j, false, false
+			}
+			fallthrough
+		case bytePunct:
+			if n > 0 && buf[n-1] != ' ' {
+				buf[n] = ' '
+				n++
+			}
+		default:
+			return 0, j, false, false
+		}
+	}
+	return 0, len(s), false, false
+}
+
+// plainNotes is cleanList of the notes for a CSV cell holding a notes
+// object (fastNotes) or a list of plain items (cleanPlainArray), when no
+// other field gave notes; ok is false for any other value.
+func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) bool {
+	s, ok := val.(string)
+	if !ok {
+		return false
+	}
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		f.NotesUnsorted, ok = v.plainList(c, sc, "notes", s, true)
+		return ok
+	}
+	if !strings.HasPrefix(s, "{") {
+		return false
+	}
+	// The kept items of top, middle and base, back to back, in the order
+	// the object gives them; each list's bounds in lists.
+	all := sc.plain[:0]
+	var lists [3]struct{ start, end int }
+	var seen [3]bool
+	maxLen := v.Quality.MaxNameLength
+	i := skipWS(s, 1)
+	if i < len(s) && s[i] == '}' {
+		return skipWS(s, i+1) == len(s)
+	}
+	for {
+		key, next, ok := jsonString(s, i)
+		if !ok {
+			return false
+		}
+		var k int
+		switch key {
+		case "top":
+			k = 0
+		case "middle":
+			k = 1
+		case "base":
+			k = 2
+		default:
+			return false
+		}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		i = skipWS(s, next)
+		if i >= len(s) || s[i] != ':' {
+			return false
+		}
+		i = skipWS(s, i+1)
+		start := len(all)
+		if strings.HasPrefix(s[i:], "null") {
+			i += 4
+		} else if all, _, i, ok = sc.cleanPlainArray(all, s, i, maxLen); !ok {
+			return false
+		}
+		lists[k].start, lists[k].end = start, len(all)
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return false
+		}
+		if s[i] == ',' {
+			i = skipWS(s, i+1)
+			continue
+		}
+		if s[i] != '}' || skipWS(s, i+1) != len(s) {
+			return false
+		}
+		break
+	}
+	setSlice(&sc.plain, all)
+	// As cleanList in Check: top, middle and base in that order, from one
+	// backing array.
+	sc.listHint = len(all)
+	fields := [3]string{"notes.top", "notes.middle", "notes.base"}
+	dst := [3]*[]string{&f.NotesTop, &f.NotesMiddle, &f.NotesBase}
+	for k, l := range lists {
+		if l.end > l.start {
+			kept := all[l.start:l.end]
+			*dst[k] = v.capList(c, fields[k], append(sc.newList(len(kept)), kept...))
+		}
+	}
+	sc.listHint = 0
+	return true
+}
+
+// plainList is cleanList for a CSV cell holding a JSON array of plain
+// items (cleanPlainArray), its list carved from the record's backing
+// array (last: the last list carved); ok is false for any other value.
+func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, last bool) ([]string, bool) {
+	s, ok := val.(string)
+	if !ok {
+		return nil, false
+	}
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "[") {
+		return nil, false
+	}
+	kept, _, i, ok := sc.cleanPlainArray(sc.plain[:0], s, 0, v.Quality.MaxNameLength)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	setSlice(&sc.plain, kept)
+	if len(kept) == 0 {
+		return nil, true
+	}
+	if last {
+		// Nothing is carved after it: the backing array of the exact size.
+		sc.listHint = len(kept)
+	}
+	out := append(sc.newList(len(kept)), kept...)
+	if last {
+		sc.listHint = 0
+	}
+	return v.capList(c, field, out), true
+}
+
+// plainAccordNames is cleanAccordNames for a CSV cell holding a JSON array
+// of plain items (cleanPlainArray); ok is false for any other value.
+func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any) ([]Accord, bool) {
+	s, ok := val.(string)
+	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+		return nil, false
+	}
+	// As fastAccordNames: the cell untrimmed, JSON spaces around the array.
+	kept, upper, i, ok := sc.cleanPlainArray(sc.plain[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	setSlice(&sc.plain, kept)
+	kept = v.capList(c, "accords", kept)
+	out := make([]Accord, len(kept))
+	for i, n := range kept {
+		if upper&(1<<i) != 0 {
+			n = strings.ToLower(n)
+		}
+		out[i].Name = n
+	}
+	return out, true
 }

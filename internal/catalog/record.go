@@ -119,6 +119,10 @@ type Validator struct {
 	// Source applies to records that name none (the --source flag).
 	Source string
 	Now    func() time.Time
+
+	// noPlain turns off the one-pass paths for cells of plain list items
+	// (cleanPlainArray), for tests that compare them with the general one.
+	noPlain bool
 }
 
 const excerptLen = 80
@@ -277,6 +281,11 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		if val == nil {
 			return nil
 		}
+		if !v.noPlain {
+			if out, ok := v.plainList(c, sc, field, val, false); ok {
+				return out
+			}
+		}
 		items, ok := sc.fastListValue(val)
 		if !ok {
 			var err error
@@ -289,7 +298,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	}
 	f.Perfumers = list(rawPerfumers, "perfumers")
 	f.NotesTop, f.NotesMiddle, f.NotesBase = list(rawNotesTop, "notes_top"), list(rawNotesMiddle, "notes_middle"), list(rawNotesBase, "notes_base")
-	if val := vals[rawNotes]; val != nil {
+	if val := vals[rawNotes]; val != nil && !(f.NotesTop == nil && f.NotesMiddle == nil && f.NotesBase == nil && !v.noPlain && v.plainNotes(c, sc, f, val)) {
 		top, mid, base, flat, ok := sc.fastNotesValue(val)
 		var err error
 		if !ok {
@@ -309,10 +318,16 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		}
 	}
 	if val := vals[rawAccords]; val != nil {
-		if names, ok := sc.fastAccordNames(val); ok {
-			f.Accords = v.cleanAccordNames(c, sc, names)
-		} else {
-			f.Accords = v.accordsOf(c, sc, val)
+		var plain bool
+		if !v.noPlain {
+			f.Accords, plain = v.plainAccordNames(c, sc, val)
+		}
+		if !plain {
+			if names, ok := sc.fastAccordNames(val); ok {
+				f.Accords = v.cleanAccordNames(c, sc, names)
+			} else {
+				f.Accords = v.accordsOf(c, sc, val)
+			}
 		}
 	}
 

@@ -1,0 +1,151 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/stretchr/testify/require"
+)
+
+// TestPlainCellsMatchGeneralPath validates records whose list cells are
+// JSON arrays and notes objects (as CSV files carry them) with and without
+// the one-pass paths for plain items (cleanPlainArray), and requires the
+// same record, issues and content hash. The items are drawn from the
+// oracle inputs with case and space variants of earlier items, null words,
+// over-long and empty items; the cells from encoding/json with and without
+// HTML escaping, with spaces around the JSON tokens, nulls, unknown or
+// repeated notes keys and broken syntax.
+func TestPlainCellsMatchGeneralPath(t *testing.T) {
+	t.Parallel()
+	in := oracleInputs(t)
+	plainItems := []string{"Tonka Bean", "vanilla", "Red wine", "warm spicy", "Ylang-Ylang", "Bergamot", "bergamot", "BERGAMOT",
+		"Rose & Oud", "Rose and Oud", "Rose+Oud", "Lily-of-the-Valley", "Lily of the Valley", "A", "!!", "N/A", "1", "x"}
+	extra := []string{"", " ", "null", "N/A", "n a", "-", "none", "None!", "x" + strings.Repeat("-", 200), strings.Repeat("y", 200), strings.Repeat("y", 201)}
+	fast := goldenValidator()
+	general := goldenValidator()
+	general.noPlain = true
+	rng := rand.New(rand.NewPCG(5, 6))
+	list := func() []any {
+		n := rng.IntN(9)
+		if rng.IntN(40) == 0 {
+			n = 28 + rng.IntN(10)
+		}
+		items := make([]any, 0, n)
+		for len(items) < n {
+			switch r := rng.IntN(20); {
+			case r < 10:
+				items = append(items, plainItems[rng.IntN(len(plainItems))])
+			case r < 13:
+				items = append(items, in[rng.IntN(len(in))])
+			case r < 16 && len(items) > 0:
+				prev, _ := items[rng.IntN(len(items))].(string)
+				switch rng.IntN(3) {
+				case 0:
+					prev = strings.ToUpper(prev)
+				case 1:
+					prev = " " + prev + "  "
+				default:
+					prev = strings.ReplaceAll(prev, " ", "-")
+				}
+				items = append(items, prev)
+			case r < 17:
+				items = append(items, nil)
+			default:
+				items = append(items, extra[rng.IntN(len(extra))])
+			}
+		}
+		return items
+	}
+	encode := func(v any) string {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(rng.IntN(2) == 0)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		s := strings.TrimSuffix(b.String(), "\n")
+		switch rng.IntN(12) {
+		case 0:
+			s = strings.ReplaceAll(s, ",", " ,\n ")
+		case 1:
+			s = " \t" + strings.ReplaceAll(s, ":", " : ") + "\r\n"
+		case 2:
+			s = strings.ReplaceAll(s, "[", "[ ")
+		case 3:
+			if len(s) > 2 {
+				s = s[:rng.IntN(len(s))]
+			}
+		case 4:
+			s = "\v" + s
+		}
+		return s
+	}
+	notes := func() string {
+		if rng.IntN(3) == 0 {
+			return encode(list())
+		}
+		keys := []string{"top", "middle", "base"}
+		var b strings.Builder
+		b.WriteString("{")
+		n := rng.IntN(4)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			k := keys[rng.IntN(len(keys))]
+			switch rng.IntN(15) {
+			case 0:
+				k = "heart"
+			case 1:
+				k = `\u0074op`
+			}
+			b.WriteString(`"` + k + `": `)
+			if rng.IntN(8) == 0 {
+				b.WriteString("null")
+			} else {
+				b.WriteString(encode(list()))
+			}
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	plainCells := 0
+	sc := &scratch{}
+	for round := 0; round < 20000; round++ {
+		fields := map[string]any{"brand": "Dior", "name": "Sauvage"}
+		if rng.IntN(2) == 0 {
+			fields["notes"] = notes()
+		}
+		if rng.IntN(2) == 0 {
+			fields["accords"] = encode(list())
+		}
+		if rng.IntN(4) == 0 {
+			fields["perfumers"] = encode(list())
+		}
+		if rng.IntN(8) == 0 {
+			fields["notes_top"] = encode(list())
+		}
+		for _, k := range []string{"accords", "perfumers"} {
+			if s, ok := fields[k].(string); ok {
+				s = strings.TrimSpace(s)
+				if _, _, i, ok := sc.cleanPlainArray(nil, s, 0, fast.Quality.MaxNameLength); ok && skipWS(s, i) == len(s) {
+					plainCells++
+				}
+			}
+		}
+		raw := &dataset.Raw{Index: round + 1, Line: round + 2, Fields: fields}
+		got, gotIssues := fast.Check(raw)
+		want, wantIssues := general.Check(raw)
+		require.Equal(t, wantIssues, gotIssues, "issues of %q", fields)
+		require.Equal(t, want, got, "record of %q", fields)
+		if want != nil {
+			require.Equal(t, ContentHash(want), ContentHash(got), "hash of %q", fields)
+		}
+	}
+	// The one-pass path must have been taken, not only declined.
+	require.Greater(t, plainCells, 5000)
+}
