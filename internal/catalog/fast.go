@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"math"
 	"math/bits"
@@ -732,6 +731,29 @@ var htmlSafeByte = func() (t [256]bool) {
 // reports false for a string it would have to escape beyond the plain
 // cases.
 func appendJSONString(dst []byte, s string) []byte {
+	if len(s) < 8 {
+		// Short strings (most list items): one loop that checks and
+		// copies.
+		n := len(dst)
+		if cap(dst)-n >= 9 {
+			b := dst[n : n+9]
+			b[0] = '"'
+			for i := 0; i < len(s); i++ {
+				c := s[i]
+				if !htmlSafeByte[c] {
+					return appendJSONStringSlow(dst, s)
+				}
+				b[i+1] = c
+			}
+			b[len(s)+1] = '"'
+			return dst[:n+len(s)+2]
+		}
+	}
+	return appendJSONStringSlow(dst, s)
+}
+
+// appendJSONStringSlow is appendJSONString for any s.
+func appendJSONStringSlow(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -942,8 +964,22 @@ func contentHashFast(f *Fragrance) (string, bool) {
 		return "", false
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16]), true
+	// hex.EncodeToString, through a table of the digit pairs.
+	var h [32]byte
+	for i, c := range sum[:16] {
+		h[2*i], h[2*i+1] = hexPairs[2*int(c)], hexPairs[2*int(c)+1]
+	}
+	return string(h[:]), true
 }
+
+// hexPairs holds the two lower-case hex digits of each byte value.
+var hexPairs = func() (t [512]byte) {
+	const digits = "0123456789abcdef"
+	for c := 0; c < 256; c++ {
+		t[2*c], t[2*c+1] = digits[c>>4], digits[c&0xF]
+	}
+	return t
+}()
 
 // fastListValue is toList for a CSV cell holding a JSON array of strings.
 func (sc *scratch) fastListValue(val any) ([]string, bool) {

@@ -149,3 +149,30 @@ func TestPlainCellsMatchGeneralPath(t *testing.T) {
 	// The one-pass path must have been taken, not only declined.
 	require.Greater(t, plainCells, 5000)
 }
+
+// TestShortJSONStringsMatchGeneralWriter compares appendJSONString's loop
+// for short strings with the general writer on the oracle inputs cut to
+// under eight bytes, every single byte and every pair of bytes, at every
+// room left in the buffer around the loop's nine bytes.
+func TestShortJSONStringsMatchGeneralWriter(t *testing.T) {
+	t.Parallel()
+	var short []string
+	for _, s := range oracleInputs(t) {
+		for i := 0; i < len(s); i += 7 {
+			short = append(short, s[i:min(len(s), i+7)])
+		}
+	}
+	for c := 0; c < 256; c++ {
+		short = append(short, string(rune(c)), string([]byte{byte(c)}), "ab"+string([]byte{byte(c)})+"cd")
+		for d := 0; d < 256; d += 17 {
+			short = append(short, string([]byte{byte(c), byte(d)}))
+		}
+	}
+	for _, s := range short {
+		want := appendJSONStringSlow([]byte("x"), s)
+		for room := 7; room < 12; room++ {
+			dst := append(make([]byte, 0, 1+room), 'x')
+			require.Equal(t, string(want), string(appendJSONString(dst, s)), "%q with %d bytes of room", s, room)
+		}
+	}
+}
