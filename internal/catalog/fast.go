@@ -41,7 +41,6 @@ type scratch struct {
 	// cleaned for the current record have at most (newList's size).
 	listHint int
 	names    []string // the accord names a cleanList kept
-	plain    []string // the items cleanPlainArray kept
 	words    []string // a name's words
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
@@ -1211,7 +1210,9 @@ func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) b
 	}
 	// The kept items of top, middle and base, back to back, in the order
 	// the object gives them; each list's bounds in lists.
-	all := sc.plain[:0]
+	// (On the stack: storing the items costs no write barriers.)
+	var room [96]string
+	all := room[:0]
 	var lists [3]struct{ start, end int }
 	var seen [3]bool
 	maxLen := v.Quality.MaxNameLength
@@ -1264,7 +1265,6 @@ func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) b
 		}
 		break
 	}
-	setSlice(&sc.plain, all)
 	// As cleanList in Check: top, middle and base in that order, from one
 	// backing array.
 	sc.listHint = len(all)
@@ -1292,11 +1292,11 @@ func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, la
 	if !strings.HasPrefix(s, "[") {
 		return nil, false
 	}
-	kept, _, i, ok := sc.cleanPlainArray(sc.plain[:0], s, 0, v.Quality.MaxNameLength)
+	var room [32]string
+	kept, _, i, ok := sc.cleanPlainArray(room[:0], s, 0, v.Quality.MaxNameLength)
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
 	}
-	setSlice(&sc.plain, kept)
 	if len(kept) == 0 {
 		return nil, true
 	}
@@ -1319,11 +1319,11 @@ func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any) ([]Accord
 		return nil, false
 	}
 	// As fastAccordNames: the cell untrimmed, JSON spaces around the array.
-	kept, upper, i, ok := sc.cleanPlainArray(sc.plain[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
+	var room [32]string
+	kept, upper, i, ok := sc.cleanPlainArray(room[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
 	}
-	setSlice(&sc.plain, kept)
 	kept = v.capList(c, "accords", kept)
 	out := make([]Accord, len(kept))
 	for i, n := range kept {
