@@ -1072,8 +1072,8 @@ func (sc *scratch) cleanPlainArray(out []string, s string, i, maxLen int) (kept 
 	// The keys of the kept items back to back in buf, the k-th ending at
 	// ends[k+1]; each one's print (length, first and last byte) in prints.
 	// Room for the keys of the whole cell: "&" is the longest fold, " and ".
-	if cap(sc.keys) < 5*len(s) {
-		sc.keys = make([]byte, 0, 5*len(s))
+	if cap(sc.keys) < 5*len(s)+8 {
+		sc.keys = make([]byte, 0, 5*len(s)+8)
 	}
 	buf := sc.keys[:cap(sc.keys)]
 	var ends [33]int
@@ -1153,13 +1153,34 @@ const maxPlainCell = 16 << 10
 // (appendFoldPlain's other bytes, '\\', a leading space or two spaces in a
 // row) or there is no quote.
 func foldPlainItem(buf []byte, s string) (n, quote int, upper, ok bool) {
-	var diff byte
-	for j := 0; j < len(s); j++ {
+	var diff uint64
+	for j := 0; ; {
+		// Eight bytes at a time while they are letters and digits, whose
+		// fold is c | 0x20; up to the first other byte (the mask is exact).
+		for j+8 <= len(s) && n+8 <= len(buf) {
+			w := load64(s, j)
+			f := w | 0x20*lsb8
+			store64(buf, n, f)
+			if m := nonAlnumMask(w); m != 0 {
+				t := bits.TrailingZeros64(m) >> 3
+				diff |= (f ^ w) & (1<<(8*t) - 1)
+				n += t
+				j += t
+				break
+			}
+			diff |= f ^ w
+			n += 8
+			j += 8
+		}
+		if j >= len(s) {
+			return 0, j, false, false
+		}
 		c := s[j]
 		if l := foldLower[c]; l != 0 {
 			buf[n] = l
 			n++
-			diff |= l ^ c
+			diff |= uint64(l ^ c)
+			j++
 			continue
 		}
 		switch plainItemClass[c] {
@@ -1188,8 +1209,26 @@ func foldPlainItem(buf []byte, s string) (n, quote int, upper, ok bool) {
 		default:
 			return 0, j, false, false
 		}
+		j++
 	}
-	return 0, len(s), false, false
+}
+
+// nonAlnumMask sets the high bit of each byte of x that is not an ASCII
+// letter or digit, exactly (no borrows between bytes).
+func nonAlnumMask(x uint64) uint64 {
+	// The high bit of each byte b below 0x80 of v set when b >= a.
+	ge := func(v, a uint64) uint64 { return ((v | msb8) - a*lsb8) & msb8 }
+	y := x | 0x20*lsb8 // letters in lower case (and no other byte becomes one)
+	letter := ge(y, 'a') &^ ge(y, 'z'+1)
+	digit := ge(x, '0') &^ ge(x, '9'+1)
+	return ^(letter|digit)&msb8 | x&msb8
+}
+
+// store64 writes x to b[i:i+8], little-endian.
+func store64(b []byte, i int, x uint64) {
+	b = b[i : i+8]
+	b[0], b[1], b[2], b[3] = byte(x), byte(x>>8), byte(x>>16), byte(x>>24)
+	b[4], b[5], b[6], b[7] = byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56)
 }
 
 // plainNotes is cleanList of the notes for a CSV cell holding a notes

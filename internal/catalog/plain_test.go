@@ -176,3 +176,70 @@ func TestShortJSONStringsMatchGeneralWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestNonAlnumMaskMatchesTable checks nonAlnumMask against foldLower (the
+// letters and digits) for every byte value at every position, among
+// letters, digits and other bytes.
+func TestNonAlnumMaskMatchesTable(t *testing.T) {
+	t.Parallel()
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			for _, fill := range []byte{'a', 'Z', '5', ' ', '@', '`', '{', 0x10, 0x80, 0xff, 0} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				m := nonAlnumMask(load64(string(w[:]), 0))
+				for i, b := range w {
+					if (foldLower[b] == 0) != (m>>(8*i+7)&1 == 1) || m>>(8*i)&0x7f != 0 {
+						t.Fatalf("nonAlnumMask(%q) = %#x: wrong at byte %d (%#x)", w, m, i, b)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFoldPlainItemMatchesAppendFoldPlain folds the oracle inputs, and
+// their pieces at every length up to 20, followed by a closing quote and
+// more text, and compares with appendFoldPlain: the same fold (and whether
+// a letter was upper case) where it is plain and has no '"' or '\\';
+// declined otherwise. (Empty items and a trailing space are left to its
+// caller.)
+func TestFoldPlainItemMatchesAppendFoldPlain(t *testing.T) {
+	t.Parallel()
+	var items []string
+	for _, s := range oracleInputs(t) {
+		items = append(items, s)
+		for n := 1; n <= 20 && n < len(s); n++ {
+			items = append(items, s[:n], s[len(s)-n:])
+		}
+	}
+	buf := make([]byte, 0, 4096)
+	for _, it := range items {
+		if it == "" || strings.HasSuffix(it, " ") {
+			continue // cleanPlainArray's own checks
+		}
+		for _, tail := range []string{`"`, `", "Vanilla"]`, `"]`} {
+			s := it + tail
+			if 5*len(s)+8 > cap(buf) {
+				continue
+			}
+			n, q, upper, ok := foldPlainItem(buf[:cap(buf)], s)
+			want, wantOK := appendFoldPlain(nil, it)
+			wantOK = wantOK && !strings.ContainsAny(it, "\"\\")
+			if !wantOK {
+				// Declined, or an earlier quote ended a (plain) item.
+				if ok && q == len(it) {
+					t.Fatalf("foldPlainItem(%q) took an item appendFoldPlain declines", s)
+				}
+				continue
+			}
+			require.True(t, ok, "foldPlainItem(%q) declined", s)
+			require.Equal(t, len(it), q, "quote of %q", s)
+			require.Equal(t, string(want), string(buf[:cap(buf)][:n]), "fold of %q", s)
+			require.Equal(t, strings.ToLower(it) != it, upper, "upper of %q", s)
+		}
+	}
+}
