@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"crypto/sha256"
+	"slices"
 	"encoding/json"
 	"math"
 	"math/bits"
@@ -42,6 +43,9 @@ type scratch struct {
 	listHint int
 	names    []string // the accord names a cleanList kept
 	words    []string // a name's words
+	// wordsOf is the name words holds the words of, when they are kept
+	// for the next caller (stripBrandOnce for splitConcentration).
+	wordsOf string
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
 	brands    map[string]*resolvedBrand
@@ -89,7 +93,12 @@ func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBran
 		rb.name, rb.key, rb.aliases = br.Resolve(spelling)
 	}
 	for _, b := range append([]string{spelling, rb.name}, rb.aliases...) {
-		rb.strip = append(rb.strip, strings.Fields(Fold(b)))
+		// A spelling whose words an earlier one has would strip what
+		// the earlier one strips: it is left out.
+		words := strings.Fields(Fold(b))
+		if !slices.ContainsFunc(rb.strip, func(w []string) bool { return slices.Equal(w, words) }) {
+			rb.strip = append(rb.strip, words)
+		}
 	}
 	if len(s.brands) >= maxCachedBrands {
 		clear(s.brands)
