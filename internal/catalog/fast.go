@@ -1030,6 +1030,21 @@ func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
 	return sc.fastAccords(s)
 }
 
+// fragranceWithAccords is a record with room for its accords, allocated
+// together: real catalogs give five or six (400 bytes and 144 would be two
+// allocations of 384 and 144 bytes; this is one of 576).
+type fragranceWithAccords struct {
+	fragranceAlloc
+	accords [6]Accord
+}
+
+// fewAccords reports whether an accords value is a cell that may hold up
+// to six accords (at most five commas) and is short enough to be one.
+func fewAccords(val any) bool {
+	s, ok := val.(string)
+	return ok && len(s) < 256 && strings.Count(s, ",") <= 5
+}
+
 // fragranceAlloc holds a record and the numbers it points to, allocated
 // together.
 type fragranceAlloc struct {
@@ -1360,20 +1375,26 @@ func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, la
 }
 
 // plainAccordNames is cleanAccordNames for a CSV cell holding a JSON array
-// of plain items (cleanPlainArray); ok is false for any other value.
-func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any) ([]Accord, bool) {
+// of plain items (cleanPlainArray), in room when they fit; ok is false for
+// any other value.
+func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any, room []Accord) ([]Accord, bool) {
 	s, ok := val.(string)
 	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
 		return nil, false
 	}
 	// As fastAccordNames: the cell untrimmed, JSON spaces around the array.
-	var room [32]string
-	kept, upper, i, ok := sc.cleanPlainArray(room[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
+	var items [32]string
+	kept, upper, i, ok := sc.cleanPlainArray(items[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
 	}
 	kept = v.capList(c, "accords", kept)
-	out := make([]Accord, len(kept))
+	var out []Accord
+	if len(kept) <= cap(room) {
+		out = room[:len(kept):len(kept)]
+	} else {
+		out = make([]Accord, len(kept))
+	}
 	for i, n := range kept {
 		if upper&(1<<i) != 0 {
 			n = strings.ToLower(n)

@@ -159,9 +159,6 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
 		return nil, c.issues
 	}
-	// One allocation for the record and its numbers.
-	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
-	f := &rec.Fragrance
 	if sc.items != nil {
 		sc.items = nil
 	}
@@ -174,6 +171,18 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			vals[i] = val
 		}
 	}
+	// One allocation for the record and its numbers, and its accords when
+	// the cell has room for few enough.
+	var rec *fragranceAlloc
+	var accordRoom []Accord
+	if fewAccords(vals[rawAccords]) {
+		ra := &fragranceWithAccords{}
+		rec, accordRoom = &ra.fragranceAlloc, ra.accords[:0]
+	} else {
+		rec = &fragranceAlloc{}
+	}
+	f := &rec.Fragrance
+	f.Index, f.Line = raw.Index, raw.Line
 	if n, ok := vals[rawExtraCells].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
@@ -320,7 +329,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	if val := vals[rawAccords]; val != nil {
 		var plain bool
 		if !v.noPlain {
-			f.Accords, plain = v.plainAccordNames(c, sc, val)
+			f.Accords, plain = v.plainAccordNames(c, sc, val, accordRoom)
 		}
 		if !plain {
 			if names, ok := sc.fastAccordNames(val); ok {
