@@ -108,6 +108,15 @@ func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBran
 	return rb
 }
 
+// trimSpace is strings.TrimSpace, without a call for a string that starts
+// and ends with printable ASCII other than a space (nothing to trim).
+func trimSpace(s string) string {
+	if len(s) > 0 && s[0]-'!' <= '~'-'!' && s[len(s)-1]-'!' <= '~'-'!' {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
+
 // isASCII reports whether s is all ASCII.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -492,7 +501,7 @@ func setSlice[T any](dst *[]T, s []T) {
 // strings (and nulls): their names, every weight nil.
 func (sc *scratch) fastAccordNames(val any) ([]string, bool) {
 	s, ok := val.(string)
-	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+	if !ok || !strings.HasPrefix(trimSpace(s), "[") {
 		return nil, false
 	}
 	// As fastAccords: the cell untrimmed, JSON spaces around the array.
@@ -995,7 +1004,7 @@ func (sc *scratch) fastListValue(val any) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if !strings.HasPrefix(s, "[") {
 		return nil, false
 	}
@@ -1009,7 +1018,7 @@ func (sc *scratch) fastNotesValue(val any) (top, middle, base, flat []string, ok
 	if !isStr {
 		return nil, nil, nil, nil, false
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	switch {
 	case strings.HasPrefix(s, "{"):
 		top, middle, base, ok = sc.fastNotes(s)
@@ -1024,7 +1033,7 @@ func (sc *scratch) fastNotesValue(val any) (top, middle, base, flat []string, ok
 // fastAccordsValue is toAccords for a CSV cell holding a JSON array.
 func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
 	s, ok := val.(string)
-	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+	if !ok || !strings.HasPrefix(trimSpace(s), "[") {
 		return nil, false
 	}
 	return sc.fastAccords(s)
@@ -1038,11 +1047,12 @@ type fragranceWithAccords struct {
 	accords [6]Accord
 }
 
-// fewAccords reports whether an accords value is a cell that may hold up
-// to six accords (at most five commas) and is short enough to be one.
+// fewAccords reports whether an accords value is a cell short enough to
+// hold about six accords (real ones take 50-100 bytes); when it holds
+// more, the room goes unused.
 func fewAccords(val any) bool {
 	s, ok := val.(string)
-	return ok && len(s) < 256 && strings.Count(s, ",") <= 5
+	return ok && len(s) <= 160
 }
 
 // fragranceAlloc holds a record and the numbers it points to, allocated
@@ -1263,7 +1273,7 @@ func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) b
 	if !ok {
 		return false
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if strings.HasPrefix(s, "[") {
 		f.NotesUnsorted, ok = v.plainList(c, sc, "notes", s, true)
 		return ok
@@ -1351,7 +1361,7 @@ func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, la
 	if !ok {
 		return nil, false
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if !strings.HasPrefix(s, "[") {
 		return nil, false
 	}
@@ -1379,7 +1389,7 @@ func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, la
 // any other value.
 func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any, room []Accord) ([]Accord, bool) {
 	s, ok := val.(string)
-	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+	if !ok || !strings.HasPrefix(trimSpace(s), "[") {
 		return nil, false
 	}
 	// As fastAccordNames: the cell untrimmed, JSON spaces around the array.

@@ -243,3 +243,21 @@ func TestFoldPlainItemMatchesAppendFoldPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimSpaceMatchesStrings compares trimSpace with strings.TrimSpace on
+// the oracle inputs and on every byte and pair of bytes around a word.
+func TestTrimSpaceMatchesStrings(t *testing.T) {
+	t.Parallel()
+	in := oracleInputs(t)
+	for c := 0; c < 256; c++ {
+		for _, d := range []string{"", " ", "\u00a0", "\u0085", "x", "\xff"} {
+			b := string([]byte{byte(c)})
+			in = append(in, b, b+"word"+d, d+"word"+b, b+d, d+b)
+		}
+	}
+	for _, s := range in {
+		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+			t.Fatalf("trimSpace(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

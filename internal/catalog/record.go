@@ -196,7 +196,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			c.add("type", field, fmt.Sprint(val), "expected text")
 			return ""
 		}
-		s = strings.TrimSpace(s)
+		s = trimSpace(s)
 		if isNullWord(s) {
 			return ""
 		}
