@@ -2,10 +2,10 @@ package catalog
 
 import (
 	"crypto/sha256"
-	"slices"
 	"encoding/json"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1040,8 +1040,9 @@ func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
 }
 
 // fragranceWithAccords is a record with room for its accords, allocated
-// together: real catalogs give five or six (400 bytes and 144 would be two
-// allocations of 384 and 144 bytes; this is one of 576).
+// together: real catalogs give five or six (two allocations of 384 and 144
+// bytes before; this is one of 512, the largest size whose objects need no
+// header).
 type fragranceWithAccords struct {
 	fragranceAlloc
 	accords [6]Accord
@@ -1056,13 +1057,25 @@ func fewAccords(val any) bool {
 }
 
 // fragranceAlloc holds a record and the numbers it points to, allocated
-// together.
+// together; but its year, which points into sharedYears.
 type fragranceAlloc struct {
 	Fragrance
-	year   int
 	rating float64
 	votes  int64
 }
+
+// sharedYears holds the years records point to (Fragrance.Year): nothing
+// writes through the pointer, so the records of a year share one int and
+// the record needs no room for it (which keeps fragranceWithAccords within
+// 512 bytes). Years outside it get an int of their own.
+var sharedYears = func() (t [600]int) {
+	for i := range t {
+		t[i] = firstSharedYear + i
+	}
+	return t
+}()
+
+const firstSharedYear = 1700
 
 // newList returns an empty list with room for n items, carved from the
 // current record's backing array.
