@@ -43,6 +43,9 @@ type scratch struct {
 	listHint int
 	names    []string // the accord names a cleanList kept
 	words    []string // a name's words
+	// cleanPlainArray's key ends and prints (see there).
+	plainEnds   [33]int
+	plainPrints [32]uint32
 	// wordsOf is the name words holds the words of, when they are kept
 	// for the next caller (stripBrandOnce for splitConcentration).
 	wordsOf string
@@ -1123,8 +1126,9 @@ func (sc *scratch) cleanPlainArray(out []string, s string, i, maxLen int) (kept 
 		sc.keys = make([]byte, 0, 5*len(s)+8)
 	}
 	buf := sc.keys[:cap(sc.keys)]
-	var ends [33]int
-	var prints [32]uint32
+	// (In sc: arrays on the stack would be zeroed at each call.)
+	ends, prints := &sc.plainEnds, &sc.plainPrints
+	ends[0] = 0
 	nk, items := 0, 0
 	i = skipWS(s, i+1)
 	if i < len(s) && s[i] == ']' {
@@ -1297,7 +1301,7 @@ func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) b
 	// The kept items of top, middle and base, back to back, in the order
 	// the object gives them; each list's bounds in lists.
 	// (On the stack: storing the items costs no write barriers.)
-	var room [96]string
+	var room [48]string
 	all := room[:0]
 	var lists [3]struct{ start, end int }
 	var seen [3]bool
@@ -1378,7 +1382,7 @@ func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, la
 	if !strings.HasPrefix(s, "[") {
 		return nil, false
 	}
-	var room [32]string
+	var room [16]string
 	kept, _, i, ok := sc.cleanPlainArray(room[:0], s, 0, v.Quality.MaxNameLength)
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
@@ -1406,7 +1410,7 @@ func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any, room []Ac
 		return nil, false
 	}
 	// As fastAccordNames: the cell untrimmed, JSON spaces around the array.
-	var items [32]string
+	var items [16]string
 	kept, upper, i, ok := sc.cleanPlainArray(items[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
 	if !ok || skipWS(s, i) != len(s) {
 		return nil, false
