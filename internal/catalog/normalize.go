@@ -326,6 +326,13 @@ func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 			if len(ws) != len(bw) {
 				return false
 			}
+			for i, w := range ws {
+				// A word starting with an ASCII letter or digit folds to
+				// its lower case first: most differ there.
+				if l := foldLower[w[0]]; l != 0 && l != bw[i][0] {
+					return false
+				}
+			}
 			for i := range ws {
 				if !sc.foldIs(ws[i], bw[i]) {
 					return false
