@@ -311,23 +311,28 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	}
 	f.Perfumers = list(rawPerfumers, "perfumers")
 	f.NotesTop, f.NotesMiddle, f.NotesBase = list(rawNotesTop, "notes_top"), list(rawNotesMiddle, "notes_middle"), list(rawNotesBase, "notes_base")
-	if val := vals[rawNotes]; val != nil && !(f.NotesTop == nil && f.NotesMiddle == nil && f.NotesBase == nil && !v.noPlain && v.plainNotes(c, sc, f, val)) {
-		top, mid, base, flat, ok := sc.fastNotesValue(val)
-		var err error
-		if !ok {
-			top, mid, base, flat, err = toNotes(val)
-		}
-		if err != nil {
-			c.add("type", "notes", fmt.Sprint(val), "%v", err)
-		} else {
-			// (appending to a nil list would only copy the other)
-			// The four lists come out of one allocation of their inputs' size.
-			sc.listHint = len(f.NotesTop) + len(top) + len(f.NotesMiddle) + len(mid) + len(f.NotesBase) + len(base) + len(flat)
-			f.NotesTop = v.cleanList(c, sc, "notes.top", concatList(f.NotesTop, top))
-			f.NotesMiddle = v.cleanList(c, sc, "notes.middle", concatList(f.NotesMiddle, mid))
-			f.NotesBase = v.cleanList(c, sc, "notes.base", concatList(f.NotesBase, base))
-			f.NotesUnsorted = v.cleanList(c, sc, "notes", flat)
-			sc.listHint = 0
+	if val := vals[rawNotes]; val != nil {
+		// The one-pass path when no other field gave notes (their lists
+		// stay nil: cleanList of nil).
+		plain := f.NotesTop == nil && f.NotesMiddle == nil && f.NotesBase == nil && !v.noPlain && v.plainNotes(c, sc, f, val)
+		if !plain {
+			top, mid, base, flat, ok := sc.fastNotesValue(val)
+			var err error
+			if !ok {
+				top, mid, base, flat, err = toNotes(val)
+			}
+			if err != nil {
+				c.add("type", "notes", fmt.Sprint(val), "%v", err)
+			} else {
+				// (appending to a nil list would only copy the other)
+				// The four lists come out of one allocation of their inputs' size.
+				sc.listHint = len(f.NotesTop) + len(top) + len(f.NotesMiddle) + len(mid) + len(f.NotesBase) + len(base) + len(flat)
+				f.NotesTop = v.cleanList(c, sc, "notes.top", concatList(f.NotesTop, top))
+				f.NotesMiddle = v.cleanList(c, sc, "notes.middle", concatList(f.NotesMiddle, mid))
+				f.NotesBase = v.cleanList(c, sc, "notes.base", concatList(f.NotesBase, base))
+				f.NotesUnsorted = v.cleanList(c, sc, "notes", flat)
+				sc.listHint = 0
+			}
 		}
 	}
 	if val := vals[rawAccords]; val != nil {
