@@ -768,6 +768,19 @@ func appendJSONString(dst []byte, s string) []byte {
 			b[len(s)+1] = '"'
 			return dst[:n+len(s)+2]
 		}
+	} else if n := len(dst); len(s) <= 16 && cap(dst)-n >= 18 {
+		// Eight to sixteen bytes: two words, the second overlapping the
+		// first, checked (a mask is 0 only when no byte needs more than
+		// copying) and stored as they are.
+		w0, w1 := load64(s, 0), load64(s, len(s)-8)
+		if jsonUnsafeMask(w0)|jsonUnsafeMask(w1) == 0 {
+			b := dst[n : n+18]
+			b[0] = '"'
+			store64(b, 1, w0)
+			store64(b, len(s)-7, w1)
+			b[len(s)+1] = '"'
+			return dst[:n+len(s)+2]
+		}
 	}
 	return appendJSONStringSlow(dst, s)
 }

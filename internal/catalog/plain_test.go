@@ -151,16 +151,21 @@ func TestPlainCellsMatchGeneralPath(t *testing.T) {
 	require.Greater(t, plainCells, 5000)
 }
 
-// TestShortJSONStringsMatchGeneralWriter compares appendJSONString's loop
-// for short strings with the general writer on the oracle inputs cut to
-// under eight bytes, every single byte and every pair of bytes, at every
-// room left in the buffer around the loop's nine bytes.
+// TestShortJSONStringsMatchGeneralWriter compares appendJSONString's paths
+// for strings under eight bytes (a loop) and of eight to sixteen (two
+// words) with the general writer on the oracle inputs, their pieces of up
+// to 7 and of 8 to 20 bytes, every single byte and every pair of bytes, at
+// each room left in the buffer around what either path needs.
 func TestShortJSONStringsMatchGeneralWriter(t *testing.T) {
 	t.Parallel()
 	var short []string
 	for _, s := range oracleInputs(t) {
+		short = append(short, s)
 		for i := 0; i < len(s); i += 7 {
 			short = append(short, s[i:min(len(s), i+7)])
+		}
+		for n := 8; n <= 20 && n <= len(s); n++ {
+			short = append(short, s[:n], s[len(s)-n:])
 		}
 	}
 	for c := 0; c < 256; c++ {
@@ -171,7 +176,7 @@ func TestShortJSONStringsMatchGeneralWriter(t *testing.T) {
 	}
 	for _, s := range short {
 		want := appendJSONStringSlow([]byte("x"), s)
-		for room := 7; room < 12; room++ {
+		for _, room := range []int{7, 8, 9, 10, 11, 16, 17, 18, 19} {
 			dst := append(make([]byte, 0, 1+room), 'x')
 			require.Equal(t, string(want), string(appendJSONString(dst, s)), "%q with %d bytes of room", s, room)
 		}
