@@ -359,10 +359,11 @@ func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 	return name
 }
 
-// sameString reports whether a and b are the same bytes in memory (not
-// only equal).
+// sameString reports whether a and b are the same non-empty bytes in
+// memory (not only equal). Empty strings never are: any two may share a
+// (nil) pointer.
 func sameString(a, b string) bool {
-	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+	return len(a) > 0 && len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // linkWords before a trailing brand make it part of the name.
