@@ -1430,7 +1430,7 @@ func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any, room []Ac
 	}
 	kept = v.capList(c, "accords", kept)
 	var out []Accord
-	if len(kept) <= cap(room) {
+	if room != nil && len(kept) <= cap(room) {
 		out = room[:len(kept):len(kept)]
 	} else {
 		out = make([]Accord, len(kept))

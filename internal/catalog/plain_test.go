@@ -116,19 +116,32 @@ func TestPlainCellsMatchGeneralPath(t *testing.T) {
 	}
 	plainCells := 0
 	sc := &scratch{}
-	for round := 0; round < 20000; round++ {
+	// Cells whose every item folds to nothing (dropped, no issue), short
+	// and long (with and without room for the accords in the record).
+	dropped := []map[string]any{
+		{"accords": `["!!"]`, "notes": `["--", "!!"]`, "perfumers": `["()"]`},
+		{"accords": `["` + strings.Repeat(`!!!!", "`, 30) + `--"]`, "notes": `{"top": ["` + strings.Repeat(`!!!!", "`, 30) + `--"]}`},
+	}
+	for round := 0; round < 20000+len(dropped); round++ {
 		fields := map[string]any{"brand": "Dior", "name": "Sauvage"}
-		if rng.IntN(2) == 0 {
-			fields["notes"] = notes()
-		}
-		if rng.IntN(2) == 0 {
-			fields["accords"] = encode(list())
-		}
-		if rng.IntN(4) == 0 {
-			fields["perfumers"] = encode(list())
-		}
-		if rng.IntN(8) == 0 {
-			fields["notes_top"] = encode(list())
+		switch {
+		case round >= 20000:
+			for k, v := range dropped[round-20000] {
+				fields[k] = v
+			}
+		default:
+			if rng.IntN(2) == 0 {
+				fields["notes"] = notes()
+			}
+			if rng.IntN(2) == 0 {
+				fields["accords"] = encode(list())
+			}
+			if rng.IntN(4) == 0 {
+				fields["perfumers"] = encode(list())
+			}
+			if rng.IntN(8) == 0 {
+				fields["notes_top"] = encode(list())
+			}
 		}
 		for _, k := range []string{"accords", "perfumers"} {
 			if s, ok := fields[k].(string); ok {
@@ -274,3 +287,19 @@ func TestTrimSpaceMatchesStrings(t *testing.T) {
 func TestRecordWithAccordsFitsWithoutHeader(t *testing.T) {
 	require.LessOrEqual(t, unsafe.Sizeof(fragranceWithAccords{}), uintptr(512))
 }
+
+// TestSplitConcentrationIgnoresWordsOfAnotherName: the words stripBrand
+// keeps for splitConcentration are those of the very same string; the
+// words of an earlier name in the same scratch are not an empty name's.
+func TestSplitConcentrationIgnoresWordsOfAnotherName(t *testing.T) {
+	sc := &scratch{}
+	require.Equal(t, [2]string{"Magnolia", ConcEDC}, pair(sc.splitConcentration("Magnolia Eau de Cologne")))
+	require.Equal(t, [2]string{"", ""}, pair(sc.splitConcentration("")))
+	sc.stripBrand("Magnolia Eau de Cologne", [][]string{{"dior"}})
+	require.Equal(t, [2]string{"", ""}, pair(sc.splitConcentration("")))
+	name := "Magnolia Eau de Cologne"
+	sc.stripBrand(name, [][]string{{"dior"}})
+	require.Equal(t, [2]string{"Magnolia", ConcEDC}, pair(sc.splitConcentration(name)))
+}
+
+func pair(a, b string) [2]string { return [2]string{a, b} }
