@@ -939,7 +939,12 @@ func appendContent(b []byte, f *Fragrance) ([]byte, bool) {
 	if f.Year == nil {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendInt(b, int64(*f.Year), 10)
+		if y := *f.Year; y >= 1000 && y <= 9999 {
+			// (strconv.AppendInt's digits, without its general loop)
+			b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+		} else {
+			b = strconv.AppendInt(b, int64(y), 10)
+		}
 	}
 	b = append(b, `,"Top":`...)
 	b = appendJSONStrings(b, f.NotesTop)
@@ -1324,20 +1329,31 @@ func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) b
 		return skipWS(s, i+1) == len(s)
 	}
 	for {
-		key, next, ok := jsonString(s, i)
-		if !ok {
-			return false
-		}
-		var k int
-		switch key {
-		case "top":
-			k = 0
-		case "middle":
-			k = 1
-		case "base":
-			k = 2
+		// The keys as they come (jsonString decodes any other spelling).
+		var k, next int
+		switch {
+		case strings.HasPrefix(s[i:], `"top"`):
+			k, next = 0, i+5
+		case strings.HasPrefix(s[i:], `"middle"`):
+			k, next = 1, i+8
+		case strings.HasPrefix(s[i:], `"base"`):
+			k, next = 2, i+6
 		default:
-			return false
+			key, n, ok := jsonString(s, i)
+			if !ok {
+				return false
+			}
+			switch key {
+			case "top":
+				k = 0
+			case "middle":
+				k = 1
+			case "base":
+				k = 2
+			default:
+				return false
+			}
+			next = n
 		}
 		if seen[k] {
 			return false

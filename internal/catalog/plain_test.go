@@ -303,3 +303,17 @@ func TestSplitConcentrationIgnoresWordsOfAnotherName(t *testing.T) {
 }
 
 func pair(a, b string) [2]string { return [2]string{a, b} }
+
+// TestContentHashOfEveryYear compares the content hash's own writing of
+// four-digit years with encoding/json's for the years around them.
+func TestContentHashOfEveryYear(t *testing.T) {
+	t.Parallel()
+	f := &Fragrance{BrandKey: "dior", Name: "Sauvage"}
+	for y := -10; y < 10100; y++ {
+		if y > 20 && y < 990 {
+			continue
+		}
+		f.Year = &y
+		require.Equal(t, contentHashJSON(f), ContentHash(f), "year %d", y)
+	}
+}
