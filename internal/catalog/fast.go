@@ -2,10 +2,10 @@ package catalog
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +43,12 @@ type scratch struct {
 	listHint int
 	names    []string // the accord names a cleanList kept
 	words    []string // a name's words
+	// cleanPlainArray's key ends and prints (see there).
+	plainEnds   [33]int
+	plainPrints [32]uint32
+	// wordsOf is the name words holds the words of, when they are kept
+	// for the next caller (stripBrandOnce for splitConcentration).
+	wordsOf string
 	// brands caches brand resolution by spelling for one resolver
 	// generation.
 	brands    map[string]*resolvedBrand
@@ -90,7 +96,12 @@ func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBran
 		rb.name, rb.key, rb.aliases = br.Resolve(spelling)
 	}
 	for _, b := range append([]string{spelling, rb.name}, rb.aliases...) {
-		rb.strip = append(rb.strip, strings.Fields(Fold(b)))
+		// A spelling whose words an earlier one has would strip what
+		// the earlier one strips: it is left out.
+		words := strings.Fields(Fold(b))
+		if !slices.ContainsFunc(rb.strip, func(w []string) bool { return slices.Equal(w, words) }) {
+			rb.strip = append(rb.strip, words)
+		}
 	}
 	if len(s.brands) >= maxCachedBrands {
 		clear(s.brands)
@@ -98,6 +109,15 @@ func (s *scratch) resolveBrand(br *BrandResolver, spelling string) *resolvedBran
 	s.brands[spelling] = rb
 	s.lastBrand = rb
 	return rb
+}
+
+// trimSpace is strings.TrimSpace, without a call for a string that starts
+// and ends with printable ASCII other than a space (nothing to trim).
+func trimSpace(s string) string {
+	if len(s) > 0 && s[0]-'!' <= '~'-'!' && s[len(s)-1]-'!' <= '~'-'!' {
+		return s
+	}
+	return strings.TrimSpace(s)
 }
 
 // isASCII reports whether s is all ASCII.
@@ -484,7 +504,7 @@ func setSlice[T any](dst *[]T, s []T) {
 // strings (and nulls): their names, every weight nil.
 func (sc *scratch) fastAccordNames(val any) ([]string, bool) {
 	s, ok := val.(string)
-	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+	if !ok || !strings.HasPrefix(trimSpace(s), "[") {
 		return nil, false
 	}
 	// As fastAccords: the cell untrimmed, JSON spaces around the array.
@@ -731,6 +751,42 @@ var htmlSafeByte = func() (t [256]bool) {
 // reports false for a string it would have to escape beyond the plain
 // cases.
 func appendJSONString(dst []byte, s string) []byte {
+	if len(s) < 8 {
+		// Short strings (most list items): one loop that checks and
+		// copies.
+		n := len(dst)
+		if cap(dst)-n >= 9 {
+			b := dst[n : n+9]
+			b[0] = '"'
+			for i := 0; i < len(s); i++ {
+				c := s[i]
+				if !htmlSafeByte[c] {
+					return appendJSONStringSlow(dst, s)
+				}
+				b[i+1] = c
+			}
+			b[len(s)+1] = '"'
+			return dst[:n+len(s)+2]
+		}
+	} else if n := len(dst); len(s) <= 16 && cap(dst)-n >= 18 {
+		// Eight to sixteen bytes: two words, the second overlapping the
+		// first, checked (a mask is 0 only when no byte needs more than
+		// copying) and stored as they are.
+		w0, w1 := load64(s, 0), load64(s, len(s)-8)
+		if jsonUnsafeMask(w0)|jsonUnsafeMask(w1) == 0 {
+			b := dst[n : n+18]
+			b[0] = '"'
+			store64(b, 1, w0)
+			store64(b, len(s)-7, w1)
+			b[len(s)+1] = '"'
+			return dst[:n+len(s)+2]
+		}
+	}
+	return appendJSONStringSlow(dst, s)
+}
+
+// appendJSONStringSlow is appendJSONString for any s.
+func appendJSONStringSlow(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -883,7 +939,12 @@ func appendContent(b []byte, f *Fragrance) ([]byte, bool) {
 	if f.Year == nil {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendInt(b, int64(*f.Year), 10)
+		if y := *f.Year; y >= 1000 && y <= 9999 {
+			// (strconv.AppendInt's digits, without its general loop)
+			b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+		} else {
+			b = strconv.AppendInt(b, int64(y), 10)
+		}
 	}
 	b = append(b, `,"Top":`...)
 	b = appendJSONStrings(b, f.NotesTop)
@@ -941,8 +1002,22 @@ func contentHashFast(f *Fragrance) (string, bool) {
 		return "", false
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16]), true
+	// hex.EncodeToString, through a table of the digit pairs.
+	var h [32]byte
+	for i, c := range sum[:16] {
+		h[2*i], h[2*i+1] = hexPairs[2*int(c)], hexPairs[2*int(c)+1]
+	}
+	return string(h[:]), true
 }
+
+// hexPairs holds the two lower-case hex digits of each byte value.
+var hexPairs = func() (t [512]byte) {
+	const digits = "0123456789abcdef"
+	for c := 0; c < 256; c++ {
+		t[2*c], t[2*c+1] = digits[c>>4], digits[c&0xF]
+	}
+	return t
+}()
 
 // fastListValue is toList for a CSV cell holding a JSON array of strings.
 func (sc *scratch) fastListValue(val any) ([]string, bool) {
@@ -950,7 +1025,7 @@ func (sc *scratch) fastListValue(val any) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if !strings.HasPrefix(s, "[") {
 		return nil, false
 	}
@@ -964,7 +1039,7 @@ func (sc *scratch) fastNotesValue(val any) (top, middle, base, flat []string, ok
 	if !isStr {
 		return nil, nil, nil, nil, false
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	switch {
 	case strings.HasPrefix(s, "{"):
 		top, middle, base, ok = sc.fastNotes(s)
@@ -979,20 +1054,49 @@ func (sc *scratch) fastNotesValue(val any) (top, middle, base, flat []string, ok
 // fastAccordsValue is toAccords for a CSV cell holding a JSON array.
 func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
 	s, ok := val.(string)
-	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "[") {
+	if !ok || !strings.HasPrefix(trimSpace(s), "[") {
 		return nil, false
 	}
 	return sc.fastAccords(s)
 }
 
+// fragranceWithAccords is a record with room for its accords, allocated
+// together: real catalogs give five or six (two allocations of 384 and 144
+// bytes before; this is one of 512, the largest size whose objects need no
+// header).
+type fragranceWithAccords struct {
+	fragranceAlloc
+	accords [6]Accord
+}
+
+// fewAccords reports whether an accords value is a cell short enough to
+// hold about six accords (real ones take 50-100 bytes); when it holds
+// more, the room goes unused.
+func fewAccords(val any) bool {
+	s, ok := val.(string)
+	return ok && len(s) <= 160
+}
+
 // fragranceAlloc holds a record and the numbers it points to, allocated
-// together.
+// together; but its year, which points into sharedYears.
 type fragranceAlloc struct {
 	Fragrance
-	year   int
 	rating float64
 	votes  int64
 }
+
+// sharedYears holds the years records point to (Fragrance.Year): nothing
+// writes through the pointer, so the records of a year share one int and
+// the record needs no room for it (which keeps fragranceWithAccords within
+// 512 bytes). Years outside it get an int of their own.
+var sharedYears = func() (t [600]int) {
+	for i := range t {
+		t[i] = firstSharedYear + i
+	}
+	return t
+}()
+
+const firstSharedYear = 1700
 
 // newList returns an empty list with room for n items, carved from the
 // current record's backing array.
@@ -1007,4 +1111,351 @@ func (sc *scratch) newList(n int) []string {
 	start := len(sc.items)
 	sc.items = sc.items[:start+n]
 	return sc.items[start : start : start+n]
+}
+
+// Classes of the bytes foldLower does not map, for cleanPlainArray: those
+// of foldClass, but a '"' ends the item and a '\\' (an escape) is not plain.
+const byteQuote = bytePunct + 1
+
+var plainItemClass = func() (t [256]uint8) {
+	t = foldClass
+	t['"'] = byteQuote
+	t['\\'] = byteOther
+	return t
+}()
+
+// cleanPlainArray is jsonStringArray and then cleanItems, in one pass, for
+// the array at s[i] == '[' when every item is a plain one: a JSON string
+// without escapes of at most maxLen bytes that appendFoldPlain folds (so
+// cleanItems keeps it as it is) and that is not a null word, and there are
+// at most 32 of them (nulls are skipped). It appends the items cleanItems
+// would keep to out, with bit k of upper set when the k-th of them has an
+// upper-case letter, and returns the index after the array. For any other
+// array ok is false: the caller takes the general path, which also raises
+// the issues this one never has to.
+func (sc *scratch) cleanPlainArray(out []string, s string, i, maxLen int) (kept []string, upper uint32, next int, ok bool) {
+	if i >= len(s) || s[i] != '[' || maxLen <= 0 || len(s) > maxPlainCell {
+		return out, 0, i, false
+	}
+	// The keys of the kept items back to back in buf, the k-th ending at
+	// ends[k+1]; each one's print (length, first and last byte) in prints.
+	// Room for the keys of the whole cell: "&" is the longest fold, " and ".
+	if cap(sc.keys) < 5*len(s)+8 {
+		sc.keys = make([]byte, 0, 5*len(s)+8)
+	}
+	buf := sc.keys[:cap(sc.keys)]
+	// (In sc: arrays on the stack would be zeroed at each call.)
+	ends, prints := &sc.plainEnds, &sc.plainPrints
+	ends[0] = 0
+	nk, items := 0, 0
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return out, 0, i + 1, true
+	}
+	for {
+		if i >= len(s) {
+			return out, 0, i, false
+		}
+		if s[i] != '"' {
+			if !strings.HasPrefix(s[i:], "null") {
+				return out, 0, i, false
+			}
+			i += 4
+		} else {
+			if items++; items > 32 {
+				return out, 0, i, false
+			}
+			start := ends[nk]
+			n, q, up, ok := foldPlainItem(buf[start:], s[i+1:])
+			it := s[i+1 : i+1+q]
+			if !ok || len(it) == 0 || len(it) > maxLen || it[0] == ' ' || it[len(it)-1] == ' ' || isNullWord(it) {
+				return out, 0, i, false
+			}
+			i += q + 2
+			// As cleanItems: an empty key is dropped, and a key is
+			// compared with the kept ones of the same length, first and
+			// last byte.
+			if n > 0 {
+				k := buf[start : start+n]
+				p := uint32(n) | uint32(k[0])<<16 | uint32(k[n-1])<<24
+				dup := false
+				for j, q := range prints[:nk] {
+					if q == p && string(buf[ends[j]:ends[j+1]]) == string(k) {
+						dup = true
+						break
+					}
+				}
+				if !dup {
+					if up {
+						upper |= 1 << nk
+					}
+					prints[nk] = p
+					nk++
+					ends[nk] = start + n
+					out = append(out, it)
+				}
+			}
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return out, 0, i, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipWS(s, i+1)
+		case ']':
+			return out, upper, i + 1, true
+		default:
+			return out, 0, i, false
+		}
+	}
+}
+
+// maxPlainCell bounds the cells cleanPlainArray reads (its scratch is five
+// times as large); longer ones take the general path.
+const maxPlainCell = 16 << 10
+
+// foldPlainItem folds s up to its first '"' into buf as appendFoldPlain
+// does (without a trailing space), given that buf has room for the fold.
+// It returns the fold's length, the quote's index and whether a letter was
+// upper-case; ok is false when a byte before the quote is not plain
+// (appendFoldPlain's other bytes, '\\', a leading space or two spaces in a
+// row) or there is no quote.
+func foldPlainItem(buf []byte, s string) (n, quote int, upper, ok bool) {
+	var diff uint64
+	for j := 0; ; {
+		// Eight bytes at a time while they are letters and digits, whose
+		// fold is c | 0x20; up to the first other byte (the mask is exact).
+		for j+8 <= len(s) && n+8 <= len(buf) {
+			w := load64(s, j)
+			f := w | 0x20*lsb8
+			store64(buf, n, f)
+			if m := nonAlnumMask(w); m != 0 {
+				t := bits.TrailingZeros64(m) >> 3
+				diff |= (f ^ w) & (1<<(8*t) - 1)
+				n += t
+				j += t
+				break
+			}
+			diff |= f ^ w
+			n += 8
+			j += 8
+		}
+		if j >= len(s) {
+			return 0, j, false, false
+		}
+		c := s[j]
+		if l := foldLower[c]; l != 0 {
+			buf[n] = l
+			n++
+			diff |= uint64(l ^ c)
+			j++
+			continue
+		}
+		switch plainItemClass[c] {
+		case byteQuote:
+			if n > 0 && buf[n-1] == ' ' {
+				n--
+			}
+			return n, j, diff != 0, true
+		case byteAnd:
+			if n > 0 && buf[n-1] != ' ' {
+				buf[n] = ' '
+				n++
+			}
+			buf[n], buf[n+1], buf[n+2], buf[n+3] = 'a', 'n', 'd', ' '
+			n += 4
+		case byteSpace:
+			if j == 0 || s[j-1] == ' ' {
+				return 0, j, false, false
+			}
+			fallthrough
+		case bytePunct:
+			if n > 0 && buf[n-1] != ' ' {
+				buf[n] = ' '
+				n++
+			}
+		default:
+			return 0, j, false, false
+		}
+		j++
+	}
+}
+
+// nonAlnumMask sets the high bit of each byte of x that is not an ASCII
+// letter or digit, exactly (no borrows between bytes).
+func nonAlnumMask(x uint64) uint64 {
+	// The high bit of each byte b below 0x80 of v set when b >= a.
+	ge := func(v, a uint64) uint64 { return ((v | msb8) - a*lsb8) & msb8 }
+	y := x | 0x20*lsb8 // letters in lower case (and no other byte becomes one)
+	letter := ge(y, 'a') &^ ge(y, 'z'+1)
+	digit := ge(x, '0') &^ ge(x, '9'+1)
+	return ^(letter|digit)&msb8 | x&msb8
+}
+
+// store64 writes x to b[i:i+8], little-endian.
+func store64(b []byte, i int, x uint64) {
+	b = b[i : i+8]
+	b[0], b[1], b[2], b[3] = byte(x), byte(x>>8), byte(x>>16), byte(x>>24)
+	b[4], b[5], b[6], b[7] = byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56)
+}
+
+// plainNotes is cleanList of the notes for a CSV cell holding a notes
+// object (fastNotes) or a list of plain items (cleanPlainArray), when no
+// other field gave notes; ok is false for any other value.
+func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) bool {
+	s, ok := val.(string)
+	if !ok {
+		return false
+	}
+	s = trimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		f.NotesUnsorted, ok = v.plainList(c, sc, "notes", s, true)
+		return ok
+	}
+	if !strings.HasPrefix(s, "{") {
+		return false
+	}
+	// The kept items of top, middle and base, back to back, in the order
+	// the object gives them; each list's bounds in lists.
+	// (On the stack: storing the items costs no write barriers.)
+	var room [48]string
+	all := room[:0]
+	var lists [3]struct{ start, end int }
+	var seen [3]bool
+	maxLen := v.Quality.MaxNameLength
+	i := skipWS(s, 1)
+	if i < len(s) && s[i] == '}' {
+		return skipWS(s, i+1) == len(s)
+	}
+	for {
+		// The keys as they come (jsonString decodes any other spelling).
+		var k, next int
+		switch {
+		case strings.HasPrefix(s[i:], `"top"`):
+			k, next = 0, i+5
+		case strings.HasPrefix(s[i:], `"middle"`):
+			k, next = 1, i+8
+		case strings.HasPrefix(s[i:], `"base"`):
+			k, next = 2, i+6
+		default:
+			key, n, ok := jsonString(s, i)
+			if !ok {
+				return false
+			}
+			switch key {
+			case "top":
+				k = 0
+			case "middle":
+				k = 1
+			case "base":
+				k = 2
+			default:
+				return false
+			}
+			next = n
+		}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		i = skipWS(s, next)
+		if i >= len(s) || s[i] != ':' {
+			return false
+		}
+		i = skipWS(s, i+1)
+		start := len(all)
+		if strings.HasPrefix(s[i:], "null") {
+			i += 4
+		} else if all, _, i, ok = sc.cleanPlainArray(all, s, i, maxLen); !ok {
+			return false
+		}
+		lists[k].start, lists[k].end = start, len(all)
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return false
+		}
+		if s[i] == ',' {
+			i = skipWS(s, i+1)
+			continue
+		}
+		if s[i] != '}' || skipWS(s, i+1) != len(s) {
+			return false
+		}
+		break
+	}
+	// As cleanList in Check: top, middle and base in that order, from one
+	// backing array.
+	sc.listHint = len(all)
+	fields := [3]string{"notes.top", "notes.middle", "notes.base"}
+	dst := [3]*[]string{&f.NotesTop, &f.NotesMiddle, &f.NotesBase}
+	for k, l := range lists {
+		if l.end > l.start {
+			kept := all[l.start:l.end]
+			*dst[k] = v.capList(c, fields[k], append(sc.newList(len(kept)), kept...))
+		}
+	}
+	sc.listHint = 0
+	return true
+}
+
+// plainList is cleanList for a CSV cell holding a JSON array of plain
+// items (cleanPlainArray), its list carved from the record's backing
+// array (last: the last list carved); ok is false for any other value.
+func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, last bool) ([]string, bool) {
+	s, ok := val.(string)
+	if !ok {
+		return nil, false
+	}
+	s = trimSpace(s)
+	if !strings.HasPrefix(s, "[") {
+		return nil, false
+	}
+	var room [16]string
+	kept, _, i, ok := sc.cleanPlainArray(room[:0], s, 0, v.Quality.MaxNameLength)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	if len(kept) == 0 {
+		return nil, true
+	}
+	if last {
+		// Nothing is carved after it: the backing array of the exact size.
+		sc.listHint = len(kept)
+	}
+	out := append(sc.newList(len(kept)), kept...)
+	if last {
+		sc.listHint = 0
+	}
+	return v.capList(c, field, out), true
+}
+
+// plainAccordNames is cleanAccordNames for a CSV cell holding a JSON array
+// of plain items (cleanPlainArray), in room when they fit; ok is false for
+// any other value.
+func (v *Validator) plainAccordNames(c *checker, sc *scratch, val any, room []Accord) ([]Accord, bool) {
+	s, ok := val.(string)
+	if !ok || !strings.HasPrefix(trimSpace(s), "[") {
+		return nil, false
+	}
+	// As fastAccordNames: the cell untrimmed, JSON spaces around the array.
+	var items [16]string
+	kept, upper, i, ok := sc.cleanPlainArray(items[:0], s, skipWS(s, 0), v.Quality.MaxNameLength)
+	if !ok || skipWS(s, i) != len(s) {
+		return nil, false
+	}
+	kept = v.capList(c, "accords", kept)
+	var out []Accord
+	if room != nil && len(kept) <= cap(room) {
+		out = room[:len(kept):len(kept)]
+	} else {
+		out = make([]Accord, len(kept))
+	}
+	for i, n := range kept {
+		if upper&(1<<i) != 0 {
+			n = strings.ToLower(n)
+		}
+		out[i].Name = n
+	}
+	return out, true
 }

@@ -172,12 +172,17 @@ var namedConcentrations = []struct{ folded, canon string }{
 func SplitConcentration(name string) (string, string) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
+	sc.wordsOf = ""
 	return sc.splitConcentration(name)
 }
 
 func (sc *scratch) splitConcentration(name string) (string, string) {
-	words := appendFields(sc.words[:0], name)
-	setSlice(&sc.words, words)
+	words := sc.words
+	if !sameString(sc.wordsOf, name) {
+		words = appendFields(sc.words[:0], name)
+		setSlice(&sc.words, words)
+	}
+	sc.wordsOf = ""
 	if len(words) < 2 {
 		return name, ""
 	}
@@ -285,6 +290,7 @@ func StripBrand(name string, brandNames ...string) string {
 	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
+	defer func() { sc.wordsOf = "" }()
 	return sc.stripBrand(name, brands)
 }
 
@@ -309,6 +315,9 @@ func (sc *scratch) foldIs(s, want string) bool {
 func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 	words := appendFields(sc.words[:0], name)
 	setSlice(&sc.words, words)
+	// The words of the name it returns unchanged are kept for
+	// splitConcentration (set below).
+	sc.wordsOf = ""
 	for _, bw := range brands {
 		if len(bw) == 0 || len(words) <= len(bw) {
 			continue
@@ -316,6 +325,13 @@ func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 		match := func(ws []string) bool {
 			if len(ws) != len(bw) {
 				return false
+			}
+			for i, w := range ws {
+				// A word starting with an ASCII letter or digit folds to
+				// its lower case first: most differ there.
+				if l := foldLower[w[0]]; l != 0 && l != bw[i][0] {
+					return false
+				}
 			}
 			for i := range ws {
 				if !sc.foldIs(ws[i], bw[i]) {
@@ -339,7 +355,15 @@ func (sc *scratch) stripBrandOnce(name string, brands [][]string) string {
 			}
 		}
 	}
+	sc.wordsOf = name
 	return name
+}
+
+// sameString reports whether a and b are the same non-empty bytes in
+// memory (not only equal). Empty strings never are: any two may share a
+// (nil) pointer.
+func sameString(a, b string) bool {
+	return len(a) > 0 && len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // linkWords before a trailing brand make it part of the name.

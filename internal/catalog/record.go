@@ -119,6 +119,10 @@ type Validator struct {
 	// Source applies to records that name none (the --source flag).
 	Source string
 	Now    func() time.Time
+
+	// noPlain turns off the one-pass paths for cells of plain list items
+	// (cleanPlainArray), for tests that compare them with the general one.
+	noPlain bool
 }
 
 const excerptLen = 80
@@ -155,9 +159,6 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
 		return nil, c.issues
 	}
-	// One allocation for the record and its numbers.
-	rec := &fragranceAlloc{Fragrance: Fragrance{Index: raw.Index, Line: raw.Line}}
-	f := &rec.Fragrance
 	if sc.items != nil {
 		sc.items = nil
 	}
@@ -170,6 +171,18 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			vals[i] = val
 		}
 	}
+	// One allocation for the record and its numbers, and its accords when
+	// the cell has room for few enough.
+	var rec *fragranceAlloc
+	var accordRoom []Accord
+	if fewAccords(vals[rawAccords]) {
+		ra := &fragranceWithAccords{}
+		rec, accordRoom = &ra.fragranceAlloc, ra.accords[:0]
+	} else {
+		rec = &fragranceAlloc{}
+	}
+	f := &rec.Fragrance
+	f.Index, f.Line = raw.Index, raw.Line
 	if n, ok := vals[rawExtraCells].(int); ok {
 		c.add("extra-cells", "", "", "the row has %d more cells than the header; they were ignored", n)
 	}
@@ -183,7 +196,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 			c.add("type", field, fmt.Sprint(val), "expected text")
 			return ""
 		}
-		s = strings.TrimSpace(s)
+		s = trimSpace(s)
 		if isNullWord(s) {
 			return ""
 		}
@@ -238,8 +251,12 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		case y < int64(q.MinYear) || y > int64(maxYear):
 			c.add("year-range", "year", s, "%d is outside %d-%d", y, q.MinYear, maxYear)
 		default:
-			rec.year = int(y)
-			f.Year = &rec.year
+			if i := y - firstSharedYear; i >= 0 && i < int64(len(sharedYears)) {
+				f.Year = &sharedYears[i]
+			} else {
+				year := int(y)
+				f.Year = &year
+			}
 		}
 	}
 	if s := str(rawRating, "rating", 20); s != "" {
@@ -277,6 +294,11 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		if val == nil {
 			return nil
 		}
+		if !v.noPlain {
+			if out, ok := v.plainList(c, sc, field, val, false); ok {
+				return out
+			}
+		}
 		items, ok := sc.fastListValue(val)
 		if !ok {
 			var err error
@@ -290,29 +312,40 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	f.Perfumers = list(rawPerfumers, "perfumers")
 	f.NotesTop, f.NotesMiddle, f.NotesBase = list(rawNotesTop, "notes_top"), list(rawNotesMiddle, "notes_middle"), list(rawNotesBase, "notes_base")
 	if val := vals[rawNotes]; val != nil {
-		top, mid, base, flat, ok := sc.fastNotesValue(val)
-		var err error
-		if !ok {
-			top, mid, base, flat, err = toNotes(val)
-		}
-		if err != nil {
-			c.add("type", "notes", fmt.Sprint(val), "%v", err)
-		} else {
-			// (appending to a nil list would only copy the other)
-			// The four lists come out of one allocation of their inputs' size.
-			sc.listHint = len(f.NotesTop) + len(top) + len(f.NotesMiddle) + len(mid) + len(f.NotesBase) + len(base) + len(flat)
-			f.NotesTop = v.cleanList(c, sc, "notes.top", concatList(f.NotesTop, top))
-			f.NotesMiddle = v.cleanList(c, sc, "notes.middle", concatList(f.NotesMiddle, mid))
-			f.NotesBase = v.cleanList(c, sc, "notes.base", concatList(f.NotesBase, base))
-			f.NotesUnsorted = v.cleanList(c, sc, "notes", flat)
-			sc.listHint = 0
+		// The one-pass path when no other field gave notes (their lists
+		// stay nil: cleanList of nil).
+		plain := f.NotesTop == nil && f.NotesMiddle == nil && f.NotesBase == nil && !v.noPlain && v.plainNotes(c, sc, f, val)
+		if !plain {
+			top, mid, base, flat, ok := sc.fastNotesValue(val)
+			var err error
+			if !ok {
+				top, mid, base, flat, err = toNotes(val)
+			}
+			if err != nil {
+				c.add("type", "notes", fmt.Sprint(val), "%v", err)
+			} else {
+				// (appending to a nil list would only copy the other)
+				// The four lists come out of one allocation of their inputs' size.
+				sc.listHint = len(f.NotesTop) + len(top) + len(f.NotesMiddle) + len(mid) + len(f.NotesBase) + len(base) + len(flat)
+				f.NotesTop = v.cleanList(c, sc, "notes.top", concatList(f.NotesTop, top))
+				f.NotesMiddle = v.cleanList(c, sc, "notes.middle", concatList(f.NotesMiddle, mid))
+				f.NotesBase = v.cleanList(c, sc, "notes.base", concatList(f.NotesBase, base))
+				f.NotesUnsorted = v.cleanList(c, sc, "notes", flat)
+				sc.listHint = 0
+			}
 		}
 	}
 	if val := vals[rawAccords]; val != nil {
-		if names, ok := sc.fastAccordNames(val); ok {
-			f.Accords = v.cleanAccordNames(c, sc, names)
-		} else {
-			f.Accords = v.accordsOf(c, sc, val)
+		var plain bool
+		if !v.noPlain {
+			f.Accords, plain = v.plainAccordNames(c, sc, val, accordRoom)
+		}
+		if !plain {
+			if names, ok := sc.fastAccordNames(val); ok {
+				f.Accords = v.cleanAccordNames(c, sc, names)
+			} else {
+				f.Accords = v.accordsOf(c, sc, val)
+			}
 		}
 	}
 
