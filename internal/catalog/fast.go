@@ -1061,9 +1061,8 @@ func (sc *scratch) fastAccordsValue(val any) ([]Accord, bool) {
 }
 
 // fragranceWithAccords is a record with room for its accords, allocated
-// together: real catalogs give five or six (two allocations of 384 and 144
-// bytes before; this is one of 512, the largest size whose objects need no
-// header).
+// together: real catalogs give five or six (400 bytes and 144 would be two
+// allocations of 384 and 144 bytes; this is one of 576).
 type fragranceWithAccords struct {
 	fragranceAlloc
 	accords [6]Accord
@@ -1078,25 +1077,13 @@ func fewAccords(val any) bool {
 }
 
 // fragranceAlloc holds a record and the numbers it points to, allocated
-// together; but its year, which points into sharedYears.
+// together.
 type fragranceAlloc struct {
 	Fragrance
+	year   int
 	rating float64
 	votes  int64
 }
-
-// sharedYears holds the years records point to (Fragrance.Year): nothing
-// writes through the pointer, so the records of a year share one int and
-// the record needs no room for it (which keeps fragranceWithAccords within
-// 512 bytes). Years outside it get an int of their own.
-var sharedYears = func() (t [600]int) {
-	for i := range t {
-		t[i] = firstSharedYear + i
-	}
-	return t
-}()
-
-const firstSharedYear = 1700
 
 // newList returns an empty list with room for n items, carved from the
 // current record's backing array.

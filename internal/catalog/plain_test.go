@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/scentmatch/pipeline/internal/dataset"
 	"github.com/stretchr/testify/require"
@@ -279,13 +278,6 @@ func TestTrimSpaceMatchesStrings(t *testing.T) {
 			t.Fatalf("trimSpace(%q) = %q, want %q", s, got, want)
 		}
 	}
-}
-
-// TestRecordWithAccordsFitsWithoutHeader keeps a record with room for its
-// accords within 512 bytes: larger objects with pointers take a slower
-// allocation path with a type header (and the next size class, 576).
-func TestRecordWithAccordsFitsWithoutHeader(t *testing.T) {
-	require.LessOrEqual(t, unsafe.Sizeof(fragranceWithAccords{}), uintptr(512))
 }
 
 // TestSplitConcentrationIgnoresWordsOfAnotherName: the words stripBrand

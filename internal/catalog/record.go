@@ -251,12 +251,8 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		case y < int64(q.MinYear) || y > int64(maxYear):
 			c.add("year-range", "year", s, "%d is outside %d-%d", y, q.MinYear, maxYear)
 		default:
-			if i := y - firstSharedYear; i >= 0 && i < int64(len(sharedYears)) {
-				f.Year = &sharedYears[i]
-			} else {
-				year := int(y)
-				f.Year = &year
-			}
+			rec.year = int(y)
+			f.Year = &rec.year
 		}
 	}
 	if s := str(rawRating, "rating", 20); s != "" {
