@@ -20,9 +20,9 @@ import (
 //
 // They depend on f's match key, brand key, name, concentration and gender
 // only (KeyFields). The keys are built in one buffer and deduplicated as
-// they are built, in two allocations: an import computes them for every
-// record it reads (blockKeysReference in the tests is the plain version
-// they must equal).
+// they are built, and returned as substrings of one string (an import
+// computes them for every record it reads; blockKeysReference in the
+// tests is the plain version they must equal).
 func BlockKeys(f *catalog.Fragrance) []string {
 	// The keys after the match key, back to back in buf (on the stack
 	// unless they outgrow it), each ending at its ends entry.
