@@ -120,8 +120,8 @@ func trimSpace(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// isASCII reports whether s is all ASCII.
-func isASCII(s string) bool {
+// IsASCII reports whether s is all ASCII.
+func IsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
@@ -312,7 +312,7 @@ func appendFoldPlain(dst []byte, s string) ([]byte, bool) {
 // normalizeSpaces is strings.Join(strings.Fields(s), " ") without
 // allocating when s is already so.
 func normalizeSpaces(s string) string {
-	if !isASCII(s) {
+	if !IsASCII(s) {
 		return strings.Join(strings.Fields(s), " ")
 	}
 	clean := len(s) == 0 || (s[0] != ' ' && s[len(s)-1] != ' ')
@@ -334,7 +334,7 @@ func normalizeSpaces(s string) string {
 
 // appendFields appends the fields of s (strings.Fields) to dst.
 func appendFields(dst []string, s string) []string {
-	if !isASCII(s) {
+	if !IsASCII(s) {
 		return append(dst, strings.Fields(s)...)
 	}
 	start := -1

@@ -29,7 +29,7 @@ var (
 // "no", apostrophes and punctuation as spaces ("L'Homme", "L’Homme" and
 // "L Homme" all give "l homme"), runs of spaces collapsed.
 func Fold(s string) string {
-	if !isASCII(s) {
+	if !IsASCII(s) {
 		return foldSlow(s)
 	}
 	if isFolded(s) {
@@ -392,7 +392,7 @@ func cleanName(name string) string {
 			continue
 		}
 		var has bool
-		if isASCII(name) {
+		if IsASCII(name) {
 			has = len(name) > len(suffix) && name[len(name)-len(suffix)-1] == ' ' && hasSuffixFoldASCII(name, suffix)
 		} else {
 			has = strings.HasSuffix(strings.ToLower(name), " "+suffix)

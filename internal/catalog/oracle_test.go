@@ -419,16 +419,7 @@ func TestListCleaningMatchesOracle(t *testing.T) {
 			case r < 5:
 				items = append(items, in[rng.IntN(len(in))])
 			case r < 7 && len(items) > 0:
-				prev := items[rng.IntN(len(items))]
-				switch rng.IntN(3) {
-				case 0:
-					prev = strings.ToUpper(prev)
-				case 1:
-					prev = " " + prev + "  "
-				default:
-					prev = strings.ReplaceAll(prev, " ", "-")
-				}
-				items = append(items, prev)
+				items = append(items, respelled(rng, items[rng.IntN(len(items))]))
 			default:
 				items = append(items, extra[rng.IntN(len(extra))])
 			}
@@ -453,5 +444,19 @@ func TestListCleaningMatchesOracle(t *testing.T) {
 			require.Same(t, wantA[i].Weight, gotA[i].Weight, "cleanAccords(%q): weight of %q", items, wantA[i].Name)
 		}
 		require.Equal(t, c2.issues, c1.issues, "cleanAccords(%q) issues", items)
+	}
+}
+
+// respelled is s as another catalog may write an item it already listed:
+// upper case, padded with spaces, or with hyphens for its spaces (the list
+// cleaning tests draw one of these for a repeated item).
+func respelled(rng *rand.Rand, s string) string {
+	switch rng.IntN(3) {
+	case 0:
+		return strings.ToUpper(s)
+	case 1:
+		return " " + s + "  "
+	default:
+		return strings.ReplaceAll(s, " ", "-")
 	}
 }

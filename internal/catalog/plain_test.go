@@ -43,15 +43,7 @@ func TestPlainCellsMatchGeneralPath(t *testing.T) {
 				items = append(items, in[rng.IntN(len(in))])
 			case r < 16 && len(items) > 0:
 				prev, _ := items[rng.IntN(len(items))].(string)
-				switch rng.IntN(3) {
-				case 0:
-					prev = strings.ToUpper(prev)
-				case 1:
-					prev = " " + prev + "  "
-				default:
-					prev = strings.ReplaceAll(prev, " ", "-")
-				}
-				items = append(items, prev)
+				items = append(items, respelled(rng, prev))
 			case r < 17:
 				items = append(items, nil)
 			default:

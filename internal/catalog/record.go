@@ -467,7 +467,7 @@ func MatchKey(brandKey, name, concentration, gender string) string {
 	b = append(b, '|')
 	b = appendFold(b, name)
 	b = append(b, '|')
-	if isASCII(concentration) {
+	if IsASCII(concentration) {
 		for i := 0; i < len(concentration); i++ {
 			c := concentration[i]
 			if c >= 'A' && c <= 'Z' {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/adrg/strutil/metrics"
 
@@ -90,7 +89,7 @@ func BlockKeys(f *catalog.Fragrance) []string {
 			add(f.BrandKey, "|t:", t)
 			// Five letters, not five bytes: a cut inside a multi-byte
 			// letter is not UTF-8, and PostgreSQL refuses the whole batch.
-			if isASCIIString(t) {
+			if catalog.IsASCII(t) {
 				if len(t) >= 6 {
 					add(f.BrandKey, "|p:", t[:5])
 				}
@@ -133,16 +132,6 @@ func lowerConcentration(c string) string {
 		return "eau fraiche"
 	}
 	return strings.ToLower(c)
-}
-
-// isASCIIString reports whether s has only ASCII bytes.
-func isASCIIString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // KeyFields are the fields BlockKeys reads: keys computed for one value of
