@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -543,12 +544,9 @@ func exactCopy(cands []matching.Candidate, rows map[int64]*row, matchKey, hash s
 // rankCandidates orders the fragrances filed under keys by how many keys
 // they share (ties: first seen first, keys in order), and keeps at most max.
 func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
-	type ranked struct {
-		id     int64
-		shared int
-	}
-	var order []ranked // in order of first appearance
-	at := make(map[int64]int, 64)
+	sc := rankPool.Get().(*rankScratch)
+	defer sc.put()
+	order, at := sc.order[:0], sc.at // order: in order of first appearance
 	for ki, k := range keys {
 		weight := 1
 		if ki == 0 || matching.IsExactKey(k) {
@@ -562,11 +560,12 @@ func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 				continue
 			}
 			at[id] = len(order)
-			order = append(order, ranked{id, weight})
+			order = append(order, rankedID{id, weight})
 		}
 	}
+	sc.order = order
 	// Stable: equal counts keep their order of first appearance.
-	slices.SortStableFunc(order, func(a, b ranked) int { return b.shared - a.shared })
+	slices.SortStableFunc(order, func(a, b rankedID) int { return b.shared - a.shared })
 	if len(order) > max {
 		order = order[:max]
 	}
@@ -575,6 +574,32 @@ func rankCandidates(keys []string, byKey map[string][]int64, max int) []int64 {
 		out[i] = r.id
 	}
 	return out
+}
+
+type rankedID struct {
+	id     int64
+	shared int
+}
+
+// rankScratch is rankCandidates' working space, reused from one call to
+// the next (by the batch's goroutine and its read-ahead): a map made for
+// each record was a fifth of the bytes a 200k import allocated.
+type rankScratch struct {
+	at    map[int64]int
+	order []rankedID
+}
+
+var rankPool = sync.Pool{New: func() any { return &rankScratch{at: make(map[int64]int, 64)} }}
+
+// put empties sc and returns it to the pool; one grown past a few
+// thousand candidates is left to the collector instead.
+func (sc *rankScratch) put() {
+	if len(sc.at) > 4096 {
+		return
+	}
+	clear(sc.at)
+	sc.order = sc.order[:0]
+	rankPool.Put(sc)
 }
 
 // screener is a Matcher that can rule a candidate out from its brand,

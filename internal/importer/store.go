@@ -330,7 +330,8 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 	if len(writes) == 0 {
 		return nil
 	}
-	var inserts, updates [][]any
+	inserts, updates := make([][]any, 0, len(writes)), [][]any(nil)
+	stamp := any(now) // boxed once, not twice a row
 	for _, w := range writes {
 		f := w.f
 		accords, err := json.Marshal(f.Accords)
@@ -350,13 +351,19 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			v := int32(*f.Votes)
 			votes = &v
 		}
-		cols := []any{w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
+		// One slice a row, made to its final length (insertColumns, or
+		// stageColumns: the op first).
+		row := make([]any, 0, len(insertColumns))
+		if w.op != "insert" {
+			row = append(row, w.op)
+		}
+		row = append(row, w.id, w.brandID, f.Name, f.MatchKey, nullStr(f.Concentration), nullStr(f.Gender), year,
 			list(f.NotesTop), list(f.NotesMiddle), list(f.NotesBase), list(f.NotesUnsorted), string(accords), list(f.Perfumers),
-			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash}
+			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash)
 		if w.op == "insert" {
-			inserts = append(inserts, append(cols, now, now, w.cycleID, w.importRun))
+			inserts = append(inserts, append(row, stamp, stamp, w.cycleID, w.importRun))
 		} else {
-			updates = append(updates, append(append([]any{w.op}, cols...), w.cycleID, w.importRun))
+			updates = append(updates, append(row, w.cycleID, w.importRun))
 		}
 	}
 	if len(inserts) > 0 {
@@ -419,16 +426,19 @@ func fileKeys(ctx context.Context, tx pgx.Tx, writes []write) error {
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	rows := make([][]any, len(filed))
-	for i, f := range filed {
-		rows[i] = []any{f.key, f.id}
-	}
+	// One row buffer for them all: COPY encodes a row's values before it
+	// asks for the next.
+	row := make([]any, 2)
+	rows := pgx.CopyFromSlice(len(filed), func(i int) ([]any, error) {
+		row[0], row[1] = filed[i].key, filed[i].id
+		return row, nil
+	})
 	if len(updated) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM fragrance_keys WHERE fragrance_id = ANY($1::bigint[])`, updated); err != nil {
 			return fmt.Errorf("refiling updated fragrances: %w", err)
 		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fragrance_keys"}, []string{"key", "fragrance_id"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fragrance_keys"}, []string{"key", "fragrance_id"}, rows); err != nil {
 		return fmt.Errorf("filing fragrances under their keys: %w", err)
 	}
 	return nil
