@@ -255,3 +255,34 @@ func TestAccordWeightFromFirstAccordThatFoldsAlike(t *testing.T) {
 	require.Equal(t, "none!", f.Accords[0].Name)
 	require.Equal(t, 0.5, *f.Accords[0].Weight)
 }
+
+// TestYearRangeOnTheSystemClock: without an injected clock the validator
+// reads the system clock's year once and again only for a year outside
+// the range it gave; the range and its message are the clock's, before
+// and after.
+func TestYearRangeOnTheSystemClock(t *testing.T) {
+	t.Parallel()
+	q := settings.Default().Monitoring.Quality
+	v := &Validator{Quality: q}
+	latest := time.Now().Year() + q.MaxYearAhead
+	check := func(year int) []Issue {
+		t.Helper()
+		f, issues := v.Check(&dataset.Raw{Index: 1, Line: 2, Fields: map[string]any{"brand": "X", "name": "Y", "year": strconv.Itoa(year)}})
+		if len(issues) == 0 {
+			require.NotNil(t, f)
+			require.Equal(t, year, *f.Year)
+		}
+		return issues
+	}
+	for range 2 { // the clock not yet read, then read
+		require.Empty(t, check(latest))
+		require.Empty(t, check(q.MinYear))
+		for _, year := range []int{latest + 1, q.MinYear - 1} {
+			issues := check(year)
+			require.Len(t, issues, 1)
+			require.Equal(t, "year-range", issues[0].Rule)
+			require.Contains(t, issues[0].Message, strconv.Itoa(q.MinYear)+"-"+strconv.Itoa(latest))
+		}
+		require.Equal(t, int32(latest-q.MaxYearAhead), v.clockYear.Load())
+	}
+}

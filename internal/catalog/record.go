@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -123,6 +124,11 @@ type Validator struct {
 	// noPlain turns off the one-pass paths for cells of plain list items
 	// (cleanPlainArray), for tests that compare them with the general one.
 	noPlain bool
+	// clockYear is the year last read from the system clock (Now nil):
+	// years are not going back, so a record's year up to it plus
+	// MaxYearAhead is in range without reading the clock again (that
+	// read was 3% of validation).
+	clockYear atomic.Int32
 }
 
 const excerptLen = 80
@@ -244,7 +250,7 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 
 	if s := str(rawYear, "year", 20); s != "" {
 		y, err := parseInt(s)
-		maxYear := v.now().Year() + q.MaxYearAhead
+		maxYear := v.maxYear(y, q)
 		switch {
 		case err != nil:
 			c.add("year-format", "year", s, "expected a year such as 2015")
@@ -431,6 +437,22 @@ func rawFieldIndex(name string) int {
 		return rawExtraCells
 	}
 	return -1
+}
+
+// maxYear is the latest year a record may state: the current year plus
+// q.MaxYearAhead. The system clock is read only for a year out of the
+// range it gave last time (whose message names the range).
+func (v *Validator) maxYear(y int64, q settings.QualityThresholds) int {
+	ahead := q.MaxYearAhead
+	if v.Now == nil {
+		if known := int(v.clockYear.Load()); known != 0 && y >= int64(q.MinYear) && y <= int64(known+ahead) {
+			return known + ahead
+		}
+		year := time.Now().Year()
+		v.clockYear.Store(int32(year))
+		return year + ahead
+	}
+	return v.now().Year() + ahead
 }
 
 func (v *Validator) now() time.Time {
