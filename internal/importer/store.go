@@ -331,7 +331,7 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 		return nil
 	}
 	inserts, updates := make([][]any, 0, len(writes)), [][]any(nil)
-	stamp := any(now) // boxed once, not twice a row
+	nowValue := any(now) // boxed once, not twice a row
 	for _, w := range writes {
 		f := w.f
 		accords, err := json.Marshal(f.Accords)
@@ -361,7 +361,7 @@ func applyWrites(ctx context.Context, tx pgx.Tx, writes []write, now time.Time) 
 			list(f.NotesTop), list(f.NotesMiddle), list(f.NotesBase), list(f.NotesUnsorted), string(accords), list(f.Perfumers),
 			f.Rating, votes, nullStr(f.URL), nullStr(f.Description), w.hash)
 		if w.op == "insert" {
-			inserts = append(inserts, append(row, stamp, stamp, w.cycleID, w.importRun))
+			inserts = append(inserts, append(row, nowValue, nowValue, w.cycleID, w.importRun))
 		} else {
 			updates = append(updates, append(row, w.cycleID, w.importRun))
 		}
