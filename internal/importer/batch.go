@@ -285,14 +285,16 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	sib := groupSiblings(valid)
 	picker, _ := b.im.Matcher.(versionPicker)
 
+	// The per-identity maps are made at the batch's size: growing them
+	// was 0.1 GB of a 200k import's allocations.
 	var (
-		pending      []*row                 // new fragrances, ids -1, -2, ...
-		updates      = map[int64]bool{}     // existing rows changed
-		newIDs       = map[identity]int64{} // identities to record
+		pending      []*row                               // new fragrances, ids -1, -2, ...
+		updates      = map[int64]bool{}                   // existing rows changed
+		newIDs       = make(map[identity]int64, len(ids)) // identities to record
 		merges       []mergeRow
 		reviews      []reviewRow
-		seenInBatch  = map[identity]bool{}
-		newIdentURLs = map[identity]string{}
+		seenInBatch  = make(map[identity]bool, len(ids))
+		newIdentURLs = make(map[identity]string, len(ids))
 		held         []heldRow
 	)
 	// matchSibling is what the loop below decides for a later record of a
@@ -484,7 +486,7 @@ func (b *batcher) match(ctx context.Context, tx pgx.Tx, items []*item) error {
 	if b.opts.CycleID != "" {
 		cycleID = &b.opts.CycleID
 	}
-	var writes []write
+	writes := make([]write, 0, len(pending)+len(updates))
 	for _, r := range pending {
 		writes = append(writes, write{op: "insert", id: remap(r.ID), brandID: brandIDs[r.Fragrance.BrandKey], f: &r.Fragrance,
 			hash: r.ContentHash, cycleID: cycleID, importRun: b.runRef(), keys: r.block.get(&r.Fragrance)})
@@ -931,7 +933,7 @@ func appendID(list []int64, id int64) []int64 {
 // markSeen returns the identities that no batch of this run committed
 // before, and records them for when this batch commits.
 func (b *batcher) markSeen(ids []identity) map[identity]bool {
-	out := map[identity]bool{}
+	out := make(map[identity]bool, len(ids))
 	for _, id := range ids {
 		k := seenKeyOf(id)
 		if !b.seen.has(k) {
