@@ -91,7 +91,7 @@ func (c *candidateCache) begin(stamp int64) {
 // split returns the keys to look up, and files the cached ones in byKey
 // (clipped, so the batch's appends never write into the cache).
 func (c *candidateCache) split(keys []string, byKey map[string][]int64) []string {
-	var missing []string
+	missing := make([]string, 0, len(keys)) // nearly all, in an import
 	for _, k := range keys {
 		if l, ok := c.keys[k]; ok {
 			byKey[k] = slices.Clip(l)

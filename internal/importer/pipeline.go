@@ -151,8 +151,8 @@ func newOverlay(writes []write, newIDs map[identity]int64, newRecs map[recordKey
 	for _, w := range writes {
 		n += len(w.keys)
 	}
-	ov := &overlay{byKey: make(map[string][]int64, n), byIdentity: map[identity]int64{}, mergedIn: map[identity]bool{},
-		byRecord: map[recordKey]int64{}, touched: map[int64]bool{}}
+	ov := &overlay{byKey: make(map[string][]int64, n), byIdentity: make(map[identity]int64, len(newIDs)), mergedIn: map[identity]bool{},
+		byRecord: map[recordKey]int64{}, touched: make(map[int64]bool, len(writes)+len(newIDs)+len(newRecs))}
 	for _, w := range writes {
 		if w.op != "insert" {
 			continue
