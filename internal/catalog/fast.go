@@ -1019,17 +1019,16 @@ var hexPairs = func() (t [512]byte) {
 	return t
 }()
 
-// fastListValue is toList for a CSV cell holding a JSON array of strings.
-func (sc *scratch) fastListValue(val any) ([]string, bool) {
+// arrayCell is a CSV cell that holds a JSON array, trimmed: the cells
+// the fast list paths (plainList, fastList) read; ok is false for any
+// other value.
+func arrayCell(val any) (string, bool) {
 	s, ok := val.(string)
 	if !ok {
-		return nil, false
+		return "", false
 	}
 	s = trimSpace(s)
-	if !strings.HasPrefix(s, "[") {
-		return nil, false
-	}
-	return sc.fastList(s)
+	return s, strings.HasPrefix(s, "[")
 }
 
 // fastNotesValue is toNotes for a CSV cell holding a notes object or an
@@ -1386,18 +1385,10 @@ func (v *Validator) plainNotes(c *checker, sc *scratch, f *Fragrance, val any) b
 	return true
 }
 
-// plainList is cleanList for a CSV cell holding a JSON array of plain
-// items (cleanPlainArray), its list carved from the record's backing
-// array (last: the last list carved); ok is false for any other value.
-func (v *Validator) plainList(c *checker, sc *scratch, field string, val any, last bool) ([]string, bool) {
-	s, ok := val.(string)
-	if !ok {
-		return nil, false
-	}
-	s = trimSpace(s)
-	if !strings.HasPrefix(s, "[") {
-		return nil, false
-	}
+// plainList is cleanList for an array cell (arrayCell) of plain items
+// (cleanPlainArray), its list carved from the record's backing array
+// (last: the last list carved); ok is false for any other array.
+func (v *Validator) plainList(c *checker, sc *scratch, field, s string, last bool) ([]string, bool) {
 	var room [16]string
 	kept, _, i, ok := sc.cleanPlainArray(room[:0], s, 0, v.Quality.MaxNameLength)
 	if !ok || skipWS(s, i) != len(s) {

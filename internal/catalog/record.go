@@ -296,18 +296,20 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 		if val == nil {
 			return nil
 		}
-		if !v.noPlain {
-			if out, ok := v.plainList(c, sc, field, val, false); ok {
-				return out
+		if s, ok := arrayCell(val); ok {
+			if !v.noPlain {
+				if out, ok := v.plainList(c, sc, field, s, false); ok {
+					return out
+				}
+			}
+			if items, ok := sc.fastList(s); ok {
+				return v.cleanList(c, sc, field, items)
 			}
 		}
-		items, ok := sc.fastListValue(val)
-		if !ok {
-			var err error
-			if items, err = toList(val); err != nil {
-				c.add("type", field, fmt.Sprint(val), "%v", err)
-				return nil
-			}
+		items, err := toList(val)
+		if err != nil {
+			c.add("type", field, fmt.Sprint(val), "%v", err)
+			return nil
 		}
 		return v.cleanList(c, sc, field, items)
 	}
