@@ -14,13 +14,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/scentmatch/pipeline/internal/control/flag"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 // Keys of pipeline_settings this package owns.
 const (
 	// KeyMonitoringEnabled holds a JSON boolean; no row means enabled.
-	KeyMonitoringEnabled = "monitoring_enabled"
+	KeyMonitoringEnabled = flag.KeyMonitoringEnabled
 	// KeyMonitoringChange holds who stopped or started the pipeline, when
 	// and why (a Change).
 	KeyMonitoringChange = "monitoring_change"
@@ -49,30 +50,7 @@ type Change struct {
 // MonitoringEnabled reports whether scheduled and running cycles may go on.
 // It is true when no flag has ever been stored.
 func MonitoringEnabled(ctx context.Context, db DB) (bool, error) {
-	var raw []byte
-	err := db.QueryRow(ctx, `SELECT value FROM pipeline_settings WHERE key = $1`, KeyMonitoringEnabled).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", KeyMonitoringEnabled, err)
-	}
-	return decodeEnabled(raw)
-}
-
-// decodeEnabled reads a JSON boolean, or an object with an "enabled" field.
-func decodeEnabled(raw []byte) (bool, error) {
-	var b bool
-	if err := json.Unmarshal(raw, &b); err == nil {
-		return b, nil
-	}
-	var obj struct {
-		Enabled *bool `json:"enabled"`
-	}
-	if err := json.Unmarshal(raw, &obj); err != nil || obj.Enabled == nil {
-		return false, fmt.Errorf("pipeline_settings %s holds %s: want true or false", KeyMonitoringEnabled, raw)
-	}
-	return *obj.Enabled, nil
+	return flag.MonitoringEnabled(ctx, db)
 }
 
 // SetMonitoringEnabled stores the flag and who changed it, when (the
@@ -108,11 +86,7 @@ func LastChange(ctx context.Context, db DB) (c Change, ok bool, err error) {
 // StopRequested reports whether a running cycle should end as stopped at
 // its next state boundary: the pipeline has been stopped since.
 func StopRequested(ctx context.Context, db DB) (bool, error) {
-	enabled, err := MonitoringEnabled(ctx, db)
-	if err != nil {
-		return false, err
-	}
-	return !enabled, nil
+	return flag.StopRequested(ctx, db)
 }
 
 // RunningCycle returns the id of the running cycle, or "" when none runs.
@@ -151,7 +125,7 @@ func Monitoring(ctx context.Context, db DB, def bool) (Flag, error) {
 	if err != nil {
 		return Flag{}, fmt.Errorf("reading %s: %w", KeyMonitoringEnabled, err)
 	}
-	enabled, err := decodeEnabled(raw)
+	enabled, err := flag.Decode(raw)
 	if err != nil {
 		return Flag{}, err
 	}

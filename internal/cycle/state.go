@@ -26,6 +26,10 @@ type State struct {
 	Results map[string]json.RawMessage `json:"results,omitempty"`
 	// Error is set on the Catch path: the failed state's {"Error", "Cause"}.
 	Error *StepError `json:"error,omitempty"`
+	// RecordError is set when RecordFailure itself failed on the Catch
+	// path (its Catch places the error here): AlertFailure still sends
+	// the error alert, which says the failure was not recorded.
+	RecordError *StepError `json:"record_error,omitempty"`
 }
 
 // StepError is what Catch places at $.error.

@@ -3,10 +3,12 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/scentmatch/pipeline/internal/app"
+	"github.com/scentmatch/pipeline/internal/control/flag"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
@@ -57,10 +59,27 @@ func (l *Lambda) handle(ctx context.Context, st cycle.State) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	stopped := false
 	if st.Error != nil && st.CycleID != "" {
+		// Still running: the execution ended without reaching Catch (an
+		// EventBridge rule sent it here), or RecordFailure failed. An
+		// execution aborted while the pipeline is stopped is the
+		// operator's stop (scentmatch stop aborts running executions
+		// after it clears the flag): the cycle ends stopped, and nothing
+		// is sent, as when the cycle sees the flag between states.
 		store := &cycle.Store{DB: d.Pool, Now: l.Now}
 		if rec, err := store.Get(ctx, st.CycleID); err == nil && rec.Status == cycle.StatusRunning {
-			if err := store.Finish(ctx, st.CycleID, cycle.StatusFailed, &cycle.Failure{Step: "execution", Type: st.Error.Error, Message: st.Error.Cause}); err != nil {
+			status, step := cycle.StatusFailed, "execution"
+			typ, msg := describe(st.Error)
+			switch {
+			case st.Error.Error == "Execution.ABORTED":
+				if stop, err := flag.StopRequested(ctx, d.Pool); err == nil && stop {
+					status, typ, stopped = cycle.StatusStopped, "StoppedError", true
+				}
+			case !strings.HasPrefix(st.Error.Error, "Execution."):
+				step = inferStep(st)
+			}
+			if err := store.Finish(ctx, st.CycleID, status, &cycle.Failure{Step: step, Type: typ, Message: msg}); err != nil {
 				return nil, err
 			}
 		}
@@ -76,6 +95,14 @@ func (l *Lambda) handle(ctx context.Context, st cycle.State) (*Result, error) {
 	}
 	s := *l.setup
 	l.mu.Unlock()
+	if stopped {
+		res := &Result{Sent: []Sent{}, Skipped: []Skipped{}, Failed: []Failed{}, Via: s.Sender.Name()}
+		for _, k := range Kinds {
+			res.Skipped = append(res.Skipped, Skipped{Kind: k, Reason: "the cycle was stopped by an operator (scentmatch stop): nothing is sent"})
+		}
+		d.Logger.InfoContext(ctx, "cycle stopped by an operator: nothing sent", "cycle_id", st.CycleID)
+		return res, nil
+	}
 	n := &Notifier{DB: d.Pool, Config: d.Config, Sender: s.Sender, From: s.From, StateMachineARN: s.StateMachineARN, Logger: d.Logger}
 	return n.Handle(ctx, st)
 }

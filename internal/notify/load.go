@@ -355,40 +355,71 @@ func catalogSizes(ctx context.Context, db postgres.DBTX, times []time.Time) (map
 // cycles row, or else the first step without a result; the type and
 // message from the Lambda error in Cause when it is one.
 func failureOf(st cycle.State, row *cycleRow) *Failure {
-	f := &Failure{Type: st.Error.Error, Message: strings.TrimSpace(st.Error.Cause)}
-	var lambdaErr struct {
-		ErrorMessage string `json:"errorMessage"`
-		ErrorType    string `json:"errorType"`
-	}
-	if json.Unmarshal([]byte(st.Error.Cause), &lambdaErr) == nil && (lambdaErr.ErrorMessage != "" || lambdaErr.ErrorType != "") {
-		f.Message = lambdaErr.ErrorMessage
-		if lambdaErr.ErrorType != "" && (f.Type == "" || strings.HasPrefix(f.Type, "States.")) {
-			f.Type = lambdaErr.ErrorType
-		}
-	}
+	f := &Failure{}
+	f.Type, f.Message = describe(st.Error)
 	if f.Message == "" && row.ErrorMessage != nil {
 		f.Message = *row.ErrorMessage
 	}
 	if f.Type == "" {
 		f.Type = deref(row.ErrorType)
 	}
-	const maxMessage = 2000
-	if r := []rune(f.Message); len(r) > maxMessage {
-		f.Message = string(r[:maxMessage]) + "…"
+	f.Message = clip(f.Message)
+	if st.RecordError != nil {
+		typ, msg := describe(st.RecordError)
+		f.NotRecorded = clip(strings.TrimSpace(typ + ": " + msg))
 	}
-	if row.FailedStep != nil && *row.FailedStep != "" {
+	if row.FailedStep != nil && *row.FailedStep != "" && *row.FailedStep != "execution" {
+		f.Step = *row.FailedStep
+		return f
+	}
+	if row.FailedStep != nil && *row.FailedStep == "execution" && strings.HasPrefix(st.Error.Error, "Execution.") {
 		f.Step = *row.FailedStep
 		return f
 	}
 	f.StepInferred = true
+	f.Step = inferStep(st)
+	return f
+}
+
+// inferStep is the first step of the cycle without a result: where a
+// failure no record names happened.
+func inferStep(st cycle.State) string {
 	for _, step := range []string{cycle.StepDetect, cycle.StepImport, cycle.StepMaintain, cycle.StepMetrics, cycle.StepNotify} {
 		if raw := st.Results[step]; len(raw) == 0 || string(raw) == "null" {
-			f.Step = step
-			return f
+			return step
 		}
 	}
-	f.Step = "unknown"
-	return f
+	return "unknown"
+}
+
+// describe reads a Catch's {"Error", "Cause"}: the type and message of
+// the Lambda error in Cause when it is one, else Error and Cause as they
+// are.
+func describe(se *cycle.StepError) (typ, msg string) {
+	if se == nil {
+		return "", ""
+	}
+	typ, msg = se.Error, strings.TrimSpace(se.Cause)
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	if json.Unmarshal([]byte(se.Cause), &lambdaErr) == nil && (lambdaErr.ErrorMessage != "" || lambdaErr.ErrorType != "") {
+		msg = lambdaErr.ErrorMessage
+		if lambdaErr.ErrorType != "" && (typ == "" || strings.HasPrefix(typ, "States.")) {
+			typ = lambdaErr.ErrorType
+		}
+	}
+	return typ, msg
+}
+
+// clip keeps an error message to what an e-mail shows.
+func clip(s string) string {
+	const maxMessage = 2000
+	if r := []rune(s); len(r) > maxMessage {
+		return string(r[:maxMessage]) + "…"
+	}
+	return s
 }
 
 // consoleLink derives the cycle's execution ARN from the state machine's

@@ -112,6 +112,9 @@ type Failure struct {
 	StepInferred bool
 	Type         string
 	Message      string
+	// NotRecorded is set when RecordFailure failed too ($.record_error):
+	// its type and message. The cycle's KPIs were not recorded.
+	NotRecorded string
 }
 
 // decodeKPIs reads {"<name>": {"value", "unit", "warn", "error", "status"}}

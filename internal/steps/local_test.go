@@ -172,6 +172,101 @@ func TestFailingStepIsCaughtRecordedAndAlerted(t *testing.T) {
 	require.Equal(t, []string{"Init", "MergeInput", "Detect", "HasCandidates", "Import", "Maintain", "RecordFailure", "AlertFailure", "Failed"}, states)
 }
 
+// TestFailureAlertedWhenRecordingItFails: the step fails and so does
+// RecordFailure (the metrics function on the Catch path). Its Catch puts
+// the error at $.record_error; the notify function must still take the
+// state, mark the cycle failed at the step that failed, and send the one
+// error alert, saying the failure was not recorded.
+func TestFailureAlertedWhenRecordingItFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	fns := b.steps.Functions()
+	fns[definitions.MaintainFunction] = runner.Handle(func(ctx context.Context, st cycle.State) (any, error) {
+		return nil, &cycle.BadInputError{Err: errors.New("injected: the maintenance step cannot go on")}
+	})
+	metrics := fns[definitions.MetricsFunction]
+	fns[definitions.MetricsFunction] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		var st cycle.State
+		require.NoError(t, json.Unmarshal(in, &st))
+		if st.Error != nil {
+			return nil, &cycle.BadInputError{Err: errors.New("injected: the failure cannot be recorded")}
+		}
+		return metrics(ctx, in)
+	}
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0310", MaxFragrances: 2, Options: b.options(), Functions: fns})
+	require.NoError(t, err)
+	require.Equal(t, "failed", sum.Outcome)
+	require.Equal(t, string(statemachine.StatusFailed), sum.ExecutionStatus)
+	var states []string
+	for _, e := range b.events {
+		if e.Type == statemachine.StateEntered && e.Scope == "" {
+			states = append(states, e.State)
+		}
+	}
+	require.Equal(t, []string{"Init", "MergeInput", "Detect", "HasCandidates", "Import", "Maintain", "RecordFailure", "AlertFailure", "Failed"}, states)
+
+	rec, err := b.store.Get(ctx, sum.CycleID)
+	require.NoError(t, err)
+	require.Equal(t, cycle.StatusFailed, rec.Status, "notify marks the cycle RecordFailure could not")
+	require.NotNil(t, rec.FailedStep)
+	require.Equal(t, "maintain", *rec.FailedStep)
+	require.NotNil(t, rec.ErrorType)
+	require.Equal(t, "BadInputError", *rec.ErrorType)
+
+	var alerts []string
+	for _, m := range sum.Messages {
+		require.Equal(t, "error", m.Kind, "only the error alert on the Catch path")
+		alerts = append(alerts, m.MessageID)
+	}
+	require.Len(t, alerts, 1, "exactly one error alert, although RecordFailure failed")
+	body, err := os.ReadFile(alerts[0])
+	require.NoError(t, err)
+	require.Contains(t, string(body), "injected: the maintenance step cannot go on")
+	require.Contains(t, string(body), "injected: the failure cannot be recorded")
+	require.Contains(t, string(body), "NOT RECORDED")
+}
+
+// TestAbortedByTheStopEndsStopped: in AWS, scentmatch stop clears the
+// flag and then aborts the running execution; the EventBridge rule sends
+// notify the cycle id with Execution.ABORTED. The cycle ends stopped and
+// nothing is sent, as when the cycle sees the flag between states. An
+// execution aborted while the pipeline runs is a failure, alerted.
+func TestAbortedByTheStopEndsStopped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, stop := range []bool{true, false} {
+		b := setup(t)
+		d, err := b.steps.Deps.Get(ctx)
+		require.NoError(t, err)
+		id := "manual-20261129T0320"
+		_, err = b.store.Begin(ctx, cycle.State{CycleID: id, Trigger: "manual", MaxFragrances: 1})
+		require.NoError(t, err)
+		if stop {
+			require.NoError(t, control.SetMonitoringEnabled(ctx, d.Pool, false, "test", "the test stops the pipeline"))
+		}
+		// What the rule's InputTemplate sends (template.yaml, CycleEndedWithoutCatchRule).
+		event := cycle.State{CycleID: id, Trigger: "schedule", Error: &cycle.StepError{Error: "Execution.ABORTED", Cause: "the execution ended ABORTED without reaching its Catch"}}
+		res, err := b.steps.Notify(ctx, event)
+		require.NoError(t, err)
+		rec, err := b.store.Get(ctx, id)
+		require.NoError(t, err)
+		if stop {
+			require.Equal(t, cycle.StatusStopped, rec.Status)
+			require.Empty(t, res.Sent)
+			require.Len(t, res.Skipped, 5)
+			require.Contains(t, res.Skipped[0].Reason, "stopped by an operator")
+			require.Empty(t, b.outbox(t), "nothing is sent for a stop")
+			continue
+		}
+		require.Equal(t, cycle.StatusFailed, rec.Status)
+		require.NotNil(t, rec.FailedStep)
+		require.Equal(t, "execution", *rec.FailedStep)
+		require.Len(t, res.Sent, 1)
+		require.Equal(t, "error", string(res.Sent[0].Kind))
+	}
+}
+
 func TestTransientFailureIsAbsorbedByRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
