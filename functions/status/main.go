@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -17,6 +18,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/event"
 	"github.com/scentmatch/pipeline/internal/health"
 	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/notify"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/status"
 )
@@ -34,7 +36,14 @@ func main() {
 	if name := os.Getenv(status.EnvScheduleName); name != "" {
 		sch = status.AWS{Schedules: scheduler.NewFromConfig(awsCfg), StateMachine: sfn.NewFromConfig(awsCfg), ScheduleName: name, StateMachineARN: os.Getenv(status.EnvStateMachineARN)}
 	}
-	ses := health.SES{Client: sesv2.NewFromConfig(awsCfg)}
+	// The e-mail channel the notify function uses: SES, or the outbox
+	// when SCENTMATCH_EMAIL says so (sam local invoke, events/env.json).
+	var email health.EmailChecker = health.SES{Client: sesv2.NewFromConfig(awsCfg)}
+	if os.Getenv(notify.EnvEmail) == "outbox" {
+		if dir, err := env.Home(); err == nil {
+			email = health.Outbox{Dir: filepath.Join(dir, notify.OutboxDir)}
+		}
+	}
 	deps := &app.Lazy{Env: env, Pool: postgres.PoolOptions{MaxConns: 2}}
 	h := &status.Handler{
 		Reporter: func(ctx context.Context) (*status.Reporter, error) {
@@ -45,7 +54,7 @@ func main() {
 			return &status.Reporter{Pool: d.Pool, Config: d.Config, Scheduler: sch}, nil
 		},
 		HealthInputs: func(ctx context.Context) health.Inputs {
-			in := health.Inputs{Email: ses}
+			in := health.Inputs{Email: email}
 			in.Config, in.Problems, in.ConfigErr = env.CheckConfig(ctx)
 			if ov, err := env.Overrides(ctx, env.ConfigLocation()); err == nil {
 				in.Ethics, _ = health.ReadEthics(ctx, ov)

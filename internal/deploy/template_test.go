@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -240,4 +241,68 @@ func TestBucketIsPrivateAndEncrypted(t *testing.T) {
 	enc := b["BucketEncryption"].(map[string]any)["ServerSideEncryptionConfiguration"].([]any)
 	require.NotEmpty(t, enc)
 	require.Equal(t, "Enabled", b["VersioningConfiguration"].(map[string]any)["Status"])
+}
+
+// TestTaskTimeoutsOutlastTheirFunctions: every Task state that invokes one
+// of our functions waits longer than the function may run. With a state
+// timeout at or under the function's, States.Timeout can fire first (the
+// state's clock includes the invoke) while the function goes on running:
+// it could still write after RecordFailure closed the cycle. Longer, the
+// function's own timeout ends it first and reaches Catch as its error.
+func TestTaskTimeoutsOutlastTheirFunctions(t *testing.T) {
+	t.Parallel()
+	tpl := load(t)
+	vals := Values{Region: "eu-west-1", AccountID: "111122223333",
+		Parameters: map[string]string{"Stage": "prod", "DatabaseSecretArn": "arn:secret"},
+		Resources: map[string]string{"PipelineBucket": "b",
+			"CycleStateMachine": "arn:aws:states:eu-west-1:111122223333:stateMachine:scentmatch-prod-cycle"}}
+	const margin = 30
+	tasks := 0
+	for _, id := range ofType(tpl, "AWS::Serverless::StateMachine") {
+		props := tpl.Resources[id].Properties
+		uri, _ := props["DefinitionUri"].(string)
+		raw, err := os.ReadFile(filepath.Join(root, uri))
+		require.NoError(t, err)
+		var def map[string]any
+		require.NoError(t, json.Unmarshal(raw, &def))
+		subs, _ := props["DefinitionSubstitutions"].(map[string]any)
+		var walk func(states map[string]any)
+		walk = func(states map[string]any) {
+			for name, v := range states {
+				st, _ := v.(map[string]any)
+				for _, key := range []string{"ItemProcessor", "Iterator"} {
+					if sub, ok := st[key].(map[string]any); ok {
+						inner, _ := sub["States"].(map[string]any)
+						walk(inner)
+					}
+				}
+				if branches, ok := st["Branches"].([]any); ok {
+					for _, b := range branches {
+						inner, _ := b.(map[string]any)["States"].(map[string]any)
+						walk(inner)
+					}
+				}
+				if st["Type"] != "Task" {
+					continue
+				}
+				res, _ := st["Resource"].(string)
+				m := regexp.MustCompile(`^\$\{([A-Za-z0-9_]+)\}$`).FindStringSubmatch(res)
+				if m == nil {
+					continue
+				}
+				att, _ := subs[m[1]].(map[string]any)["Fn::GetAtt"].(string)
+				fn, err := tpl.Function(strings.TrimSuffix(att, ".Arn"), vals)
+				require.NoError(t, err, "%s: %s", uri, name)
+				timeout, ok := st["TimeoutSeconds"].(float64)
+				require.True(t, ok, "%s: state %s sets no TimeoutSeconds", uri, name)
+				require.GreaterOrEqual(t, int(timeout), fn.TimeoutS+margin,
+					"%s: state %s waits %d s for %s, whose timeout is %d s: give the state at least %d s",
+					uri, name, int(timeout), fn.ID, fn.TimeoutS, fn.TimeoutS+margin)
+				tasks++
+			}
+		}
+		states, _ := def["States"].(map[string]any)
+		walk(states)
+	}
+	require.GreaterOrEqual(t, tasks, 10, "every Task state of both definitions was checked")
 }
