@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/scentmatch/pipeline/internal/postgres"
 )
@@ -16,6 +17,22 @@ type StoppedError struct {
 
 func (e *StoppedError) Error() string {
 	return fmt.Sprintf("cycle %s stopped: monitoring is stopped (scentmatch start re-enables it)", e.ID)
+}
+
+// BudgetExceededError refuses to begin a work step (Detect, Import,
+// Maintain) once the cycle has run longer than its time budget
+// (cycle.timeout_minutes). Step Functions catches it (States.ALL): the
+// cycle is recorded failed and the error alert goes out.
+type BudgetExceededError struct {
+	ID      string
+	Step    string
+	Elapsed time.Duration
+	Budget  time.Duration
+}
+
+func (e *BudgetExceededError) Error() string {
+	return fmt.Sprintf("cycle %s has run %s, over its %s budget (cycle.timeout_minutes): %s was not started; find what took the time (scentmatch status, the step timings) and raise the budget if the work is expected",
+		e.ID, e.Elapsed.Round(time.Second), e.Budget, e.Step)
 }
 
 // RunStep runs one step of a cycle, idempotently: it takes (or renews) the
@@ -51,6 +68,11 @@ func RunStep[T any](ctx context.Context, s *Store, st State, step string, fn fun
 			return zero, &StoppedError{ID: st.CycleID}
 		}
 	}
+	if s.Budget > 0 && st.Error == nil && (step == StepDetect || step == StepImport || step == StepMaintain) {
+		if elapsed := s.now().Sub(rec.StartedAt); elapsed > s.Budget {
+			return zero, &BudgetExceededError{ID: st.CycleID, Step: step, Elapsed: elapsed, Budget: s.Budget}
+		}
+	}
 	started := s.now()
 	out, err := fn(ctx)
 	if err != nil {
@@ -69,11 +91,14 @@ func classify(err error) error {
 	var b *BadInputError
 	var a *AlreadyRunningError
 	var s *StoppedError
+	var be *BudgetExceededError
 	switch {
 	case errors.As(err, &a):
 		return a
 	case errors.As(err, &s):
 		return s
+	case errors.As(err, &be):
+		return be
 	case errors.As(err, &t):
 		if error(t) == err {
 			return t

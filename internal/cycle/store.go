@@ -33,6 +33,11 @@ type Store struct {
 	// Stopped reports an emergency stop; RunStep checks it before each
 	// step and ends the cycle as stopped (nil: never stopped).
 	Stopped func(context.Context) (bool, error)
+	// Budget is the cycle's time budget (monitoring_config.json
+	// cycle.timeout_minutes; 0: none). RunStep refuses to begin Detect,
+	// Import or Maintain once the cycle has run longer; Metrics and
+	// Notify still run, so the overrun is recorded and alerted.
+	Budget time.Duration
 }
 
 func (s *Store) now() time.Time {

@@ -100,6 +100,37 @@ func TestRunStepIsIdempotentByCycleID(t *testing.T) {
 	require.Equal(t, StatusStopped, rec.Status)
 }
 
+// TestRunStepKeepsTheBudget: once a cycle has run past its budget, Detect,
+// Import and Maintain are refused with BudgetExceededError (the type name
+// Step Functions' Catch sees); Metrics still runs, and so does any step
+// on the Catch path.
+func TestRunStepKeepsTheBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)}
+	s := &Store{DB: dbtest.Pool(t), Now: c.now, Budget: time.Hour}
+	st := State{CycleID: "manual-20261129T0200", Trigger: "manual"}
+	step := func(context.Context) (int, error) { return 1, nil }
+	_, err := RunStep(ctx, s, st, StepDetect, step)
+	require.NoError(t, err, "within the budget")
+
+	c.t = c.t.Add(61 * time.Minute)
+	for _, name := range []string{StepImport, StepMaintain} {
+		_, err = RunStep(ctx, s, st, name, step)
+		var be *BudgetExceededError
+		require.ErrorAs(t, err, &be, name)
+		require.Equal(t, be, classify(err), "returned unwrapped, so its type name is the Lambda errorType")
+		require.Contains(t, err.Error(), "over its 1h0m0s budget")
+		require.Contains(t, err.Error(), name+" was not started")
+	}
+	_, err = RunStep(ctx, s, st, StepMetrics, step)
+	require.NoError(t, err, "metrics records the cycle whatever its time")
+	failed := st
+	failed.Error = &StepError{Error: "BudgetExceededError", Cause: "over"}
+	_, err = RunStep(ctx, s, failed, StepMaintain, step)
+	require.NoError(t, err, "not on the Catch path")
+}
+
 func TestClassifyNamesTypesStepFunctionsCanCatch(t *testing.T) {
 	t.Parallel()
 	wrapped := classify(errors.Join(errors.New("context"), &TransientError{Err: errors.New("conn reset")}))

@@ -113,6 +113,7 @@ func (s *Steps) store(d *app.Deps) *cycle.Store {
 		Stopped: func(ctx context.Context) (bool, error) {
 			return control.StopRequested(ctx, d.Pool)
 		},
+		Budget: time.Duration(d.Config.Monitoring.Cycle.TimeoutMinutes) * time.Minute,
 	}
 }
 
