@@ -123,11 +123,11 @@ func (c *CLI) collectDBStatus(ctx context.Context, g *globals) (dbStatusReport, 
 	rep := dbStatusReport{}
 	if errors.Is(err, pglocal.ErrNotInitialized) {
 		rep.Database = "embedded local cluster (not created yet: run `scentmatch db migrate`)"
-		rep.Error = err.Error()
+		rep.Error = redact.Secrets(err.Error())
 		return rep, false
 	}
 	if err != nil {
-		rep.Error = err.Error()
+		rep.Error = redact.Secrets(err.Error())
 		return rep, false
 	}
 	rep.Database, rep.URL = db.Describe(), redact.URL(db.URL)
@@ -140,20 +140,20 @@ func (c *CLI) collectDBStatus(ctx context.Context, g *globals) (dbStatusReport, 
 	}
 	pool, err := db.Connect(ctx, postgres.PoolOptions{MaxConns: 1})
 	if err != nil {
-		rep.Error = err.Error()
+		rep.Error = redact.Secrets(err.Error())
 		return rep, false
 	}
 	defer pool.Close()
 	rep.Reachable = true
 	m, err := postgres.NewMigrator(pool, g.logger)
 	if err != nil {
-		rep.Error = err.Error()
+		rep.Error = redact.Secrets(err.Error())
 		return rep, false
 	}
 	defer m.Close()
 	st, err := m.Status(ctx)
 	if err != nil {
-		rep.Error = err.Error()
+		rep.Error = redact.Secrets(err.Error())
 		return rep, false
 	}
 	rep.Schema = &st

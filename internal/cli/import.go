@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -91,6 +92,8 @@ file changes nothing.
 The format is detected from the content. --map renames foreign columns or
 keys; columns that map to no field are ignored with one warning.
 
+Flags, input files (missing, a directory) and output paths (--report) are
+checked before anything is written: a problem exits 2 and writes nothing.
 Exit 2 when the file cannot be read (the message names file:line:column);
 batches committed before that stay, and rerunning is safe. Exit 1 when the
 database fails mid-import; rerun to complete it.`,
@@ -126,17 +129,9 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	// collector works harder as the heap nears it rather than let a 1M
 	// import's heap double what is live.
 	defer memlimit.Default(memlimit.ImportBudgetMB)()
-	if fl.cpuProfile != "" {
-		out, err := os.Create(fl.cpuProfile)
-		if err != nil {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("--cpuprofile: %w", err)}
-		}
-		defer out.Close()
-		if err := pprof.StartCPUProfile(out); err != nil {
-			return fmt.Errorf("starting the CPU profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+
+	// Every check of the command line and its files comes before anything
+	// is written: bad input exits 2 and costs nothing.
 	if fl.fragrances == "" {
 		return usage("--fragrances FILE is required\nRun 'scentmatch import --help' for an example")
 	}
@@ -147,24 +142,61 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	if err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}
+	var embedWait time.Duration
+	if fl.embedWait != "" {
+		if embedWait, err = parseTimeout(fl.embedWait); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+	}
+	var inputs []os.FileInfo
 	for _, p := range []string{fl.fragrances, fl.brands} {
 		if p == "" {
 			continue
 		}
-		if _, err := os.Stat(p); err != nil {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", p, errors.Unwrap(err))}
+		info, err := checkInput(p)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, info)
+	}
+	var brandReader *dataset.Reader
+	if fl.brands != "" {
+		if brandReader, err = dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping}); err != nil {
+			return readError(err, nothingWritten)
+		}
+		defer brandReader.Close()
+	}
+	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping})
+	if err != nil {
+		return readError(err, nothingWritten)
+	}
+	defer r.Close()
+	out := outputFiles{inputs: inputs}
+	for _, o := range []struct{ flag, path string }{{"--report", fl.report}, {"--memprofile", fl.memProfile}, {"--cpuprofile", fl.cpuProfile}} {
+		if err := out.open(o.flag, o.path); err != nil {
+			out.abandon()
+			return err
 		}
 	}
+	if err := out.truncate(); err != nil {
+		out.abandon()
+		return err
+	}
+	defer out.close()
+	if cpuFile := out.file("--cpuprofile"); cpuFile != nil {
+		if err := pprof.StartCPUProfile(cpuFile); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
 	im, closeFn, err := c.openImporter(cmd, g)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	embedWait := time.Duration(im.Config.Monitoring.Embedding.TimeoutSeconds * float64(time.Second))
-	if fl.embedWait != "" {
-		if embedWait, err = parseTimeout(fl.embedWait); err != nil {
-			return &exitError{code: ExitUsage, err: err}
-		}
+	if fl.embedWait == "" {
+		embedWait = time.Duration(im.Config.Monitoring.Embedding.TimeoutSeconds * float64(time.Second))
 	}
 	if im.Embedder, err = embedding.ForEnv(ctx, im.Config.Monitoring.Embedding, g.env.AWS); err != nil {
 		g.logger.WarnContext(ctx, "fragrances are not embedded during this import; they stay pending", "reason", err)
@@ -172,48 +204,25 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	showProgress := c.Terminal && !fl.asJSON
 
 	var brandSum *importer.BrandSummary
-	if fl.brands != "" {
-		r, err := dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping})
-		if err != nil {
-			return readError(err)
-		}
-		brandSum, err = im.ImportBrands(ctx, r, fl.dryRun)
-		r.Close()
-		if err != nil {
-			return readError(err)
+	if brandReader != nil {
+		// One transaction: a brands file that fails to read writes nothing.
+		if brandSum, err = im.ImportBrands(ctx, brandReader, fl.dryRun); err != nil {
+			return readError(err, nothingWritten)
 		}
 	}
 
-	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping})
-	if err != nil {
-		return readError(err)
-	}
-	defer r.Close()
-	var total int64
-	if info, err := os.Stat(fl.fragrances); err == nil {
-		total = info.Size()
-	}
+	total := inputs[0].Size() // the fragrance file's, for the progress bar
 	opts := importer.Options{Kind: "manual", Source: fl.source, DryRun: fl.dryRun, BatchSize: fl.batchSize, InputRef: fl.fragrances, EmbeddingTimeout: embedWait}
-	var reportFile *os.File
 	var reportBuf *bufio.Writer
-	if fl.report != "" {
-		if reportFile, err = os.Create(fl.report); err != nil {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("creating report %s: %w", fl.report, err)}
-		}
-		defer reportFile.Close()
+	if reportFile := out.file("--report"); reportFile != nil {
 		reportBuf = bufio.NewWriterSize(reportFile, 256<<10)
 		opts.Report = reportBuf
 	}
 	if fl.cpuProfile != "" {
 		opts.Phases = &importer.Phases{}
 	}
-	if fl.memProfile != "" {
-		out, err := os.Create(fl.memProfile)
-		if err != nil {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("--memprofile: %w", err)}
-		}
-		defer out.Close()
-		opts.HeapProfile = out
+	if memFile := out.file("--memprofile"); memFile != nil {
+		opts.HeapProfile = memFile
 	}
 	bar := newProgress(c.Stderr, showProgress, "importing "+fl.fragrances, total)
 	opts.Progress = func(p importer.Progress) { bar.update(p.Records, p.BytesRead) }
@@ -247,16 +256,107 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	return nil
 }
 
+// nothingWritten is the hint for a file found unreadable before any write.
+const nothingWritten = "Fix the file and rerun: nothing was written"
+
 // readError turns an unreadable file into exit 2.
-func readError(err error) error {
+func readError(err error, hint string) error {
 	var se *dataset.SyntaxError
 	if errors.As(err, &se) {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nFix the file and rerun: records already committed are kept and not imported twice", se)}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n%s", se, hint)}
 	}
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 		return &exitError{code: ExitUsage, err: err}
 	}
 	return err
+}
+
+// checkInput refuses, as bad input, an input path that is missing,
+// unreadable or not a file: a directory, a socket. A pipe or a character
+// device (/dev/stdin, <(zcat f.gz)) is read like a file.
+func checkInput(path string) (os.FileInfo, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", path, errors.Unwrap(err))}
+	}
+	switch mode := info.Mode(); {
+	case mode.IsDir():
+		return nil, usage("%s: is a directory, not a dataset file", path)
+	case !mode.IsRegular() && mode&(fs.ModeNamedPipe|fs.ModeCharDevice) == 0:
+		return nil, usage("%s: is not a regular file (%s), not a dataset file", path, mode.Type())
+	}
+	return info, nil
+}
+
+// outputFiles opens the files the import writes (--report, --memprofile,
+// --cpuprofile) before anything is written, so that a path that cannot be
+// written is a usage error that costs nothing: none is truncated until all
+// are open, none may be an input file, and the ones this run created are
+// removed if another fails.
+type outputFiles struct {
+	inputs  []os.FileInfo
+	flags   []string
+	files   []*os.File
+	created []string
+}
+
+// open opens path for writing; an empty path is no file.
+func (o *outputFiles) open(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	before, statErr := os.Stat(path)
+	if statErr == nil {
+		for _, in := range o.inputs {
+			if os.SameFile(before, in) {
+				return usage("%s %s: is an input file; writing it would destroy it", flag, path)
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return usage("%s %s: cannot write it: %w", flag, path, errors.Unwrap(err))
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		o.created = append(o.created, path)
+	}
+	o.flags, o.files = append(o.flags, flag), append(o.files, f)
+	return nil
+}
+
+// truncate empties the files once all are open.
+func (o *outputFiles) truncate() error {
+	for i, f := range o.files {
+		if err := f.Truncate(0); err != nil {
+			return usage("%s %s: cannot write it: %w", o.flags[i], f.Name(), errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+// close closes the files.
+func (o *outputFiles) close() {
+	for _, f := range o.files {
+		f.Close()
+	}
+}
+
+// abandon closes the files and removes those this run created.
+func (o *outputFiles) abandon() {
+	o.close()
+	for _, p := range o.created {
+		os.Remove(p)
+	}
+}
+
+// file returns the file opened for flag, nil when none was.
+func (o *outputFiles) file(flag string) *os.File {
+	for i, f := range o.flags {
+		if f == flag {
+			return o.files[i]
+		}
+	}
+	return nil
 }
 
 func importError(err error, sum *importer.Summary) error {

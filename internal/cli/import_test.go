@@ -2,6 +2,7 @@ package cli
 
 import (
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 func TestImportCommand(t *testing.T) {
@@ -119,4 +121,78 @@ func TestImportWritesAHeapProfile(t *testing.T) {
 	n, err := zr.Read(make([]byte, 64))
 	require.NoError(t, err)
 	require.Positive(t, n)
+}
+
+// TestImportChecksEverythingBeforeWriting: a bad --report path, a
+// directory or an unreadable header given with a good brands file exits 2
+// and writes nothing, brands included (they used to be committed first).
+func TestImportChecksEverythingBeforeWriting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dbURL := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": dbURL}
+	good := filepath.Join(dir, "good.csv")
+	require.NoError(t, os.WriteFile(good, []byte("name,brand,source_id\nSauvage,Dior,1\n"), 0o644))
+	brands := filepath.Join(dir, "b.csv")
+	require.NoError(t, os.WriteFile(brands, []byte("name,country\nMaison Zyx,France\nAtelier Qwv,Italy\n"), 0o644))
+	badHeader := filepath.Join(dir, "header.csv")
+	require.NoError(t, os.WriteFile(badHeader, []byte("name,\"brand\n"), 0o644))
+	adir := filepath.Join(dir, "adir")
+	require.NoError(t, os.Mkdir(adir, 0o755))
+	existing := filepath.Join(dir, "old-report.jsonl")
+	require.NoError(t, os.WriteFile(existing, []byte("kept\n"), 0o644))
+	report := filepath.Join(dir, "r.jsonl")
+
+	counts := func() [3]int {
+		t.Helper()
+		ctx := context.Background()
+		conn, err := postgres.ConnectOne(ctx, dbURL, postgres.PoolOptions{})
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		var n [3]int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM brands), (SELECT count(*) FROM fragrances), (SELECT count(*) FROM import_runs)`).Scan(&n[0], &n[1], &n[2]))
+		return n
+	}
+	before := counts()
+
+	missingDir := filepath.Join(dir, "missing", "r.jsonl")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--brands", brands, "--fragrances", good, "--report", missingDir}, "--report " + missingDir + ": cannot write it: no such file or directory"},
+		{[]string{"--brands", brands, "--fragrances", good, "--report", adir}, "--report " + adir + ": cannot write it: is a directory"},
+		{[]string{"--brands", brands, "--fragrances", good, "--report", brands}, "--report " + brands + ": is an input file"},
+		{[]string{"--brands", brands, "--fragrances", good, "--report", existing, "--memprofile", missingDir}, "--memprofile " + missingDir},
+		{[]string{"--brands", brands, "--fragrances", good, "--report", report, "--memprofile", missingDir}, "--memprofile " + missingDir},
+		{[]string{"--brands", brands, "--fragrances", adir}, adir + ": is a directory, not a dataset file"},
+		{[]string{"--brands", adir, "--fragrances", good}, adir + ": is a directory, not a dataset file"},
+		{[]string{"--brands", brands, "--fragrances", badHeader}, "header.csv:1"},
+		{[]string{"--brands", brands, "--fragrances", filepath.Join(dir, "nope.csv")}, "nope.csv: no such file or directory"},
+		{[]string{"--brands", brands, "--fragrances", good, "--embedding-timeout", "soon"}, "--embedding-timeout"},
+	} {
+		args := append([]string{"import"}, tc.args...)
+		r := run(t, env, args...)
+		require.Equal(t, ExitUsage, r.code, "%v: %s%s", args, r.stdout, r.stderr)
+		require.Contains(t, r.stderr, tc.want, args)
+		require.NotContains(t, r.stderr, "committed", "%v: nothing was committed", args)
+		require.Empty(t, r.stdout, args)
+		require.Equal(t, before, counts(), "%v wrote nothing", args)
+	}
+	kept, err := os.ReadFile(existing)
+	require.NoError(t, err)
+	require.Equal(t, "kept\n", string(kept), "a report is not truncated when another output fails")
+	_, err = os.Stat(report)
+	require.ErrorIs(t, err, os.ErrNotExist, "a report this run created is removed when another output fails")
+	input, err := os.ReadFile(brands)
+	require.NoError(t, err)
+	require.Contains(t, string(input), "Maison Zyx", "the input named as --report is intact")
+
+	// The same command with a good report path writes brands and fragrances.
+	r := run(t, env, "import", "--brands", brands, "--fragrances", good, "--report", report)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	after := counts()
+	require.Equal(t, before[0]+3, after[0], "two brands from the file, Dior from the fragrance")
+	require.Equal(t, before[1]+1, after[1])
+	require.Equal(t, before[2]+1, after[2])
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/redact"
 )
 
 // Exit codes.
@@ -95,17 +96,17 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	switch {
 	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintln(c.Stderr, "error:", ee.err)
+			fmt.Fprintln(c.Stderr, "error:", redact.Secrets(ee.err.Error()))
 		}
 		return ee.code
 	case errors.As(err, &ue):
-		fmt.Fprintln(c.Stderr, "error:", ue.Err)
+		fmt.Fprintln(c.Stderr, "error:", redact.Secrets(ue.Err.Error()))
 		return ExitUsage
 	case isCobraUsage(err):
-		fmt.Fprintf(c.Stderr, "error: %v\nRun 'scentmatch --help' for usage.\n", err)
+		fmt.Fprintf(c.Stderr, "error: %s\nRun 'scentmatch --help' for usage.\n", redact.Secrets(err.Error()))
 		return ExitUsage
 	default:
-		fmt.Fprintln(c.Stderr, "error:", err)
+		fmt.Fprintln(c.Stderr, "error:", redact.Secrets(err.Error()))
 		return ExitFailure
 	}
 }

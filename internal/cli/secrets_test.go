@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -320,4 +322,65 @@ func TestNoSecretInAnythingPrintedOrLogged(t *testing.T) {
 		total += n
 	}
 	t.Logf("scanned %d bytes in %d outputs, files and tables for %d secrets", total, len(scan.scanned), len(secrets))
+}
+
+// TestPasswordWithURLSyntaxIsMasked gives a role a base64-like password
+// holding every character that ends or splits a part of a URL ('/', '+',
+// '=', '@', ':', '%', a space) and runs `db status` and `import` with it in
+// each form an operator may write: percent-encoded, not encoded at all,
+// keyword/value and ?password=. The password and each of its pieces
+// between those characters must appear nowhere in stdout or stderr.
+func TestPasswordWithURLSyntaxIsMasked(t *testing.T) {
+	t.Parallel()
+	var parts []string
+	for _, p := range []string{"Pq", "Rs", "Tu", "Vw", "Xy"} {
+		parts = append(parts, p+randomHex(t, 4))
+	}
+	password := parts[0] + "/" + parts[1] + "+=@" + parts[2] + ":" + parts[3] + " %41" + parts[4] + "="
+	encoded := secretRole(t, password)
+	u, err := url.Parse(encoded)
+	require.NoError(t, err)
+	role := u.User.Username()
+	host, port, err := net.SplitHostPort(u.Host)
+	require.NoError(t, err)
+	kv := fmt.Sprintf("host=%s port=%s user=%s dbname=%s password='%s'", host, port, role, strings.TrimPrefix(u.Path, "/"), password)
+	if mode := u.Query().Get("sslmode"); mode != "" {
+		kv += " sslmode=" + mode
+	}
+	q := u.Query()
+	q.Set("user", role)
+	q.Set("password", password)
+	// pgx reads a '+' in the query as itself: a space must be %20.
+	query := "postgres://" + u.Host + u.Path + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	raw := "postgres://" + role + ":" + password + "@" + u.Host + u.Path
+
+	secrets := map[string]string{"password": password}
+	for i, p := range parts {
+		secrets[fmt.Sprintf("password piece %d", i+1)] = p
+	}
+	scan := newLeakScanner(secrets)
+	data := filepath.Join(t.TempDir(), "cat.csv")
+	require.NoError(t, os.WriteFile(data, []byte("name,brand,source_id\nSauvage,Dior,1\nNo 5,Chanel,2\n"), 0o644))
+
+	for _, tc := range []struct {
+		form, url string
+		code      int
+	}{
+		{"percent-encoded", encoded, ExitOK},
+		{"keyword/value", kv, ExitOK},
+		{"query", query, ExitOK},
+		{"not encoded", raw, ExitFailure},
+	} {
+		env := map[string]string{"DATABASE_URL": tc.url, "SCENTMATCH_HOME": t.TempDir()}
+		for _, args := range [][]string{{"db", "status"}, {"db", "status", "--json"}, {"import", "--fragrances", data, "--source", "cat"}} {
+			r := scan.run(t, env, args...)
+			require.Equal(t, tc.code, r.code, "%s: %v: %s%s", tc.form, args, r.stdout, r.stderr)
+			if args[0] == "db" {
+				require.Contains(t, r.stdout, "xxxxx", "%s: %v shows the masked URL", tc.form, args)
+			}
+			if tc.code != ExitOK {
+				require.Contains(t, r.stdout+r.stderr, "percent-encoded", "%s: %v says what to fix", tc.form, args)
+			}
+		}
+	}
 }

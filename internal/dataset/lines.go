@@ -26,6 +26,9 @@ type lineReader struct {
 	// arrays). CSV finds its own lines; without a reader asking,
 	// remembering them would grow pending by a word a line.
 	track bool
+	// newlines counts the newlines Read has handed out, so that a read
+	// error names the line where reading stopped.
+	newlines int
 }
 
 func (l *lineReader) Read(p []byte) (int, error) {
@@ -40,9 +43,15 @@ func (l *lineReader) Read(p []byte) (int, error) {
 			i += j + 1
 		}
 	}
+	l.newlines += bytes.Count(p[:n], []byte{'\n'})
 	l.off += int64(n)
 	return n, err
 }
+
+// readingLine returns the 1-based line that Read's bytes so far end on: the
+// line where reading stopped when Read failed. A reader that buffers (the
+// CSV reader) sees the error only once it has used every byte before it.
+func (l *lineReader) readingLine() int { return l.newlines + 1 }
 
 // lineAt returns the 1-based line of byte offset off (0-based). Offsets
 // must not decrease between calls.

@@ -332,7 +332,7 @@ func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
-		return nil, r.csvError(err)
+		return nil, r.csvError(err, lines)
 	}
 	names := make([]string, len(header))
 	for i, h := range header {
@@ -344,7 +344,7 @@ func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
 			if errors.Is(err, io.EOF) {
 				return nil, io.EOF
 			}
-			return nil, r.csvError(err)
+			return nil, r.csvError(err, lines)
 		}
 		line, _ := cr.FieldPos(0)
 		r.index++
@@ -368,7 +368,7 @@ func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
 	}, nil
 }
 
-func (r *Reader) csvError(err error) error {
+func (r *Reader) csvError(err error, lines *lineReader) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Err.Error()
@@ -388,7 +388,8 @@ func (r *Reader) csvError(err error) error {
 	if errors.Is(err, io.EOF) {
 		return &SyntaxError{File: r.name, Line: 1, Msg: "empty file: expected a header row"}
 	}
-	return r.ioError(err, 0)
+	// A read error (a truncated gzip stream) reaches the CSV reader as is.
+	return r.ioError(err, lines.readingLine())
 }
 
 // ExtraCellsKey marks a CSV row with more cells than the header.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -116,4 +117,36 @@ func TestVeryLongLineIsOneRecordNotAFailedFile(t *testing.T) {
 	require.LessOrEqual(t, len(recs[1].Excerpt), 256)
 	require.Equal(t, "Guerlain", recs[2].Fields["brand"])
 	require.Equal(t, 3, recs[2].Line)
+}
+
+// TestTruncatedGzipNamesTheLineWhereReadingStopped: a gzip stream cut
+// short reaches the CSV reader as a plain read error; the message names
+// the line the readable data ends on (it said line 0), as JSON Lines does.
+func TestTruncatedGzipNamesTheLineWhereReadingStopped(t *testing.T) {
+	t.Parallel()
+	csvBody := strings.Builder{}
+	jsonlBody := strings.Builder{}
+	csvBody.WriteString("brand,name,notes\n")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&csvBody, "Brand %d,Scent %d,\"%x, %x\"\n", i%97, i, i*7919, i*104729)
+		fmt.Fprintf(&jsonlBody, "{\"brand\": \"Brand %d\", \"name\": \"Scent %d\", \"notes\": \"%x\"}\n", i%97, i, i*7919)
+	}
+	for name, body := range map[string]string{"t.csv.gz": csvBody.String(), "t.jsonl.gz": jsonlBody.String()} {
+		full := gz(body)
+		cut := full[:len(full)/2]
+		// What a gzip reader gets out of the cut stream, and the line it ends on.
+		zr, err := gzip.NewReader(strings.NewReader(cut))
+		require.NoError(t, err)
+		readable, err := io.ReadAll(zr)
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+		want := bytes.Count(readable, []byte("\n")) + 1
+		require.Greater(t, want, 100, "the cut is well inside the file")
+
+		recs, _, err := readAll(t, name, cut, Options{})
+		var se *SyntaxError
+		require.ErrorAs(t, err, &se, name)
+		require.Equal(t, want, se.Line, "%s: %v", name, err)
+		require.Contains(t, err.Error(), fmt.Sprintf("%s:%d: the file is truncated", name, want))
+		require.Less(t, recs[len(recs)-1].Line, want, "the records before it were read")
+	}
 }

@@ -116,3 +116,29 @@ func RequireTLS(databaseURL string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// errUnescapedUserinfo refuses a URL whose user information runs past the
+// host: its password holds a '/', '?', '#' or '@' that was not
+// percent-encoded. Parsed as it stands, part of the password would become
+// the host, port or database name, and pgx would quote it in its errors.
+var errUnescapedUserinfo = errors.New("the password (or user name) holds a '/', '?', '#' or '@' that is not percent-encoded, so where the host starts is unclear: encode them (/ as %2F, ? as %3F, # as %23, @ as %40)")
+
+// checkUserinfo returns errUnescapedUserinfo for a postgres:// URL whose
+// last '@' lies beyond the authority (the text up to the first '/', '?' or
+// '#'), unless that '@' is in the query (?application_name=me@host).
+func checkUserinfo(databaseURL string) error {
+	_, rest, ok := strings.Cut(databaseURL, "://")
+	if !ok || !strings.HasPrefix(strings.ToLower(databaseURL), "postgres") {
+		return nil
+	}
+	at := strings.LastIndexByte(rest, '@')
+	end := strings.IndexAny(rest, "/?#")
+	if at < 0 || end < 0 || at < end {
+		return nil
+	}
+	q, h := strings.IndexByte(rest, '?'), strings.IndexByte(rest, '#')
+	if q >= 0 && q < at && (h < 0 || (q < h && at < h)) {
+		return nil
+	}
+	return errUnescapedUserinfo
+}

@@ -140,6 +140,35 @@ func TestUnreachableDatabaseFailsFastWithMaskedURL(t *testing.T) {
 	require.True(t, ce.Transient(), "a refused connection is transient: %v", err)
 }
 
+// TestUnencodedPasswordIsRefusedWithoutQuotingIt: a password with a raw
+// '/' or '@' would otherwise be read partly as the host, port or database
+// name, and pgx would quote those parts in its error.
+func TestUnencodedPasswordIsRefusedWithoutQuotingIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, u := range []string{
+		"postgres://app:12/Qz9vW@127.0.0.1:1/db",       // host "app", port 12, database "Qz9vW@..."
+		"postgres://app:Kx7@Qz9vW/Lm4@127.0.0.1:1/db",  // host "Qz9vW", database "Lm4@..."
+		"postgresql://app:Ab/Qz9vW+Ef=@127.0.0.1:1/db", // a base64 password
+		"postgres://app:12#Qz9vW@127.0.0.1:1/db",       // a fragment
+	} {
+		_, err := postgres.Connect(ctx, u, postgres.PoolOptions{})
+		require.Error(t, err, u)
+		require.Contains(t, err.Error(), "connecting to postgres", u)
+		require.Contains(t, err.Error(), ":xxxxx@127.0.0.1:1/db", u)
+		require.Contains(t, err.Error(), "/ as %2F", u)
+		require.NotContains(t, err.Error(), "Qz9vW", u)
+		var ce *postgres.ConnectError
+		require.ErrorAs(t, err, &ce)
+		require.False(t, ce.Transient(), "retrying cannot fix the URL: %v", err)
+	}
+	// An '@' in the query is not part of the password: the URL is left to pgx.
+	_, err := postgres.Connect(ctx, "postgres://app:s3cret@127.0.0.1:1/db?connect_timeout=1&application_name=me@x", postgres.PoolOptions{})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "percent-encoded")
+	require.NotContains(t, err.Error(), "s3cret")
+}
+
 func TestTransactionPoolingModeAndAuthFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -93,6 +93,9 @@ type PoolOptions struct {
 
 // config builds the pgx configuration of a connection to databaseURL.
 func (opts PoolOptions) config(databaseURL string) (*pgxpool.Config, error) {
+	if err := checkUserinfo(databaseURL); err != nil {
+		return nil, &ConnectError{URL: redact.URL(databaseURL), Err: err}
+	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the URL: mask it.
