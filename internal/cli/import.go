@@ -375,6 +375,18 @@ func (c *CLI) printImportSummary(sum *importer.Summary, brands *importer.BrandSu
 	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	if brands != nil {
 		fmt.Fprintf(w, "brands file:\t%s (%d records: %d brands, %d aliases added, %d rejected)\n", brands.File, brands.Records, brands.Brands, brands.Aliases, brands.Rejected)
+		const shown = 10
+		for i, r := range brands.Rejections {
+			if i == shown {
+				fmt.Fprintf(w, "  ... and %d more rejected brand records (--json lists them all)\n", len(brands.Rejections)-shown)
+				break
+			}
+			field := ""
+			if r.Field != "" {
+				field = r.Field + ": "
+			}
+			fmt.Fprintf(w, "  rejected:\t%s:%d: %s%s: %s\n", brands.File, r.Line, field, r.Rule, r.Message)
+		}
 	}
 	mode := ""
 	if sum.DryRun {

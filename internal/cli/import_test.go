@@ -3,10 +3,12 @@ package cli
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -195,4 +197,72 @@ func TestImportChecksEverythingBeforeWriting(t *testing.T) {
 	require.Equal(t, before[0]+3, after[0], "two brands from the file, Dior from the fragrance")
 	require.Equal(t, before[1]+1, after[1])
 	require.Equal(t, before[2]+1, after[2])
+}
+
+// TestBrandFileRejectionsNameLineFieldAndRule: a brand record with bad
+// UTF-8, an over-long name, a malformed alias list or no name is left out
+// whole, and the summary says where and why; the good ones land.
+func TestBrandFileRejectionsNameLineFieldAndRule(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dbURL := dbtest.URL(t)
+	env := map[string]string{"DATABASE_URL": dbURL}
+	brands := filepath.Join(dir, "brands.csv")
+	long := strings.Repeat("x", 201)
+	require.NoError(t, os.WriteFile(brands, []byte("name,aliases,country\n"+
+		"Maison Zyx,\"[\"\"MZ\"\"]\",France\n"+ // line 2: good
+		"W\xffhouse,,France\n"+ // line 3: not UTF-8
+		long+",,Italy\n"+ // line 4: too long
+		"Atelier Qwv,\"[\"\"broken\",Italy\n"+ // line 5: alias cell not a list
+		",,Spain\n"+ // line 6: no name
+		"Casa Lmn,,\"Sp\x00ain\"\n"), 0o644)) // line 7: NUL in country
+	good := filepath.Join(dir, "good.csv")
+	require.NoError(t, os.WriteFile(good, []byte("name,brand,source_id\nSauvage,Dior,1\n"), 0o644))
+
+	r := run(t, env, "import", "--brands", brands, "--fragrances", good)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	for _, want := range []string{
+		"5 rejected",
+		"brands.csv:3: name: utf8: the value is not valid UTF-8",
+		"brands.csv:4: name: length: 201 characters, at most 200 allowed",
+		"brands.csv:5: aliases: type:",
+		"brands.csv:6: name: required: a brand needs a name",
+		"brands.csv:7: country: nul-byte",
+	} {
+		require.Contains(t, r.stdout, want)
+	}
+
+	r = run(t, env, "import", "--brands", brands, "--fragrances", good, "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	var out struct {
+		Brands importer.BrandSummary `json:"brands"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	require.Equal(t, 6, out.Brands.Records)
+	require.Equal(t, 5, out.Brands.Rejected)
+	require.Len(t, out.Brands.Rejections, 5)
+	require.Equal(t, importer.BrandRejection{Line: 3, Field: "name", Rule: "utf8", Message: "the value is not valid UTF-8"}, out.Brands.Rejections[0])
+
+	ctx := context.Background()
+	conn, err := postgres.ConnectOne(ctx, dbURL, postgres.PoolOptions{})
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var names []string
+	rows, err := conn.Query(ctx, `SELECT name FROM brands WHERE name NOT IN ('Dior') ORDER BY name`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	require.Contains(t, names, "Maison Zyx")
+	for _, n := range names {
+		require.True(t, utf8.ValidString(n), n)
+		require.NotEqual(t, "Atelier Qwv", n, "a record with a bad alias cell is left out whole")
+		require.NotEqual(t, "Casa Lmn", n)
+	}
+	var alias int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM brand_aliases WHERE alias = 'MZ'`).Scan(&alias))
+	require.Equal(t, 1, alias)
 }

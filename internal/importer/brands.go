@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/dataset"
@@ -17,6 +19,88 @@ type BrandSummary struct {
 	Brands   int    `json:"brands_added"`
 	Aliases  int    `json:"aliases_added"`
 	Rejected int    `json:"rejected"`
+	// Rejections says, for each record left out, where and why.
+	Rejections []BrandRejection `json:"rejections,omitempty"`
+}
+
+// BrandRejection is a brand record left out: its line in the file, the
+// field and the rule it broke (the rule names of fragrance validation).
+type BrandRejection struct {
+	Line    int    `json:"line"`
+	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// Longest brand fields, in characters (the brands table's checks).
+const (
+	maxBrandName    = 200
+	maxBrandCountry = 100
+	maxBrandWebsite = 500
+)
+
+// brandText checks one text field of a brand record and returns it with
+// its runs of white space collapsed. A field that is absent or null is "".
+func brandText(raw *dataset.Raw, field string, max int) (string, *BrandRejection) {
+	v, ok := raw.Fields[field]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", &BrandRejection{Line: raw.Line, Field: field, Rule: "type", Message: fmt.Sprintf("expected text, got %v", v)}
+	}
+	return checkBrandText(raw.Line, field, s, max)
+}
+
+func checkBrandText(line int, field, s string, max int) (string, *BrandRejection) {
+	switch {
+	case !utf8.ValidString(s):
+		return "", &BrandRejection{Line: line, Field: field, Rule: "utf8", Message: "the value is not valid UTF-8"}
+	case strings.ContainsRune(s, 0):
+		return "", &BrandRejection{Line: line, Field: field, Rule: "nul-byte", Message: "the value contains a NUL byte"}
+	}
+	s = collapse(s)
+	if n := utf8.RuneCountInString(s); n > max {
+		return "", &BrandRejection{Line: line, Field: field, Rule: "length", Message: fmt.Sprintf("%d characters, at most %d allowed", n, max)}
+	}
+	return s, nil
+}
+
+// checkBrand validates one brand record: a name, text fields within their
+// lengths, aliases a list of such names. The first problem rejects the
+// record whole, so that a brand never lands without the aliases its file
+// gave it.
+func checkBrand(raw *dataset.Raw) (name, country, website string, aliases []string, rej *BrandRejection) {
+	if raw.TooLarge {
+		return "", "", "", nil, &BrandRejection{Line: raw.Line, Rule: "too-large", Message: fmt.Sprintf("the record is larger than %d MiB", dataset.MaxRecordBytes>>20)}
+	}
+	if name, rej = brandText(raw, "name", maxBrandName); rej != nil {
+		return
+	}
+	if catalog.Fold(name) == "" {
+		return "", "", "", nil, &BrandRejection{Line: raw.Line, Field: "name", Rule: "required", Message: "a brand needs a name"}
+	}
+	if country, rej = brandText(raw, "country", maxBrandCountry); rej != nil {
+		return
+	}
+	if website, rej = brandText(raw, "website", maxBrandWebsite); rej != nil {
+		return
+	}
+	if v, ok := raw.Fields["aliases"]; ok && v != nil {
+		list, err := catalog.ParseList(v)
+		if err != nil {
+			return "", "", "", nil, &BrandRejection{Line: raw.Line, Field: "aliases", Rule: "type", Message: err.Error()}
+		}
+		for _, a := range list {
+			a, rej = checkBrandText(raw.Line, "aliases", a, maxBrandName)
+			if rej != nil {
+				return "", "", "", nil, rej
+			}
+			aliases = append(aliases, a)
+		}
+	}
+	return name, country, website, aliases, nil
 }
 
 // ImportBrands reads brand records (name, aliases, country, website) and
@@ -35,25 +119,21 @@ func (im *Importer) ImportBrands(ctx context.Context, r *dataset.Reader, dryRun 
 			return sum, err
 		}
 		sum.Records++
-		name, _ := raw.Fields["name"].(string)
-		key := catalog.Fold(name)
-		if raw.TooLarge || key == "" {
+		name, country, website, aliases, rej := checkBrand(raw)
+		if rej != nil {
 			sum.Rejected++
+			sum.Rejections = append(sum.Rejections, *rej)
 			continue
 		}
+		key := catalog.Fold(name)
 		if !seen[key] {
 			seen[key] = true
-			country, _ := raw.Fields["country"].(string)
-			website, _ := raw.Fields["website"].(string)
-			names, keys = append(names, sanitizeText(collapse(name), 200)), append(keys, key)
-			countries, websites = append(countries, sanitizeText(collapse(country), 100)), append(websites, sanitizeText(collapse(website), 500))
+			names, keys = append(names, name), append(keys, key)
+			countries, websites = append(countries, country), append(websites, website)
 		}
-		if v, ok := raw.Fields["aliases"]; ok && v != nil {
-			list, _ := catalog.ParseList(v)
-			for _, a := range list {
-				if ak := catalog.Fold(a); ak != "" && ak != key {
-					aliasNames, aliasKeys, aliasOf = append(aliasNames, sanitizeText(collapse(a), 200)), append(aliasKeys, ak), append(aliasOf, key)
-				}
+		for _, a := range aliases {
+			if ak := catalog.Fold(a); ak != "" && ak != key {
+				aliasNames, aliasKeys, aliasOf = append(aliasNames, a), append(aliasKeys, ak), append(aliasOf, key)
 			}
 		}
 	}
