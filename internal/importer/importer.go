@@ -110,6 +110,12 @@ type Summary struct {
 	Embedding          *embedding.Result `json:"embedding,omitempty"`
 	Status             string            `json:"status"`
 	Error              string            `json:"error,omitempty"`
+
+	// QuarantineSuperseded counts the open quarantine rows of earlier runs
+	// this run replaced with its own: the same records quarantined again.
+	// A rerun of a file leaves the open quarantine count unchanged: this
+	// then equals its rejected records.
+	QuarantineSuperseded int `json:"quarantine_superseded"`
 }
 
 // Importer writes records into one database.
@@ -318,6 +324,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	// garbage from here: the embedding below must not keep it alive
 	// through the deferred release, which holds b (its connection is
 	// released above).
+	sum.QuarantineSuperseded = b.superseded
 	*b = batcher{}
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
