@@ -223,15 +223,19 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 			s = sanitizeText(s, 500)
 			sourceID = &s
 		}
+		record, altered := sanitizeRecord(it.raw)
+		if altered == nil {
+			altered = []string{}
+		}
 		indexes = append(indexes, int32(it.raw.Index))
 		rows = append(rows, []any{b.runID, it.raw.Index, it.raw.Line, source, sourceID, first.Rule, nullStr(first.Field),
-			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(sanitizeRecord(it.raw))})
+			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(record), altered})
 	}
 	if len(rows) == 0 {
 		return nil
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"quarantined_records"},
-		[]string{"import_run_id", "record_index", "line", "source", "source_id", "rule", "field", "reason", "excerpt", "record"},
+		[]string{"import_run_id", "record_index", "line", "source", "source_id", "rule", "field", "reason", "excerpt", "record", "altered"},
 		pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("quarantining %d record(s): %w", len(rows), err)

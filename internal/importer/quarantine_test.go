@@ -1,6 +1,9 @@
 package importer_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -96,4 +99,77 @@ func TestRerunAfterAnInterruptedImportKeepsOneQuarantineRowPerRecord(t *testing.
 	require.Equal(t, 4, sum.Counts["rejected"])
 	require.Equal(t, 2, sum.QuarantineSuperseded, "the interrupted run's two rows")
 	require.Equal(t, 4, count(t, b.pool, openQuarantine), "one open row per bad record")
+}
+
+// TestReplayRefusesAlteredCopiesAndKeepsLines: a record quarantined for
+// invalid UTF-8 or a NUL, or with a value cut to 64 KiB, is stored altered;
+// replay refuses those rows with a reason and leaves them open, imports
+// the record that now passes, and keeps the line it was read from.
+func TestReplayRefusesAlteredCopiesAndKeepsLines(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	long := strings.Repeat("x", 70<<10)
+	path := writeFile(t, "altered.csv", "source_id,brand,name,description,year\n"+
+		"ok,Acme,Fine,,\n"+
+		"u1,Acme,Sauv\xffage,,\n"+
+		"n1,Acme,Nul\x00Byte,,\n"+
+		"t1,Acme,Long,"+long+",\n"+
+		"y1,Acme,Old,,1492\n")
+	sum, _, err := b.run(t, path, nil, importer.Options{Source: "alt"})
+	require.NoError(t, err)
+	require.Equal(t, 4, sum.Counts["rejected"], "%v", sum.RejectedByRule)
+	require.Equal(t, map[string]int{"utf8": 1, "nul-byte": 1, "length": 1, "year-range": 1}, sum.RejectedByRule)
+
+	listed, err := b.im.ListQuarantine(ctx, importer.ListFilter{})
+	require.NoError(t, err)
+	altered := map[string][]string{}
+	for _, q := range listed {
+		altered[*q.SourceID] = q.Altered
+	}
+	require.Equal(t, map[string][]string{
+		"u1": {"invalid UTF-8 or NUL bytes replaced"},
+		"n1": {"invalid UTF-8 or NUL bytes replaced"},
+		"t1": {"text over 64 KiB truncated"},
+		"y1": {},
+	}, altered)
+
+	// Every record would pass now: only the stored copies stand in the way.
+	b.im.Config.Monitoring.Quality.MinYear = 1400
+	b.im.Config.Monitoring.Quality.MaxTextLength = 1 << 20
+	rep, err := b.im.Replay(ctx, 0, importer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 4, rep.Checked)
+	require.Zero(t, rep.StillFailing)
+	require.NotNil(t, rep.Import)
+	require.Equal(t, 1, rep.Import.Records)
+	require.Equal(t, 1, rep.Import.Counts["inserted"])
+	refused := map[string]importer.ReplayRefusal{}
+	for _, r := range rep.Refused {
+		refused[*r.SourceID] = r
+	}
+	require.Len(t, refused, 3)
+	require.Equal(t, "the stored copy was altered when quarantined (invalid UTF-8 or NUL bytes replaced): fix the source file and import it again",
+		refused["u1"].Reason)
+	require.Equal(t, 3, *refused["u1"].Line)
+	require.Equal(t, "the stored copy was altered when quarantined (text over 64 KiB truncated): fix the source file and import it again",
+		refused["t1"].Reason)
+
+	require.Equal(t, 0, count(t, b.pool, `SELECT count(*) FROM fragrances WHERE name LIKE '%' || chr(65533) || '%' OR description LIKE '%[truncated]'`),
+		"no altered copy reached the catalog")
+	require.Equal(t, 1, count(t, b.pool, `SELECT count(*) FROM fragrances WHERE name = 'Old' AND year = 1492`))
+	require.Equal(t, 3, count(t, b.pool, `SELECT count(*) FROM quarantined_records WHERE status = 'open' AND source_id IN ('u1', 'n1', 't1')`),
+		"refused rows stay open")
+	require.Equal(t, 1, count(t, b.pool, `SELECT count(*) FROM quarantined_records WHERE status = 'replayed' AND source_id = 'y1'`))
+
+	// The replayed record keeps the line it was read from (the sixth of
+	// the file), in the replay run's report as in the catalog.
+	var report bytes.Buffer
+	require.NoError(t, b.pool.QueryRow(ctx, `UPDATE quarantined_records SET status = 'open' WHERE source_id = 'y1' RETURNING 1`).Scan(new(int)))
+	rep, err = b.im.Replay(ctx, 0, importer.Options{Report: &report, DryRun: true})
+	require.NoError(t, err)
+	var line importer.ReportLine
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(report.Bytes()), &line))
+	require.Equal(t, 6, line.Line, "%s", report.String())
+	require.Equal(t, "y1", line.SourceID)
 }
