@@ -401,6 +401,9 @@ func (c *CLI) printImportSummary(sum *importer.Summary, brands *importer.BrandSu
 	for rule, n := range sum.RejectedByRule {
 		fmt.Fprintf(w, "  rejected by %s:\t%d\n", rule, n)
 	}
+	if sum.QuarantineSuperseded > 0 {
+		fmt.Fprintf(w, "quarantine:\t%d open row(s) of earlier runs superseded (the same records quarantined again)\n", sum.QuarantineSuperseded)
+	}
 	fmt.Fprintf(w, "validation pass rate:\t%.2f%%\n", sum.ValidationPassRate)
 	fmt.Fprintf(w, "import success rate:\t%.2f%%\n", sum.ImportSuccessRate)
 	fmt.Fprintf(w, "duration:\t%.1f s (%.0f records/s)\n", sum.DurationSeconds, sum.RecordsPerSecond)

@@ -45,6 +45,7 @@ func TestImportCommand(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Contains(t, r.stdout, "unchanged:")
 	require.Regexp(t, `inserted:\s+0\n`, r.stdout)
+	require.Regexp(t, `quarantine:\s+2 open row\(s\) of earlier runs superseded`, r.stdout, "the rerun's rejects replaced the first run's rows")
 
 	r = run(t, env, "quarantine", "list", "--json")
 	require.Equal(t, ExitOK, r.code, r.stderr)

@@ -67,7 +67,10 @@ func (c *CLI) quarantineCommand(g *globals) *cobra.Command {
 		Long: `Re-validate open quarantined records with the current configuration and
 brands (after fixing a threshold or adding an alias, say), import those that
 now pass as a replay import run, and mark them replayed. Records that still
-fail stay open, counted by rule.`,
+fail stay open, counted by rule. A record whose stored copy was altered when
+it was quarantined (invalid UTF-8 or NUL bytes replaced, text over 64 KiB
+truncated) is refused and stays open: fix the source file and import it
+again.`,
 		Example: `  scentmatch quarantine replay
   scentmatch quarantine replay --run 12 --json`,
 		Args: cobra.NoArgs,
@@ -87,9 +90,13 @@ fail stay open, counted by rule.`,
 				if sum.Import != nil {
 					imported = sum.Import.Records
 				}
-				fmt.Fprintf(c.Stdout, "Checked %d quarantined record(s): %d now pass and were imported, %d still fail.\n", sum.Checked, imported, sum.StillFailing)
+				fmt.Fprintf(c.Stdout, "Checked %d quarantined record(s): %d now pass and were imported, %d still fail, %d refused.\n",
+					sum.Checked, imported, sum.StillFailing, len(sum.Refused))
 				for rule, n := range sum.FailingByRule {
 					fmt.Fprintf(c.Stdout, "  still failing %s: %d\n", rule, n)
+				}
+				for _, r := range sum.Refused {
+					fmt.Fprintf(c.Stdout, "  refused row %d (run %d, line %s, source_id %s): %s\n", r.ID, r.ImportRunID, intOr(r.Line), strOr(r.SourceID), r.Reason)
 				}
 				if sum.Import != nil {
 					for _, o := range importer.Outcomes {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/logging"
 	"github.com/scentmatch/pipeline/internal/sandbox"
 	"github.com/scentmatch/pipeline/internal/settings"
@@ -215,13 +216,15 @@ func TestCycleSharesOneRequestBudget(t *testing.T) {
 	require.Equal(t, detected, int(crawl["requests"].(float64)), "detect crawls the same within the smaller budget")
 	require.LessOrEqual(t, hits, budget, "detect and the import's fetch together stay within max_requests_per_cycle")
 	require.Equal(t, 1, imp.Fetched, "robots.txt and one record were all the budget left")
-	require.Len(t, imp.FetchErrors, imp.Candidates-1)
+	require.Equal(t, imp.Candidates-1, imp.FetchErrorsCount, "every candidate past the budget is a fetch error")
+	require.Len(t, imp.FetchErrors, min(imp.FetchErrorsCount, importer.MaxInlineFetchErrors), "the first ones inline")
 	t.Logf("default budget: %d requests (detect %d); budget %d: %d requests, %d of %d candidates fetched, cycle %s",
 		free, detected, budget, hits, imp.Fetched, imp.Candidates, outcome)
 }
 
 type importResult struct {
-	Candidates  int               `json:"candidates"`
-	Fetched     int               `json:"fetched"`
-	FetchErrors []json.RawMessage `json:"fetch_errors"`
+	Candidates       int               `json:"candidates"`
+	Fetched          int               `json:"fetched"`
+	FetchErrors      []json.RawMessage `json:"fetch_errors"`
+	FetchErrorsCount int               `json:"fetch_errors_count"`
 }

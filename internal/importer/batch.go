@@ -49,6 +49,10 @@ type batcher struct {
 	// 1M-record import holds about 14 MB here (a map took 33 MB).
 	seen        seenSet
 	pendingSeen []seenKey
+	// superseded counts the open quarantine rows of earlier runs this
+	// run's committed batches replaced (the same records quarantined
+	// again); pendingSuperseded those of the batch being processed.
+	superseded, pendingSuperseded int
 	// brandLineups files the catalog's brands by the names they list, for
 	// brand-alias proposals (alias.go); loaded when first needed, for the
 	// sources lineupSources names.
@@ -179,6 +183,7 @@ func (b *batcher) process(ctx context.Context, items, next []*item) (err error) 
 	for _, k := range b.pendingSeen {
 		b.seen.add(k)
 	}
+	b.superseded += b.pendingSuperseded
 	if b.ra != nil {
 		b.ra.after, b.ra.committed = b.end.stamp, true
 	}
@@ -193,7 +198,9 @@ func (b *batcher) process(ctx context.Context, items, next []*item) (err error) 
 }
 
 func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) error {
+	b.pendingSuperseded = 0
 	var rows [][]any
+	var indexes []int32
 	for _, it := range items {
 		if it.f != nil {
 			for _, is := range it.issues {
@@ -216,26 +223,39 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 			s = sanitizeText(s, 500)
 			sourceID = &s
 		}
+		record, altered := sanitizeRecord(it.raw)
+		if altered == nil {
+			altered = []string{}
+		}
+		indexes = append(indexes, int32(it.raw.Index))
 		rows = append(rows, []any{b.runID, it.raw.Index, it.raw.Line, source, sourceID, first.Rule, nullStr(first.Field),
-			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(sanitizeRecord(it.raw))})
+			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(record), altered})
 	}
 	if len(rows) == 0 {
 		return nil
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"quarantined_records"},
-		[]string{"import_run_id", "record_index", "line", "source", "source_id", "rule", "field", "reason", "excerpt", "record"},
+		[]string{"import_run_id", "record_index", "line", "source", "source_id", "rule", "field", "reason", "excerpt", "record", "altered"},
 		pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("quarantining %d record(s): %w", len(rows), err)
 	}
 	// A record quarantined again supersedes its open rows of earlier runs,
-	// so the weekly cycle does not pile up the same upstream faults.
-	if _, err := tx.Exec(ctx, `UPDATE quarantined_records o SET status = 'discarded', resolved_at = $2
+	// so a rerun of a file, or the weekly cycle meeting the same upstream
+	// faults, does not pile them up: the same record is the same source
+	// and source_id, or, without a source_id (or too large to read one),
+	// the same source and stored copy (record_hash, migration 00018).
+	tag, err := tx.Exec(ctx, `UPDATE quarantined_records o SET status = 'discarded', resolved_at = $2
 		FROM quarantined_records n
-		WHERE n.import_run_id = $1 AND n.source_id IS NOT NULL AND o.status = 'open' AND o.import_run_id <> $1
-		  AND o.source = n.source AND o.source_id = n.source_id`, b.runID, b.im.now()); err != nil {
+		WHERE n.import_run_id = $1 AND n.record_index = ANY($3::integer[])
+		  AND o.status = 'open' AND o.import_run_id <> $1
+		  AND (o.record_hash = n.record_hash AND o.source IS NOT DISTINCT FROM n.source
+		       OR n.source_id IS NOT NULL AND o.source = n.source AND o.source_id = n.source_id)`,
+		b.runID, b.im.now(), indexes)
+	if err != nil {
 		return fmt.Errorf("superseding earlier quarantine rows: %w", err)
 	}
+	b.pendingSuperseded = int(tag.RowsAffected())
 	return nil
 }
 

@@ -64,7 +64,9 @@ type CycleResult struct {
 	DryRun             bool             `json:"dry_run"`
 	Candidates         int              `json:"candidates"`
 	Fetched            int              `json:"fetched"`
-	FetchErrors        []FetchError     `json:"fetch_errors,omitempty"`
+	FetchErrors        []FetchError     `json:"fetch_errors,omitempty"` // the first MaxInlineFetchErrors
+	FetchErrorsCount   int              `json:"fetch_errors_count,omitempty"`
+	FetchErrorsRef     string           `json:"fetch_errors_ref,omitempty"` // all of them
 	RecordsRef         string           `json:"records_ref,omitempty"`
 	Records            int              `json:"records"`
 	Counts             map[string]int   `json:"counts"`
@@ -77,6 +79,33 @@ type CycleResult struct {
 	// reuses the stored records).
 	FetchSeconds float64 `json:"fetch_seconds"`
 	Seconds      float64 `json:"seconds"`
+}
+
+// MaxInlineFetchErrors is how many fetch errors the Import step's result
+// carries inline, each error cut to maxInlineFetchErrorBytes: the result
+// travels in the Step Functions state, whose 256 KiB limit an upstream
+// outage would otherwise break (max_fragrances allows 10000 candidates,
+// and States.DataLimitExceeded cannot be caught). fetch_errors_count
+// counts them all and fetch_errors_ref names the bucket object that
+// holds them all (docs/state-contract.md).
+const (
+	MaxInlineFetchErrors     = 20
+	maxInlineFetchErrorBytes = 300
+)
+
+// setFetchErrors records the fetch errors in the result: their count, the
+// object that holds them (ref), and the first few inline.
+func (res *CycleResult) setFetchErrors(errs []FetchError, ref string) {
+	res.FetchErrors, res.FetchErrorsCount, res.FetchErrorsRef = nil, len(errs), ""
+	if len(errs) == 0 {
+		return
+	}
+	res.FetchErrorsRef = ref
+	for _, e := range errs[:min(len(errs), MaxInlineFetchErrors)] {
+		e.SourceID = sanitizeText(e.SourceID, maxInlineFetchErrorBytes)
+		e.Error = sanitizeText(e.Error, maxInlineFetchErrorBytes)
+		res.FetchErrors = append(res.FetchErrors, e)
+	}
 }
 
 type embeddingResult struct {
@@ -125,7 +154,8 @@ func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, e
 			return nil, &cycle.TransientError{Err: fmt.Errorf("keeping the fetched records: %w", err)}
 		}
 	}
-	res.FetchErrors, res.RecordsRef = fetchErrs, ref
+	res.RecordsRef = ref
+	res.setFetchErrors(fetchErrs, fetchErrorsRef(ref))
 	res.Fetched = len(cands) - len(fetchErrs)
 	if res.Fetched == 0 {
 		return res, nil
@@ -149,7 +179,7 @@ func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, e
 	// staleness by last_seen_at, so a refreshed fragrance stops coming
 	// back as stale.
 	if !st.DryRun {
-		if err := s.touchIdentities(ctx, cands, res.FetchErrors); err != nil {
+		if err := s.touchIdentities(ctx, cands, fetchErrs); err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,4 +86,111 @@ func TestCycleImportStepFetchesCandidatesOnceAndIsIdempotent(t *testing.T) {
 	_, err = step.Handle(ctx, cycle.State{CycleID: "x"})
 	var bad *cycle.BadInputError
 	require.ErrorAs(t, err, &bad)
+}
+
+// failAll is a source that is down: every record fetch fails, with a
+// long error as an upstream's error page gives.
+type failAll struct{ except string }
+
+func (f failAll) FetchRecord(_ context.Context, id string) (json.RawMessage, error) {
+	if id == f.except {
+		return json.Marshal(map[string]any{"brand": "Acme", "name": "Scent " + id})
+	}
+	return nil, fmt.Errorf("503 Service Unavailable: %s", strings.Repeat("upstream maintenance ", 40))
+}
+
+// TestCycleImportResultStaysSmallWhenEveryFetchFails: an upstream outage
+// at max_fragrances (10000 candidates) leaves an Import result far under
+// the Step Functions state limit: the first errors inline, the count, and
+// the bucket object that holds them all.
+func TestCycleImportResultStaysSmallWhenEveryFetchFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	const n = 10000
+	cands := make([]importer.Candidate, n)
+	for i := range cands {
+		cands[i] = importer.Candidate{Source: "sandbox", SourceID: strconv.Itoa(i), Brand: "Acme", Name: "Scent", Reason: "trending"}
+	}
+	root := t.TempDir()
+	step := &importer.CycleStep{Importer: b.im, BucketRoot: "file://" + root,
+		Fetcher: func(context.Context, string) (importer.RecordFetcher, func(), error) { return failAll{}, nil, nil }}
+	detect, _ := json.Marshal(map[string]any{"candidate_count": n, "candidates": cands})
+	st := cycle.State{CycleID: "manual-20261129T1100", Trigger: "manual", Results: map[string]json.RawMessage{"detect": detect}}
+
+	res, err := step.Handle(ctx, st)
+	require.NoError(t, err)
+	require.Zero(t, res.Fetched)
+	require.Equal(t, n, res.FetchErrorsCount)
+	require.Len(t, res.FetchErrors, importer.MaxInlineFetchErrors)
+	require.Equal(t, "0", res.FetchErrors[0].SourceID)
+	encoded, err := json.Marshal(res)
+	require.NoError(t, err)
+	require.Less(t, len(encoded), 32<<10, "the result travels in the Step Functions state (256 KiB at most)")
+
+	// The reference holds every error.
+	require.Equal(t, "file://"+root+"/cycles/manual-20261129T1100/import/records-errors.json", res.FetchErrorsRef)
+	data, err := os.ReadFile(strings.TrimPrefix(res.FetchErrorsRef, "file://"))
+	require.NoError(t, err)
+	var all []importer.FetchError
+	require.NoError(t, json.Unmarshal(data, &all))
+	require.Len(t, all, n)
+	require.Equal(t, strconv.Itoa(n-1), all[n-1].SourceID)
+}
+
+// TestCycleImportRefreshesOnlyTheFetchedPastTheInlineErrors: the
+// identities of candidates that failed are not marked seen, the ones
+// past the inline list too.
+func TestCycleImportRefreshesOnlyTheFetchedPastTheInlineErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	const n = importer.MaxInlineFetchErrors + 5
+	src := recordsByID{}
+	cands := make([]importer.Candidate, n)
+	for i := range cands {
+		id := strconv.Itoa(i)
+		src[id] = map[string]any{"brand": "Acme", "name": "Scent " + id}
+		cands[i] = importer.Candidate{Source: "sandbox", SourceID: id, Brand: "Acme", Name: "Scent " + id, Reason: "trending"}
+	}
+	detect, _ := json.Marshal(map[string]any{"candidate_count": n, "candidates": cands})
+	var fetcher importer.RecordFetcher = src
+	step := &importer.CycleStep{Importer: b.im, BucketRoot: "file://" + t.TempDir(),
+		Fetcher: func(context.Context, string) (importer.RecordFetcher, func(), error) { return fetcher, nil, nil }}
+	store := &cycle.Store{DB: b.pool}
+	handle := func(id string) (*importer.CycleResult, error) {
+		st := cycle.State{CycleID: id, Trigger: "manual", Results: map[string]json.RawMessage{"detect": detect}}
+		if _, err := store.Begin(ctx, st); err != nil {
+			return nil, err
+		}
+		res, err := step.Handle(ctx, st)
+		if err == nil {
+			err = store.Finish(ctx, id, "succeeded", nil)
+		}
+		return res, err
+	}
+	res, err := handle("manual-20261129T1200")
+	require.NoError(t, err)
+	require.Equal(t, n, res.Counts[importer.OutcomeInserted])
+	require.Zero(t, res.FetchErrorsCount)
+	require.Empty(t, res.FetchErrorsRef)
+
+	_, err = b.pool.Exec(ctx, `UPDATE source_identities SET last_seen_at = now() - interval '30 days'`)
+	require.NoError(t, err)
+	last := strconv.Itoa(n - 1)
+	fetcher = failAll{except: last}
+	res, err = handle("manual-20261129T1300")
+	require.NoError(t, err)
+	require.Equal(t, n-1, res.FetchErrorsCount)
+	require.Len(t, res.FetchErrors, importer.MaxInlineFetchErrors)
+	var fresh []string
+	rows, err := b.pool.Query(ctx, `SELECT source_id FROM source_identities WHERE last_seen_at > now() - interval '1 day'`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		fresh = append(fresh, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{last}, fresh, "only the fetched candidate was refreshed")
 }

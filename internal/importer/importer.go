@@ -110,6 +110,12 @@ type Summary struct {
 	Embedding          *embedding.Result `json:"embedding,omitempty"`
 	Status             string            `json:"status"`
 	Error              string            `json:"error,omitempty"`
+
+	// QuarantineSuperseded counts the open quarantine rows of earlier runs
+	// this run replaced with its own: the same records quarantined again.
+	// A rerun of a file leaves the open quarantine count unchanged: this
+	// then equals its rejected records.
+	QuarantineSuperseded int `json:"quarantine_superseded"`
 }
 
 // Importer writes records into one database.
@@ -318,6 +324,7 @@ func (im *Importer) Import(ctx context.Context, r Records, opts Options) (*Summa
 	// garbage from here: the embedding below must not keep it alive
 	// through the deferred release, which holds b (its connection is
 	// released above).
+	sum.QuarantineSuperseded = b.superseded
 	*b = batcher{}
 	sum.Unmapped = r.Unmapped()
 	elapsed := im.now().Sub(start)
@@ -484,25 +491,40 @@ func writeReport(w io.Writer, it *item) error {
 	return err
 }
 
+// How a record's stored copy can differ from the record as read
+// (quarantined_records.altered, migration 00019).
+const (
+	alteredExcerpt   = "too large: only an excerpt kept"
+	alteredReplaced  = "invalid UTF-8 or NUL bytes replaced"
+	alteredTruncated = "text over 64 KiB truncated"
+)
+
 // sanitizeRecord makes a raw record storable as jsonb: valid UTF-8, no NUL
-// (PostgreSQL refuses both), long values cut.
-func sanitizeRecord(raw *dataset.Raw) []byte {
+// (PostgreSQL refuses both), long values cut. altered says which of these
+// changed the copy (nil: it is the record as read), so that a replay does
+// not import the changed copy.
+func sanitizeRecord(raw *dataset.Raw) (data []byte, altered []string) {
 	if raw.TooLarge {
 		data, _ := json.Marshal(map[string]string{"_excerpt": raw.Excerpt})
-		return data
+		return data, []string{alteredExcerpt}
 	}
+	var replaced, truncated bool
 	clean := make(map[string]any, len(raw.Fields))
 	var fix func(v any) any
 	fix = func(v any) any {
 		switch x := v.(type) {
 		case string:
 			s := strings.ReplaceAll(strings.ToValidUTF8(x, "\ufffd"), "\x00", "\ufffd")
+			if s != x {
+				replaced = true
+			}
 			if len(s) > 64<<10 {
 				s = s[:64<<10]
 				for !utf8.ValidString(s) {
 					s = s[:len(s)-1]
 				}
 				s += "…[truncated]"
+				truncated = true
 			}
 			return s
 		case []any:
@@ -524,10 +546,16 @@ func sanitizeRecord(raw *dataset.Raw) []byte {
 		if k == dataset.ExtraCellsKey {
 			continue
 		}
-		clean[k] = fix(v)
+		clean[fix(k).(string)] = fix(v)
 	}
-	data, _ := json.Marshal(clean)
-	return data
+	data, _ = json.Marshal(clean)
+	if replaced {
+		altered = append(altered, alteredReplaced)
+	}
+	if truncated {
+		altered = append(altered, alteredTruncated)
+	}
+	return data, altered
 }
 
 // sanitizeText makes s storable as text: valid UTF-8, no NUL, at most max bytes.

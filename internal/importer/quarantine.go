@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,7 @@ type Quarantined struct {
 	Excerpt     *string         `json:"excerpt"`
 	Status      string          `json:"status"`
 	CreatedAt   time.Time       `json:"created_at"`
+	Altered     []string        `json:"altered,omitempty"` // how the stored copy differs from the record as read; replay refuses it
 	Record      json.RawMessage `json:"-"`
 }
 
@@ -44,7 +46,7 @@ func (im *Importer) ListQuarantine(ctx context.Context, f ListFilter) ([]Quarant
 		f.Limit = 100
 	}
 	rows, err := im.Pool.Query(ctx, `SELECT id, import_run_id, record_index, line, source, source_id, rule, field, reason, excerpt,
-			status, created_at, coalesce(record, 'null'::jsonb)
+			status, created_at, altered, coalesce(record, 'null'::jsonb)
 		FROM quarantined_records
 		WHERE ($1 = 0 OR import_run_id = $1) AND ($2 OR status = 'open')
 		ORDER BY import_run_id DESC, record_index LIMIT $3`, f.RunID, f.All, f.Limit)
@@ -54,7 +56,7 @@ func (im *Importer) ListQuarantine(ctx context.Context, f ListFilter) ([]Quarant
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Quarantined, error) {
 		var q Quarantined
 		err := r.Scan(&q.ID, &q.ImportRunID, &q.Index, &q.Line, &q.Source, &q.SourceID, &q.Rule, &q.Field, &q.Reason, &q.Excerpt,
-			&q.Status, &q.CreatedAt, &q.Record)
+			&q.Status, &q.CreatedAt, &q.Altered, &q.Record)
 		return q, err
 	})
 }
@@ -65,6 +67,26 @@ type ReplaySummary struct {
 	StillFailing  int            `json:"still_failing"`
 	FailingByRule map[string]int `json:"still_failing_by_rule"`
 	Import        *Summary       `json:"import,omitempty"`
+	// Refused are the rows whose stored copy was altered when they were
+	// quarantined: they stay open, and only a fixed source file brings
+	// the records in.
+	Refused []ReplayRefusal `json:"refused,omitempty"`
+}
+
+// ReplayRefusal is a quarantined row replay would not import, and why.
+type ReplayRefusal struct {
+	ID          int64   `json:"id"`
+	ImportRunID int64   `json:"import_run_id"`
+	Line        *int    `json:"line"`
+	SourceID    *string `json:"source_id,omitempty"`
+	Reason      string  `json:"reason"`
+}
+
+// alteredReason is the reason replay gives for a row whose stored copy
+// was altered.
+func alteredReason(altered []string) string {
+	return "the stored copy was altered when quarantined (" + strings.Join(altered, ", ") +
+		"): fix the source file and import it again"
 }
 
 // replayRecords streams the quarantined records that now pass validation.
@@ -87,10 +109,14 @@ func (r *replayRecords) Unmapped() []string     { return nil }
 
 // Replay re-validates open quarantined records (of one run, or all) with
 // the current configuration and brands, imports those that now pass as a
-// replay run, and marks them replayed. Records that still fail stay open.
+// replay run, and marks them replayed. Records that still fail stay open,
+// and so do those whose stored copy was altered when they were quarantined
+// (invalid UTF-8 replaced, text truncated): replay refuses them, since
+// importing the copy would import the alteration.
 func (im *Importer) Replay(ctx context.Context, runID int64, opts Options) (*ReplaySummary, error) {
 	sum := &ReplaySummary{FailingByRule: map[string]int{}}
-	rows, err := im.Pool.Query(ctx, `SELECT q.id, q.record, coalesce(q.source, r.source, '') FROM quarantined_records q
+	rows, err := im.Pool.Query(ctx, `SELECT q.id, q.import_run_id, q.line, q.source_id, q.altered, q.record, coalesce(q.source, r.source, '')
+		FROM quarantined_records q
 		JOIN import_runs r ON r.id = q.import_run_id
 		WHERE q.status = 'open' AND ($1 = 0 OR q.import_run_id = $1) AND q.record IS NOT NULL
 		ORDER BY q.import_run_id, q.record_index`, runID)
@@ -98,14 +124,17 @@ func (im *Importer) Replay(ctx context.Context, runID int64, opts Options) (*Rep
 		return nil, fmt.Errorf("reading quarantine: %w", err)
 	}
 	type entry struct {
-		id     int64
-		record []byte
-		source string
+		id, runID int64
+		line      *int
+		sourceID  *string
+		altered   []string
+		record    []byte
+		source    string
 	}
 	var entries []entry
 	for rows.Next() {
 		var e entry
-		if err := rows.Scan(&e.id, &e.record, &e.source); err != nil {
+		if err := rows.Scan(&e.id, &e.runID, &e.line, &e.sourceID, &e.altered, &e.record, &e.source); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading quarantine: %w", err)
 		}
@@ -132,10 +161,20 @@ func (im *Importer) Replay(ctx context.Context, runID int64, opts Options) (*Rep
 			sum.FailingByRule["too-large"]++
 			continue
 		}
+		if len(e.altered) > 0 {
+			sum.Refused = append(sum.Refused, ReplayRefusal{ID: e.id, ImportRunID: e.runID, Line: e.line, SourceID: e.sourceID,
+				Reason: alteredReason(e.altered)})
+			continue
+		}
 		if _, ok := fields["source"]; !ok && e.source != "" {
 			fields["source"] = e.source
 		}
-		raw := &dataset.Raw{Index: len(src.items) + 1, Line: len(src.items) + 1, Fields: fields}
+		// The record keeps the line it was read from (0 when the row has
+		// none), so the replay's report and reviews point into the file.
+		raw := &dataset.Raw{Index: len(src.items) + 1, Fields: fields}
+		if e.line != nil {
+			raw.Line = *e.line
+		}
 		if f, issues := v.Check(raw); f == nil {
 			first, _ := catalog.FirstError(issues)
 			sum.StillFailing++

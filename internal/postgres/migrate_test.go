@@ -215,3 +215,61 @@ func TestEmbeddedVersionsMatchTheMigrator(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, versions[1], v)
 }
+
+// TestQuarantineMigrationsKeyAndJudgeOldRows: rows quarantined before
+// migrations 00018 and 00019 get a record_hash (equal for equal stored
+// copies) and are marked altered by the marks their stored copy carries;
+// both migrations go down and up again.
+func TestQuarantineMigrationsKeyAndJudgeOldRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.EmptyURL(t)
+	m := connect(t, url)
+	_, err := m.UpTo(ctx, 17)
+	require.NoError(t, err)
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{})
+	require.NoError(t, err)
+	defer pool.Close()
+	var run int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO import_runs (kind) VALUES ('manual') RETURNING id`).Scan(&run))
+	for i, record := range []string{
+		`{"brand": "Acme", "name": "Fine", "year": "1400"}`,
+		`{"name": "Fine", "year": "1400", "brand": "Acme"}`,
+		`{"brand": "Acme", "name": "Sauv\ufffdage"}`,
+		`{"brand": "Acme", "description": "xx…[truncated]"}`,
+		`{"_excerpt": "{\"brand\": \"Acme\", \"name\": \"yyyy"}`,
+	} {
+		_, err := pool.Exec(ctx, `INSERT INTO quarantined_records (import_run_id, record_index, rule, reason, record) VALUES ($1, $2, 'r', 'r', $3::jsonb)`,
+			run, i+1, record)
+		require.NoError(t, err)
+	}
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+
+	var hashes []string
+	var altered [][]string
+	rows, err := pool.Query(ctx, `SELECT record_hash, altered FROM quarantined_records ORDER BY record_index`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var h string
+		var a []string
+		require.NoError(t, rows.Scan(&h, &a))
+		hashes, altered = append(hashes, h), append(altered, a)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, hashes[0], hashes[1], "the same stored copy, whatever the key order it was written in")
+	require.NotEqual(t, hashes[0], hashes[2])
+	require.Equal(t, [][]string{{}, {}, {"invalid UTF-8 or NUL bytes replaced"}, {"text over 64 KiB truncated"}, {"too large: only an excerpt kept"}}, altered)
+
+	_, err = m.DownTo(ctx, 17)
+	require.NoError(t, err)
+	var cols int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
+		WHERE table_name = 'quarantined_records' AND column_name IN ('record_hash', 'altered')`).Scan(&cols))
+	require.Zero(t, cols)
+	var kept int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM quarantined_records`).Scan(&kept))
+	require.Equal(t, 5, kept, "going down keeps the rows")
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+}
