@@ -47,9 +47,10 @@ type healthJSON struct {
 	Healthy            bool `json:"healthy"`
 	DatabaseConnection bool `json:"database_connection"`
 	Components         map[string]struct {
-		Healthy   bool     `json:"healthy"`
-		LatencyMS *float64 `json:"latency_ms"`
-		Detail    string   `json:"detail"`
+		Healthy       bool     `json:"healthy"`
+		LatencyMS     *float64 `json:"latency_ms"`
+		ServerVersion string   `json:"server_version"`
+		Detail        string   `json:"detail"`
 	} `json:"components"`
 }
 
@@ -65,6 +66,11 @@ func TestHealthOnMigratedDatabase(t *testing.T) {
 	}
 	require.NotNil(t, h.Components["database"].LatencyMS)
 	require.Contains(t, h.Components["database"].Detail, "PostgreSQL")
+	// The server's version as its own field, the same the server reports.
+	var version string
+	require.NoError(t, dbtest.Pool(t).QueryRow(context.Background(), "SHOW server_version").Scan(&version))
+	require.Equal(t, version, h.Components["database"].ServerVersion)
+	require.Contains(t, h.Components["database"].Detail, "PostgreSQL "+version)
 }
 
 func TestHealthReportsPendingMigrations(t *testing.T) {
