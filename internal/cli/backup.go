@@ -62,12 +62,13 @@ read in one REPEATABLE READ snapshot, streamed as <table>.copy.gz files
 version, and per table the columns, rows, size and SHA-256. Memory stays
 flat however large the catalog.
 
-Without --to the backup goes to $BACKUP_LOCATION/<timestamp>/ (the bucket
-in AWS), else $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
+Without --to the backup goes to $BACKUP_LOCATION/<timestamp>/ (in AWS
+s3://<bucket>/backups/, the BucketName output), else
+$SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
 'scentmatch restore --from LOCATION'.`,
 		Example: `  scentmatch backup
   scentmatch backup --to /mnt/backups/before-reimport
-  scentmatch backup --to s3://scentmatch-prod-backups/backups/manual-20260314 --json`,
+  scentmatch backup --to s3://$BUCKET/backups/manual-20260314 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -178,7 +179,7 @@ Exit 2 when the backup is damaged or the target refuses (not empty, or at
 a newer schema with data), 1 when the database fails or verify finds
 violations after the restore.`,
 		Example: `  scentmatch restore --from .scentmatch/backups/20260301T030000Z --verify-only
-  DATABASE_URL=postgres://app:pw@new-db:5432/catalog scentmatch restore --from s3://scentmatch-prod-backups/backups/20260301T030000Z/
+  DATABASE_URL=postgres://app:pw@new-db:5432/catalog scentmatch restore --from s3://$BUCKET/backups/20260301T030000Z/
   scentmatch stop && scentmatch restore --from /mnt/backups/before-reimport --force && scentmatch start`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
