@@ -64,7 +64,10 @@ flat however large the catalog.
 
 Without --to the backup goes to $BACKUP_LOCATION/<timestamp>/ (in AWS
 s3://<bucket>/backups/, the BucketName output), else
-$SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
+$SCENTMATCH_HOME/backups/<timestamp>/; then only the newest
+retention.backups_keep (monitoring_config.json, 12) timestamped backups
+there are kept: older ones are deleted, manifest first. Backups under other
+names (--to) are never deleted. Restore one with
 'scentmatch restore --from LOCATION'.`,
 		Example: `  scentmatch backup
   scentmatch backup --to /mnt/backups/before-reimport
@@ -73,15 +76,16 @@ $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			created := false
+			root := ""
 			if to == "" {
-				root, err := c.backupRoot(g)
-				if err != nil {
+				var err error
+				if root, err = c.backupRoot(g); err != nil {
 					return err
 				}
 				to = backup.Join(root, backup.TimestampName(time.Now()))
 				created = !strings.HasPrefix(to, "s3://")
 			}
-			store, _, err := c.openStore(ctx, g, to)
+			store, client, err := c.openStore(ctx, g, to)
 			if err != nil {
 				return err
 			}
@@ -109,8 +113,12 @@ $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
 				}
 				return err
 			}
+			pruned := []string{}
+			if root != "" {
+				pruned = c.pruneBackups(ctx, g, root, client)
+			}
 			if asJSON {
-				return c.printJSON(map[string]any{"location": store.Location(), "manifest": m})
+				return c.printJSON(map[string]any{"location": store.Location(), "manifest": m, "pruned": pruned})
 			}
 			w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "table\trows\tbytes\t")
@@ -120,12 +128,32 @@ $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
 			w.Flush()
 			fmt.Fprintf(c.Stdout, "Backed up %d tables, %d rows (%s) at schema version %d to %s\n",
 				len(m.Tables), m.TotalRows(), humanBytes(m.TotalBytes()), m.SchemaVersion, store.Location())
+			for _, p := range pruned {
+				fmt.Fprintf(c.Stdout, "Deleted the older backup %s (retention.backups_keep)\n", p)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "backup directory or s3://bucket/prefix (default: a new timestamped one under $BACKUP_LOCATION or $SCENTMATCH_HOME/backups)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifest as JSON (and no progress)")
 	return cmd
+}
+
+// pruneBackups keeps the newest retention.backups_keep timestamped backups
+// under root after a backup there; the backup is taken, so a failure is
+// a warning.
+func (c *CLI) pruneBackups(ctx context.Context, g *globals, root string, client backup.S3API) []string {
+	cfg, err := g.env.LoadConfig(ctx)
+	pruned := []string{}
+	if err == nil {
+		var deleted []string
+		deleted, err = backup.Prune(ctx, root, client, cfg.Monitoring.Retention.BackupsKeep)
+		pruned = append(pruned, deleted...)
+	}
+	if err != nil {
+		g.logger.WarnContext(ctx, "older backups not pruned", "root", root, "err", err)
+	}
+	return pruned
 }
 
 func humanBytes(n int64) string {

@@ -62,6 +62,13 @@ func (c *CLI) localFunctions(ctx context.Context, g *globals, deps *app.Lazy, ho
 	}
 	bk := &backup.Handler{
 		Root: backupRoot, Logger: g.logger,
+		Keep: func(ctx context.Context) (int, error) {
+			d, err := deps.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return d.Config.Monitoring.Retention.BackupsKeep, nil
+		},
 		Pool: func(ctx context.Context) (*pgxpool.Pool, string, error) {
 			d, err := deps.Get(ctx)
 			if err != nil {
