@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/metrics"
+	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/rehearse"
 )
 
@@ -51,6 +53,29 @@ func TestCycleCommandRunsAFullCycleThenStatusShowsIt(t *testing.T) {
 	require.Equal(t, "manual-20261129T0900", st.LastCycle.ID)
 	require.Equal(t, "succeeded", st.LastCycle.Outcome)
 	require.Equal(t, *sum.SystemHealthScore, *st.LastCycle.SystemHealthScore)
+
+	// metrics shows what the Metrics step stored, all of it: the figures
+	// only step_results.metrics holds come back as they were stored.
+	r = run(t, env, "metrics", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	shown := decode[metricsOutput](t, r.stdout)
+	require.Equal(t, "stored", shown.Source)
+	require.Equal(t, "manual-20261129T0900", shown.CycleID)
+	pool, err := postgres.Connect(context.Background(), env["DATABASE_URL"], postgres.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	defer pool.Close()
+	var stored metrics.Report
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT step_results->'metrics' FROM cycles WHERE id = $1`,
+		"manual-20261129T0900").Scan(&stored))
+	require.Equal(t, int64(3), shown.CatalogSize, "the three fragrances the cycle imported")
+	require.Equal(t, stored.CatalogSize, shown.CatalogSize)
+	require.Positive(t, shown.MaxRSSMB)
+	require.Equal(t, stored.MaxRSSMB, shown.MaxRSSMB)
+	require.False(t, shown.ComputedAt.IsZero())
+	require.True(t, stored.ComputedAt.Equal(shown.ComputedAt))
+	require.NotNil(t, shown.Crawl)
+	require.Equal(t, *stored.Crawl, *shown.Crawl)
+	require.Equal(t, *sum.SystemHealthScore, *shown.HealthScore)
 
 	// A stopped pipeline refuses a manual cycle unless --force.
 	r = run(t, env, "stop", "--reason", "test")
