@@ -5,8 +5,9 @@
 # and a Node.js 22 binary from the npm package node-linux-<arch>@22, since
 # aws-local-stepfunctions needs Node 22 and the machine's node may be older.
 # Idempotent: a second run with everything in place only prints the paths.
-# Prints, on stdout, the directory holding node_modules; exits 1 with a
-# clear message when npm is missing or the install fails.
+# Prints, on stdout, the directory holding node_modules. When npm is
+# missing and we are root with apt, Debian's nodejs and npm are installed;
+# otherwise, or when the install fails, it exits 1 with a clear message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,12 @@ ready() {
 }
 
 if ! ready; then
+  if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "npm not found: installing Debian's nodejs and npm packages (apt-get)..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
   if ! command -v npm >/dev/null 2>&1; then
     echo "error: npm is not installed; the state-machine tooling (asl-validator, aws-local-stepfunctions) needs it: install Node.js and npm (apt-get install nodejs npm)" >&2
     exit 1

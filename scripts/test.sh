@@ -9,6 +9,7 @@ if [ -z "${SCENTMATCH_TEST_DATABASE_URL:-}" ]; then
   scripts/ensure-postgres.sh
 fi
 scripts/ensure-pgbouncer.sh
+scripts/ensure-node-tools.sh >/dev/null # asl-validator, aws-local-stepfunctions: internal/statemachine's tests
 scripts/rehearse.sh --tools-only # moto_server: go test ./... runs the rehearsal (internal/rehearse)
 
 echo "== gofmt" >&2

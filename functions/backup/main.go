@@ -37,6 +37,13 @@ func main() {
 		S3:     s3.NewFromConfig(awsCfg),
 		Root:   os.Getenv(backup.EnvLocation),
 		Logger: logger,
+		Keep: func(ctx context.Context) (int, error) {
+			d, err := deps.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return d.Config.Monitoring.Retention.BackupsKeep, nil
+		},
 		Pool: func(ctx context.Context) (*pgxpool.Pool, string, error) {
 			d, err := deps.Get(ctx)
 			if err != nil {

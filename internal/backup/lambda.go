@@ -29,6 +29,9 @@ type Result struct {
 	Rows          int64   `json:"rows"`
 	Bytes         int64   `json:"bytes"`
 	Seconds       float64 `json:"seconds"`
+	// Pruned lists the older backups under Root deleted to keep
+	// retention.backups_keep.
+	Pruned []string `json:"pruned,omitempty"`
 }
 
 // Handler takes one backup per invocation.
@@ -37,7 +40,11 @@ type Handler struct {
 	Pool func(ctx context.Context) (*pgxpool.Pool, string, error)
 	S3   S3API
 	// Root is where backups go by default ($BACKUP_LOCATION).
-	Root   string
+	Root string
+	// Keep returns how many timestamped backups to keep under Root
+	// (retention.backups_keep); after a backup there, older ones are
+	// pruned (Prune). Nil keeps them all.
+	Keep   func(ctx context.Context) (int, error)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -77,5 +84,18 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (*Result, error) {
 	res := &Result{Location: store.Location(), SchemaVersion: m.SchemaVersion, Tables: len(m.Tables), Rows: m.TotalRows(),
 		Bytes: m.TotalBytes(), Seconds: now().Sub(start).Seconds()}
 	logger.InfoContext(ctx, "backup taken", "location", res.Location, "tables", res.Tables, "rows", res.Rows, "bytes", res.Bytes)
+	if ev.To == "" && h.Keep != nil {
+		// The backup is taken: a failed prune is logged, not retried with
+		// another backup.
+		keep, err := h.Keep(ctx)
+		if err == nil {
+			res.Pruned, err = Prune(ctx, h.Root, h.S3, keep)
+		}
+		if err != nil {
+			logger.WarnContext(ctx, "old backups not pruned", "root", h.Root, "err", err)
+		} else if len(res.Pruned) > 0 {
+			logger.InfoContext(ctx, "old backups pruned", "keep", keep, "deleted", res.Pruned)
+		}
+	}
 	return res, nil
 }

@@ -38,9 +38,10 @@ type FileWriter interface {
 }
 
 // S3API is the part of the S3 client backups use (uploads go through the
-// transfer manager, which needs the multipart calls).
+// transfer manager, which needs the multipart calls; Prune deletes).
 type S3API interface {
 	transfermanager.S3APIClient
+	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
 var _ S3API = (*s3.Client)(nil)
@@ -214,61 +215,126 @@ func (s *S3Store) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 // root: a directory or s3://bucket/prefix holding one backup per
 // timestamped subdirectory. ok is false when there is none.
 func Latest(ctx context.Context, root string, client S3API) (location string, ok bool, err error) {
-	var names []string
+	all, err := list(ctx, root, client)
+	if err != nil || len(all) == 0 {
+		return "", false, err
+	}
+	return all[len(all)-1].location, true, nil
+}
+
+// stored is one complete backup under a root.
+type stored struct {
+	name, location string
+	keys           []string // S3: every object of the backup, the manifest first
+}
+
+// list returns the complete backups (those with a manifest) under root,
+// sorted by name: oldest first for timestamped ones.
+func list(ctx context.Context, root string, client S3API) ([]stored, error) {
+	var out []stored
 	if strings.HasPrefix(root, "s3://") {
 		u, err := url.Parse(root)
 		if err != nil || u.Host == "" {
-			return "", false, fmt.Errorf("backup location %q: want s3://bucket/prefix", root)
+			return nil, fmt.Errorf("backup location %q: want s3://bucket/prefix", root)
 		}
 		if client == nil {
-			return "", false, fmt.Errorf("backup location %s: no S3 client configured", root)
+			return nil, fmt.Errorf("backup location %s: no S3 client configured", root)
 		}
 		prefix := strings.Trim(u.Path, "/")
 		if prefix != "" {
 			prefix += "/"
 		}
+		keys := map[string][]string{}
+		complete := map[string]bool{}
 		in := &s3.ListObjectsV2Input{Bucket: &u.Host, Prefix: &prefix}
 		for {
-			out, err := client.ListObjectsV2(ctx, in)
+			page, err := client.ListObjectsV2(ctx, in)
 			if err != nil {
-				return "", false, fmt.Errorf("listing %s: %w", root, err)
+				return nil, fmt.Errorf("listing %s: %w", root, err)
 			}
-			for _, o := range out.Contents {
+			for _, o := range page.Contents {
 				key := aws.ToString(o.Key)
-				rest := strings.TrimPrefix(key, prefix)
-				if dir, file, found := strings.Cut(rest, "/"); found && file == ManifestFile {
-					names = append(names, "s3://"+u.Host+"/"+prefix+dir+"/")
+				dir, file, found := strings.Cut(strings.TrimPrefix(key, prefix), "/")
+				switch {
+				case !found:
+				case file == ManifestFile: // first, for Prune
+					keys[dir] = append([]string{key}, keys[dir]...)
+					complete[dir] = true
+				default:
+					keys[dir] = append(keys[dir], key)
 				}
 			}
-			if !aws.ToBool(out.IsTruncated) {
+			if !aws.ToBool(page.IsTruncated) {
 				break
 			}
-			in.ContinuationToken = out.NextContinuationToken
+			in.ContinuationToken = page.NextContinuationToken
+		}
+		for dir := range complete {
+			out = append(out, stored{name: dir, location: "s3://" + u.Host + "/" + prefix + dir + "/", keys: keys[dir]})
 		}
 	} else {
 		dir := strings.TrimPrefix(root, "file://")
 		entries, err := os.ReadDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", false, nil
+			return nil, nil
 		}
 		if err != nil {
-			return "", false, fmt.Errorf("listing backups in %s: %w", dir, err)
+			return nil, fmt.Errorf("listing backups in %s: %w", dir, err)
 		}
 		for _, e := range entries {
 			if _, err := os.Stat(filepath.Join(dir, e.Name(), ManifestFile)); e.IsDir() && err == nil {
-				names = append(names, filepath.Join(dir, e.Name()))
+				out = append(out, stored{name: e.Name(), location: filepath.Join(dir, e.Name())})
 			}
 		}
 	}
-	if len(names) == 0 {
-		return "", false, nil
-	}
-	sort.Strings(names)
-	return names[len(names)-1], true, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
 }
 
+// Prune deletes the oldest complete backups under root whose names are
+// timestamps (TimestampName: the ones written without --to, scheduled
+// ones included) until keep of them remain (retention.backups_keep; 0 or
+// less keeps all). Backups under other names (backup --to root/manual-x)
+// and incomplete ones are left alone. Each backup's manifest goes first,
+// so an interrupted prune leaves an incomplete backup, which restore
+// refuses, never a damaged complete one. It returns what it deleted.
+func Prune(ctx context.Context, root string, client S3API, keep int) ([]string, error) {
+	all, err := list(ctx, root, client)
+	if err != nil || keep <= 0 {
+		return nil, err
+	}
+	var stamped []stored
+	for _, b := range all {
+		if _, err := time.Parse(timestampLayout, b.name); err == nil {
+			stamped = append(stamped, b)
+		}
+	}
+	var deleted []string
+	for _, b := range stamped[:max(0, len(stamped)-keep)] {
+		if !strings.HasPrefix(b.location, "s3://") {
+			if err := os.Remove(filepath.Join(b.location, ManifestFile)); err != nil {
+				return deleted, fmt.Errorf("pruning backup %s: %w", b.location, err)
+			}
+			if err := os.RemoveAll(b.location); err != nil {
+				return deleted, fmt.Errorf("pruning backup %s: %w", b.location, err)
+			}
+		} else {
+			u, _ := url.Parse(b.location)
+			for _, key := range b.keys {
+				if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.Host, Key: aws.String(key)}); err != nil {
+					return deleted, fmt.Errorf("pruning backup %s: deleting %s: %w", b.location, key, err)
+				}
+			}
+		}
+		deleted = append(deleted, b.location)
+	}
+	return deleted, nil
+}
+
+const timestampLayout = "20060102T150405Z"
+
 // TimestampName names a backup taken at t: sortable, UTC, second precision.
-func TimestampName(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+func TimestampName(t time.Time) string { return t.UTC().Format(timestampLayout) }
 
 // Join appends a backup's name to a root location (directory or s3://).
 func Join(root, name string) string {

@@ -62,25 +62,30 @@ read in one REPEATABLE READ snapshot, streamed as <table>.copy.gz files
 version, and per table the columns, rows, size and SHA-256. Memory stays
 flat however large the catalog.
 
-Without --to the backup goes to $BACKUP_LOCATION/<timestamp>/ (the bucket
-in AWS), else $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
+Without --to the backup goes to $BACKUP_LOCATION/<timestamp>/ (in AWS
+s3://<bucket>/backups/, the BucketName output), else
+$SCENTMATCH_HOME/backups/<timestamp>/; then only the newest
+retention.backups_keep (monitoring_config.json, 12) timestamped backups
+there are kept: older ones are deleted, manifest first. Backups under other
+names (--to) are never deleted. Restore one with
 'scentmatch restore --from LOCATION'.`,
 		Example: `  scentmatch backup
   scentmatch backup --to /mnt/backups/before-reimport
-  scentmatch backup --to s3://scentmatch-prod-backups/backups/manual-20260314 --json`,
+  scentmatch backup --to s3://$BUCKET/backups/manual-20260314 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			created := false
+			root := ""
 			if to == "" {
-				root, err := c.backupRoot(g)
-				if err != nil {
+				var err error
+				if root, err = c.backupRoot(g); err != nil {
 					return err
 				}
 				to = backup.Join(root, backup.TimestampName(time.Now()))
 				created = !strings.HasPrefix(to, "s3://")
 			}
-			store, _, err := c.openStore(ctx, g, to)
+			store, client, err := c.openStore(ctx, g, to)
 			if err != nil {
 				return err
 			}
@@ -108,8 +113,12 @@ in AWS), else $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
 				}
 				return err
 			}
+			pruned := []string{}
+			if root != "" {
+				pruned = c.pruneBackups(ctx, g, root, client)
+			}
 			if asJSON {
-				return c.printJSON(map[string]any{"location": store.Location(), "manifest": m})
+				return c.printJSON(map[string]any{"location": store.Location(), "manifest": m, "pruned": pruned})
 			}
 			w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "table\trows\tbytes\t")
@@ -119,12 +128,32 @@ in AWS), else $SCENTMATCH_HOME/backups/<timestamp>/. Restore it with
 			w.Flush()
 			fmt.Fprintf(c.Stdout, "Backed up %d tables, %d rows (%s) at schema version %d to %s\n",
 				len(m.Tables), m.TotalRows(), humanBytes(m.TotalBytes()), m.SchemaVersion, store.Location())
+			for _, p := range pruned {
+				fmt.Fprintf(c.Stdout, "Deleted the older backup %s (retention.backups_keep)\n", p)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "backup directory or s3://bucket/prefix (default: a new timestamped one under $BACKUP_LOCATION or $SCENTMATCH_HOME/backups)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifest as JSON (and no progress)")
 	return cmd
+}
+
+// pruneBackups keeps the newest retention.backups_keep timestamped backups
+// under root after a backup there; the backup is taken, so a failure is
+// a warning.
+func (c *CLI) pruneBackups(ctx context.Context, g *globals, root string, client backup.S3API) []string {
+	cfg, err := g.env.LoadConfig(ctx)
+	pruned := []string{}
+	if err == nil {
+		var deleted []string
+		deleted, err = backup.Prune(ctx, root, client, cfg.Monitoring.Retention.BackupsKeep)
+		pruned = append(pruned, deleted...)
+	}
+	if err != nil {
+		g.logger.WarnContext(ctx, "older backups not pruned", "root", root, "err", err)
+	}
+	return pruned
 }
 
 func humanBytes(n int64) string {
@@ -178,7 +207,7 @@ Exit 2 when the backup is damaged or the target refuses (not empty, or at
 a newer schema with data), 1 when the database fails or verify finds
 violations after the restore.`,
 		Example: `  scentmatch restore --from .scentmatch/backups/20260301T030000Z --verify-only
-  DATABASE_URL=postgres://app:pw@new-db:5432/catalog scentmatch restore --from s3://scentmatch-prod-backups/backups/20260301T030000Z/
+  DATABASE_URL=postgres://app:pw@new-db:5432/catalog scentmatch restore --from s3://$BUCKET/backups/20260301T030000Z/
   scentmatch stop && scentmatch restore --from /mnt/backups/before-reimport --force && scentmatch start`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -162,3 +162,28 @@ func connectTest(t *testing.T, url string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// TestBackupKeepsTheConfiguredNumber: a backup to the default root keeps
+// the newest retention.backups_keep timestamped backups there.
+func TestBackupKeepsTheConfiguredNumber(t *testing.T) {
+	t.Parallel()
+	home, cfgDir := t.TempDir(), t.TempDir()
+	def, err := os.ReadFile(filepath.Join("..", "..", "config", "monitoring_config.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(def), `"backups_keep": 12`)
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "monitoring_config.json"),
+		[]byte(strings.Replace(string(def), `"backups_keep": 12`, `"backups_keep": 1`, 1)), 0o644))
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": home, "SCENTMATCH_CONFIG_DIR": cfgDir}
+
+	r := run(t, env, "backup", "--to", filepath.Join(home, "backups", "20200101T000000Z"))
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "backup", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	out := decode[struct {
+		Location string   `json:"location"`
+		Pruned   []string `json:"pruned"`
+	}](t, r.stdout)
+	require.Equal(t, []string{filepath.Join(home, "backups", "20200101T000000Z")}, out.Pruned)
+	require.NoDirExists(t, out.Pruned[0])
+	require.FileExists(t, filepath.Join(out.Location, backup.ManifestFile))
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -47,9 +48,10 @@ type healthJSON struct {
 	Healthy            bool `json:"healthy"`
 	DatabaseConnection bool `json:"database_connection"`
 	Components         map[string]struct {
-		Healthy   bool     `json:"healthy"`
-		LatencyMS *float64 `json:"latency_ms"`
-		Detail    string   `json:"detail"`
+		Healthy       bool     `json:"healthy"`
+		LatencyMS     *float64 `json:"latency_ms"`
+		ServerVersion string   `json:"server_version"`
+		Detail        string   `json:"detail"`
 	} `json:"components"`
 }
 
@@ -65,6 +67,11 @@ func TestHealthOnMigratedDatabase(t *testing.T) {
 	}
 	require.NotNil(t, h.Components["database"].LatencyMS)
 	require.Contains(t, h.Components["database"].Detail, "PostgreSQL")
+	// The server's version as its own field, the same the server reports.
+	var version string
+	require.NoError(t, dbtest.Pool(t).QueryRow(context.Background(), "SHOW server_version").Scan(&version))
+	require.Equal(t, version, h.Components["database"].ServerVersion)
+	require.Contains(t, h.Components["database"].Detail, "PostgreSQL "+version)
 }
 
 func TestHealthReportsPendingMigrations(t *testing.T) {
@@ -204,13 +211,23 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 	t.Parallel()
 	c := &CLI{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
 	root := c.rootCommand(&globals{})
+	walked := map[string]bool{}
 	for _, cmd := range allCommands(root) {
-		if cmd.Hidden || cmd.Name() == "help" || strings.HasPrefix(cmd.CommandPath(), "scentmatch completion") {
+		if cmd.Hidden {
 			continue
 		}
+		walked[cmd.CommandPath()] = true
 		require.NotEmpty(t, cmd.Short, cmd.CommandPath())
 		require.NotEmpty(t, cmd.Example, "%s has no example", cmd.CommandPath())
 	}
+	// cobra's own commands are part of the tree walked, not left out.
+	for _, p := range []string{"help", "completion", "completion bash", "completion fish", "completion powershell", "completion zsh"} {
+		require.True(t, walked["scentmatch "+p], "scentmatch %s was not checked", p)
+	}
+	// And what --help prints shows it.
+	r := run(t, nil, "completion", "bash", "--help")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "Examples:\n  source <(scentmatch completion bash)")
 }
 
 // TestRootHelpDescribesEveryCommand: the top-level --help names every
@@ -297,4 +314,37 @@ func allCommands(root *cobra.Command) []*cobra.Command {
 		out = append(out, allCommands(c)...)
 	}
 	return out
+}
+
+// TestHelpExamplesNameWhatExists: examples that name a deployed schedule
+// use the name template.yaml gives it, and detect's --source examples name
+// a source the shipped scraping_ethics.json enables, so they run as shown.
+func TestHelpExamplesNameWhatExists(t *testing.T) {
+	t.Parallel()
+	c := &CLI{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	root := c.rootCommand(&globals{})
+	tpl, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	require.NoError(t, err)
+	schedules := 0
+	for _, cmd := range allCommands(root) {
+		for _, m := range regexp.MustCompile(`SCHEDULE_NAME=scentmatch-prod-(\S+)`).FindAllStringSubmatch(cmd.Example, -1) {
+			schedules++
+			require.Contains(t, string(tpl), "Name: !Sub scentmatch-${Stage}-"+m[1]+"\n", "%s: no schedule scentmatch-<stage>-%s in template.yaml", cmd.CommandPath(), m[1])
+		}
+	}
+	require.Positive(t, schedules)
+
+	var ethics map[string]struct {
+		Enabled bool `json:"enabled"`
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "scraping_ethics.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &ethics))
+	detect, _, err := root.Find([]string{"detect"})
+	require.NoError(t, err)
+	sources := regexp.MustCompile(`--source (\S+)`).FindAllStringSubmatch(detect.Example, -1)
+	require.NotEmpty(t, sources)
+	for _, m := range sources {
+		require.True(t, ethics[m[1]].Enabled, "detect --help: source %s is not enabled in config/scraping_ethics.json", m[1])
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/bucket"
+	"github.com/scentmatch/pipeline/internal/control"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/runner"
@@ -38,7 +39,9 @@ func (c *CLI) cycleCommand(g *globals) *cobra.Command {
 Maintain -> Metrics -> Notify, from statemachine/cycle.asl.json. Locally the
 definition runs in-process through the local executor on the embedded (or
 configured) database, against the sandbox upstream by default; with --remote
-it starts an execution of the deployed state machine and follows it.
+it starts an execution of the deployed state machine and follows it: the
+one --state-machine names, else $STATE_MACHINE_ARN (the variable 'scentmatch
+stop' reads too).
 
 Each state is printed on stderr as it is entered and left; the cycle summary
 (cycle_id, outcome, new_fragrances_imported, execution_time_minutes,
@@ -52,7 +55,8 @@ refused, 2 on bad flags.`,
 		Example: `  scentmatch cycle
   scentmatch cycle --max-fragrances 5 --debug
   scentmatch cycle --dry-run
-  scentmatch cycle --remote --state-machine arn:aws:states:us-east-1:123456789012:stateMachine:scentmatch-prod-cycle`,
+  scentmatch cycle --remote --state-machine arn:aws:states:us-east-1:123456789012:stateMachine:scentmatch-prod-cycle
+  STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:scentmatch-prod-cycle scentmatch cycle --remote`,
 		Args: cobra.NoArgs,
 		PreRunE: func(*cobra.Command, []string) error {
 			if fl.debug {
@@ -80,7 +84,7 @@ refused, 2 on bad flags.`,
 	f.BoolVar(&fl.dryRun, "dry-run", false, "detect and match but write nothing except the cycle record; report what would change")
 	f.BoolVar(&fl.force, "force", false, "run even while monitoring is stopped")
 	f.BoolVar(&fl.remote, "remote", false, "start and follow an execution of the deployed state machine")
-	f.StringVar(&fl.stateMachine, "state-machine", "", "the cycle state machine ARN, with --remote (the stack output CycleStateMachineArn)")
+	f.StringVar(&fl.stateMachine, "state-machine", "", "the cycle state machine ARN, with --remote (the stack output CycleStateMachineArn; default $STATE_MACHINE_ARN)")
 	f.StringVar(&fl.name, "name", "", "execution name (default manual-YYYYMMDDTHHMM)")
 	_ = f.MarkHidden("name")
 	return cmd
@@ -161,7 +165,10 @@ func (c *CLI) runLocalCycle(cmd *cobra.Command, g *globals, fl cycleFlags) error
 func (c *CLI) runRemoteCycle(cmd *cobra.Command, g *globals, fl cycleFlags) error {
 	ctx := cmd.Context()
 	if fl.stateMachine == "" {
-		return usage("--remote needs --state-machine ARN (the stack output CycleStateMachineArn)")
+		fl.stateMachine = c.Getenv(control.EnvStateMachineARN)
+	}
+	if fl.stateMachine == "" {
+		return usage("--remote needs the state machine: --state-machine ARN or $%s (the stack output CycleStateMachineArn)", control.EnvStateMachineARN)
 	}
 	if fl.force {
 		return usage("--force applies to local cycles; in AWS a stopped pipeline has its schedule disabled, and a manual execution runs")

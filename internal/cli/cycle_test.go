@@ -1,11 +1,18 @@
 package cli
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/metrics"
+	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/rehearse"
 )
 
 func TestCycleCommandRunsAFullCycleThenStatusShowsIt(t *testing.T) {
@@ -47,6 +54,29 @@ func TestCycleCommandRunsAFullCycleThenStatusShowsIt(t *testing.T) {
 	require.Equal(t, "succeeded", st.LastCycle.Outcome)
 	require.Equal(t, *sum.SystemHealthScore, *st.LastCycle.SystemHealthScore)
 
+	// metrics shows what the Metrics step stored, all of it: the figures
+	// only step_results.metrics holds come back as they were stored.
+	r = run(t, env, "metrics", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	shown := decode[metricsOutput](t, r.stdout)
+	require.Equal(t, "stored", shown.Source)
+	require.Equal(t, "manual-20261129T0900", shown.CycleID)
+	pool, err := postgres.Connect(context.Background(), env["DATABASE_URL"], postgres.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	defer pool.Close()
+	var stored metrics.Report
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT step_results->'metrics' FROM cycles WHERE id = $1`,
+		"manual-20261129T0900").Scan(&stored))
+	require.Equal(t, int64(3), shown.CatalogSize, "the three fragrances the cycle imported")
+	require.Equal(t, stored.CatalogSize, shown.CatalogSize)
+	require.Positive(t, shown.MaxRSSMB)
+	require.Equal(t, stored.MaxRSSMB, shown.MaxRSSMB)
+	require.False(t, shown.ComputedAt.IsZero())
+	require.True(t, stored.ComputedAt.Equal(shown.ComputedAt))
+	require.NotNil(t, shown.Crawl)
+	require.Equal(t, *stored.Crawl, *shown.Crawl)
+	require.Equal(t, *sum.SystemHealthScore, *shown.HealthScore)
+
 	// A stopped pipeline refuses a manual cycle unless --force.
 	r = run(t, env, "stop", "--reason", "test")
 	require.Equal(t, ExitOK, r.code, r.stderr)
@@ -63,4 +93,60 @@ func TestCycleCommandRunsAFullCycleThenStatusShowsIt(t *testing.T) {
 	require.Equal(t, ExitUsage, r.code)
 	r = run(t, env, "cycle", "--remote")
 	require.Equal(t, ExitUsage, r.code)
+}
+
+// TestCycleRemoteTakesTheStateMachineFromTheEnvironment: docs/operations.md
+// tells operators to run `scentmatch cycle --remote` with the stack's
+// STATE_MACHINE_ARN exported (as `scentmatch stop` reads it), so --remote
+// without --state-machine starts an execution of that state machine, here
+// on moto's Step Functions (its executions run until stopped).
+func TestCycleRemoteTakesTheStateMachineFromTheEnvironment(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	moto, err := rehearse.StartMoto(ctx, t.TempDir())
+	require.NoError(t, err) // says how to install moto_server when it is missing
+	t.Cleanup(moto.Stop)
+	sf := sfn.NewFromConfig(rehearse.AWSConfig(moto.URL))
+	sm, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String("scentmatch-dev-cycle"),
+		Definition: aws.String(`{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}`),
+		RoleArn:    aws.String("arn:aws:iam::" + rehearse.AccountID + ":role/scentmatch-dev-cycle"),
+	})
+	require.NoError(t, err)
+	arn := aws.ToString(sm.StateMachineArn)
+
+	env := map[string]string{"SCENTMATCH_HOME": t.TempDir(), "AWS_REGION": rehearse.Region, "AWS_ENDPOINT_URL": moto.URL,
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "STATE_MACHINE_ARN": arn}
+	done := make(chan result, 1)
+	go func() { done <- run(t, env, "cycle", "--remote", "--name", "manual-from-env", "--log-level", "warn") }()
+
+	var execARN string
+	require.Eventually(t, func() bool {
+		l, err := sf.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn)})
+		if err != nil || len(l.Executions) == 0 {
+			return false
+		}
+		execARN = aws.ToString(l.Executions[0].ExecutionArn)
+		return aws.ToString(l.Executions[0].Name) == "manual-from-env"
+	}, 30*time.Second, 100*time.Millisecond, "cycle --remote started no execution of $STATE_MACHINE_ARN")
+	_, err = sf.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(execARN), Error: aws.String("Test")})
+	require.NoError(t, err)
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("cycle --remote did not end after its execution was stopped")
+	}
+	require.Equal(t, ExitFailure, r.code, r.stderr)
+	require.Contains(t, r.stderr, "following "+execARN)
+	require.Equal(t, "ABORTED", decode[struct {
+		ExecutionStatus string `json:"execution_status"`
+	}](t, r.stdout).ExecutionStatus)
+
+	// Neither the flag nor the variable: exit 2, naming both.
+	delete(env, "STATE_MACHINE_ARN")
+	r = run(t, env, "cycle", "--remote")
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, "--state-machine ARN or $STATE_MACHINE_ARN")
 }

@@ -57,7 +57,8 @@ Exit 1 when the source is blocked by robots.txt (no catalog request is sent)
 or the database fails; 2 on bad input (an unknown or disabled source).`,
 		Example: `  scentmatch detect
   scentmatch detect --max-fragrances 5 --json | jq '.candidates[] | {reason, brand, name, score}'
-  scentmatch detect --source snapshots --dry-run`,
+  scentmatch detect --source sandbox --dry-run
+  scentmatch detect --cycle-id manual-20261129T0915`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return c.runDetect(cmd, g, fl)

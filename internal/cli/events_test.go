@@ -96,3 +96,35 @@ func runSchedule(t *testing.T, env map[string]string, file string) {
 	require.NoError(t, json.Unmarshal(ex.Output, &out))
 	require.Equal(t, "schedule", out.Trigger)
 }
+
+// TestInvokedDetectHoldsTheCycleUntilItsFailureIsRecorded: the sample detect
+// event begins cycle schedule-20261129T0200 and leaves it running, so a
+// cycle is refused; the metrics function's failure path (the remedy
+// docs/operations.md and invoke --help give) ends it and frees the lease.
+func TestInvokedDetectHoldsTheCycleUntilItsFailureIsRecorded(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": t.TempDir()}
+	events := filepath.Join("..", "..", "events")
+	r := run(t, env, "invoke", "detect", "-e", filepath.Join(events, "detect.json"), "--log-level", "error")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+
+	r = run(t, env, "cycle", "--name", "manual-20261203T1000", "--log-level", "error")
+	require.Equal(t, ExitFailure, r.code, r.stdout)
+	require.Contains(t, r.stderr, "cycle already running (schedule-20261129T0200")
+
+	r = run(t, env, "invoke", "metrics", "-e", filepath.Join(events, "metrics-failure.json"), "--log-level", "error")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = run(t, env, "status", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	last := decode[struct {
+		LastCycle struct {
+			ID      string `json:"id"`
+			Outcome string `json:"outcome"`
+		} `json:"last_cycle"`
+	}](t, r.stdout).LastCycle
+	require.Equal(t, "schedule-20261129T0200", last.ID)
+	require.Equal(t, "failed", last.Outcome)
+
+	r = run(t, env, "cycle", "--name", "manual-20261203T1000", "--max-fragrances", "1", "--log-level", "error")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+}

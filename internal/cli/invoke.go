@@ -62,6 +62,13 @@ func (c *CLI) localFunctions(ctx context.Context, g *globals, deps *app.Lazy, ho
 	}
 	bk := &backup.Handler{
 		Root: backupRoot, Logger: g.logger,
+		Keep: func(ctx context.Context) (int, error) {
+			d, err := deps.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return d.Config.Monitoring.Retention.BackupsKeep, nil
+		},
 		Pool: func(ctx context.Context) (*pgxpool.Pool, string, error) {
 			d, err := deps.Get(ctx)
 			if err != nil {
@@ -115,8 +122,16 @@ invoke-<function> uses it when the SAM CLI and Docker are not installed.
 Functions: backup, dataset, detect, import, maintain, metrics, migrate,
 notify, status (the directories under functions/). Sample events are in
 events/. A handler error prints its errorType (the name Step Functions
-retries and catches on) and exits 1.`,
+retries and catches on) and exits 1.
+
+A cycle step's event is a cycle: events/detect.json (also import-cycle.json
+and maintain.json) begins cycle schedule-20261129T0200 and leaves it running,
+holding the cycle lease (cycle.lease_minutes), so 'scentmatch cycle' is
+refused meanwhile. End it as the state machine's Catch path does:
+'scentmatch invoke metrics -e events/metrics-failure.json'. The same event
+again answers from the stored result.`,
 		Example: `  scentmatch invoke detect -e events/detect.json
+  scentmatch invoke metrics -e events/metrics-failure.json
   scentmatch invoke status -e events/status.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

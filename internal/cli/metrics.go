@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -102,9 +103,20 @@ writes the CloudWatch metrics as one EMF line on stderr (or --metrics-file);
 	return cmd
 }
 
-// storedReport rebuilds a report from what the cycle stored.
+// storedReport rebuilds a report from what the cycle stored: the KPIs and
+// health score of its columns, and from its stored metrics result
+// (step_results.metrics) what only that holds: when they were computed,
+// the catalog size, the step's peak memory and the crawl counts. The
+// outcome and components follow the cycle as it ended (a cycle can fail
+// after its metrics, in Notify).
 func storedReport(cy *metrics.Cycle) *metrics.Report {
-	rep := &metrics.Report{CycleID: cy.ID, DryRun: cy.DryRun, KPIs: cy.KPIs, Outcome: cy.Status}
+	rep := &metrics.Report{}
+	if raw := cy.StepResults[cycle.StepMetrics]; len(raw) > 0 {
+		// A result stored in another shape leaves those fields empty
+		// rather than failing the view.
+		_ = json.Unmarshal(raw, rep)
+	}
+	rep.CycleID, rep.DryRun, rep.KPIs, rep.Outcome = cy.ID, cy.DryRun, cy.KPIs, cy.Status
 	if cy.Status != metrics.OutcomeRunning && cy.Failed() {
 		rep.Outcome = metrics.OutcomeFailed
 	}

@@ -164,7 +164,35 @@ $SCENTMATCH_HOME (default .scentmatch/ in this repository, else
 		c.embeddingsCommand(g), c.similarCommand(g), c.datasetCommand(), c.versionCommand(), c.notifyCommand(g), c.detectCommand(g),
 		c.sandboxCommand(g), c.statusCommand(g), c.metricsCommand(g), c.maintainCommand(g),
 		c.backupCommand(g), c.restoreCommand(g), c.verifyCommand(g), c.stopCommand(g), c.startCommand(g), c.cycleCommand(g), c.invokeCommand(g))
+	addBuiltinExamples(root)
 	return root
+}
+
+// addBuiltinExamples creates cobra's help and completion commands now
+// (Execute would add them later) and gives each an example, as every
+// command has.
+func addBuiltinExamples(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	examples := map[string]string{
+		"help": `  scentmatch help cycle
+  scentmatch help db migrate`,
+		"completion": `  source <(scentmatch completion bash)
+  scentmatch completion zsh > "${fpath[1]}/_scentmatch"`,
+		"completion bash": `  source <(scentmatch completion bash)
+  scentmatch completion bash > /etc/bash_completion.d/scentmatch`,
+		"completion zsh": `  source <(scentmatch completion zsh)
+  scentmatch completion zsh > "${fpath[1]}/_scentmatch"`,
+		"completion fish": `  scentmatch completion fish | source
+  scentmatch completion fish > ~/.config/fish/completions/scentmatch.fish`,
+		"completion powershell": `  scentmatch completion powershell | Out-String | Invoke-Expression`,
+	}
+	for path, example := range examples {
+		cmd, _, err := root.Find(strings.Fields(path))
+		if err == nil && cmd != root {
+			cmd.Example = example
+		}
+	}
 }
 
 func (c *CLI) setup(g *globals) error {

@@ -33,7 +33,7 @@ the EventBridge schedule is disabled and every running Step Functions
 execution is stopped. Each part acts even when another fails; exit 1 when
 any failed. 'scentmatch start' undoes it.`,
 		Example: `  scentmatch stop --reason "bad upstream data, investigating"
-  SCHEDULE_NAME=scentmatch-prod-weekly STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:scentmatch-prod-cycle scentmatch stop --json`,
+  SCHEDULE_NAME=scentmatch-prod-weekly-cycle STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:scentmatch-prod-cycle scentmatch stop --json`,
 	}
 	if !stop {
 		cmd.Use = "start"

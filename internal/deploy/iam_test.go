@@ -97,8 +97,11 @@ var calls = map[string][]grant{
 	}),
 	// backup.S3Store uploads through the transfer manager (PutObject, or
 	// the multipart calls, which s3:PutObject covers, and
-	// AbortMultipartUpload on failure) under backups/.
-	"BackupFunction": grants(connects, readConfig, []grant{{"s3:PutObject", backupObjs}, {"s3:AbortMultipartUpload", backupObjs}}),
+	// AbortMultipartUpload on failure) under backups/; backup.Prune lists
+	// the backups (ListBucket, granted for the configuration) and deletes
+	// those past retention.backups_keep.
+	"BackupFunction": grants(connects, readConfig, []grant{{"s3:PutObject", backupObjs}, {"s3:AbortMultipartUpload", backupObjs},
+		{"s3:DeleteObject", backupObjs}}),
 }
 
 // iamAction maps an SDK operation (service package/operation) to the IAM

@@ -48,7 +48,9 @@ type Component struct {
 	// reason is in Detail); empty otherwise.
 	Severity  string   `json:"severity,omitempty"`
 	LatencyMS *float64 `json:"latency_ms,omitempty"`
-	Detail    string   `json:"detail"`
+	// ServerVersion is the database component's PostgreSQL server_version.
+	ServerVersion string `json:"server_version,omitempty"`
+	Detail        string `json:"detail"`
 	// Pooling is the database component's connection mode: the one in
 	// use, the one detected, and why.
 	Pooling *Pooling `json:"pooling,omitempty"`
@@ -231,7 +233,7 @@ func databaseComponent(ctx context.Context, pool *pgxpool.Pool, connectMS float6
 		return Component{Healthy: false, LatencyMS: &connectMS, Detail: redact.Secrets(err.Error())}
 	}
 	ms := connectMS + float64(time.Since(start).Microseconds())/1000
-	c := Component{Healthy: true, LatencyMS: &ms, Detail: "PostgreSQL " + version}
+	c := Component{Healthy: true, LatencyMS: &ms, ServerVersion: version, Detail: "PostgreSQL " + version}
 	pl, err := detectPooling(ctx, pool, declared)
 	c.Pooling = &pl
 	switch {

@@ -552,8 +552,10 @@ func (r *rehearsal) operator(t *testing.T) []string {
 
 	// cycle --remote: StartExecution, then following it. moto's Step
 	// Functions does not run the definition (its executions stay RUNNING,
-	// with a fixed sample history), so the execution is ended by stop.
-	remote := exec.CommandContext(r.ctx, bin, "cycle", "--remote", "--state-machine", r.stack.CycleARN, "--name", "rehearsal-remote")
+	// with a fixed sample history), so the execution is ended by stop. The
+	// state machine comes from $STATE_MACHINE_ARN, as docs/operations.md
+	// has operators run it.
+	remote := exec.CommandContext(r.ctx, bin, "cycle", "--remote", "--name", "rehearsal-remote")
 	remote.Env = env
 	var rout, rerr syncBuffer
 	remote.Stdout, remote.Stderr = &rout, &rerr
