@@ -54,10 +54,13 @@ var (
 	dbCounter atomic.Int64
 )
 
-// Main runs m and, when this process was the last user of the shared
-// embedded cluster, stops it.
-func Main(m *testing.M) {
+// Main runs m, then each of after (such as mototest.Stop) and, when this
+// process was the last user of the shared embedded cluster, stops it.
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	release()
 	os.Exit(code)
 }
