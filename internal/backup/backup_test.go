@@ -2,7 +2,9 @@ package backup_test
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,15 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/backup"
 	"github.com/scentmatch/pipeline/internal/control"
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/mototest"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/redact"
-	"github.com/scentmatch/pipeline/internal/s3test"
 )
 
 // TestBackupAndRestore backs up a catalog built from real data once, and
@@ -256,32 +260,32 @@ func TestBackupAndRestore(t *testing.T) {
 
 	t.Run("s3", func(t *testing.T) {
 		t.Parallel()
-		srv := s3test.New(t)
-		client := srv.Client()
-		s3store, err := backup.OpenStore("s3://backups-bucket/backups/20260301T030000Z", client)
+		client, bkt := mototest.S3(t), mototest.Bucket(t)
+		s3store, err := backup.OpenStore("s3://"+bkt+"/backups/20260301T030000Z", client)
 		require.NoError(t, err)
 		m2, err := backup.Backup(ctx, src, s3store, backup.Options{Source: redact.URL(srcURL)})
 		require.NoError(t, err)
-		keys := srv.Keys("backups-bucket")
+		keys := keysOf(t, client, bkt)
 		require.Contains(t, keys, "backups/20260301T030000Z/manifest.json")
 		require.Contains(t, keys, "backups/20260301T030000Z/fragrances.copy.gz")
 		require.Len(t, keys, len(m2.Tables)+1)
 		for _, tf := range m2.Tables {
-			remote, ok := srv.Object("backups-bucket", "backups/20260301T030000Z/"+tf.File)
+			remote, ok := objectOf(t, client, bkt, "backups/20260301T030000Z/"+tf.File)
 			require.True(t, ok, tf.File)
 			require.Equal(t, int64(len(remote)), tf.Bytes, tf.File)
 		}
-		latest, ok, err := backup.Latest(ctx, "s3://backups-bucket/backups/", client)
+		latest, ok, err := backup.Latest(ctx, "s3://"+bkt+"/backups/", client)
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.Equal(t, "s3://backups-bucket/backups/20260301T030000Z/", latest)
+		require.Equal(t, "s3://"+bkt+"/backups/20260301T030000Z/", latest)
 
 		dst := connect(t, dbtest.URL(t))
 		_, err = backup.Restore(ctx, dst, s3store, backup.RestoreOptions{})
 		require.NoError(t, err)
 		require.Equal(t, want, digest(t, dst))
 
-		srv.Delete("backups-bucket", "backups/20260301T030000Z/brands.copy.gz")
+		_, err = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bkt), Key: aws.String("backups/20260301T030000Z/brands.copy.gz")})
+		require.NoError(t, err)
 		_, err = backup.Restore(ctx, connect(t, dbtest.URL(t)), s3store, backup.RestoreOptions{})
 		require.ErrorContains(t, err, "brands.copy.gz: missing")
 	})
@@ -316,11 +320,15 @@ func copyDir(t *testing.T, from string) string {
 	return to
 }
 
+// TestS3UploadsLargeFilesInParts: a file past twice the part size goes up
+// as a multipart upload, in parts of PartSize. S3 (moto as AWS) gives a
+// multipart object the ETag "<md5 of the parts' md5s>-<parts>", and a
+// single PutObject a plain MD5, so the ETag says how the file travelled.
 func TestS3UploadsLargeFilesInParts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := s3test.New(t)
-	store := &backup.S3Store{Client: srv.Client(), Bucket: "b", Prefix: "p/", PartSize: 5 << 20}
+	client, bkt := mototest.S3(t), mototest.Bucket(t)
+	store := &backup.S3Store{Client: client, Bucket: bkt, Prefix: "p/", PartSize: 5 << 20}
 	w, err := store.Create(ctx, "big.copy.gz")
 	require.NoError(t, err)
 	chunk := make([]byte, 1<<20)
@@ -332,13 +340,25 @@ func TestS3UploadsLargeFilesInParts(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, w.Commit())
-	ops := srv.Ops()
-	require.Equal(t, 1, ops["CreateMultipartUpload"])
-	require.Equal(t, 3, ops["UploadPart"], "13 MiB in 5 MiB parts")
-	require.Equal(t, 1, ops["CompleteMultipartUpload"])
-	got, ok := srv.Object("b", "p/big.copy.gz")
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bkt), Key: aws.String("p/big.copy.gz")})
+	require.NoError(t, err)
+	require.Regexp(t, `^"[0-9a-f]{32}-3"$`, aws.ToString(head.ETag), "one multipart upload of 13 MiB in 5 MiB parts")
+	require.Equal(t, int64(13<<20), aws.ToInt64(head.ContentLength))
+	got, ok := objectOf(t, client, bkt, "p/big.copy.gz")
 	require.True(t, ok)
 	require.Len(t, got, 13<<20)
+	require.Equal(t, chunk, got[12<<20:], "the last part holds the last MiB written")
+
+	// A file under two parts' worth goes up in one PutObject: its ETag is
+	// its MD5, no part count.
+	w, err = store.Create(ctx, "small.copy.gz")
+	require.NoError(t, err)
+	_, err = w.Write(chunk)
+	require.NoError(t, err)
+	require.NoError(t, w.Commit())
+	head, err = client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bkt), Key: aws.String("p/small.copy.gz")})
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf(`"%x"`, md5.Sum(chunk)), aws.ToString(head.ETag))
 
 	// An aborted file leaves no object and no pending upload.
 	w, err = store.Create(ctx, "aborted.copy.gz")
@@ -348,9 +368,11 @@ func TestS3UploadsLargeFilesInParts(t *testing.T) {
 		require.NoError(t, err)
 	}
 	w.Abort()
-	_, ok = srv.Object("b", "p/aborted.copy.gz")
+	_, ok = objectOf(t, client, bkt, "p/aborted.copy.gz")
 	require.False(t, ok)
-	require.Zero(t, srv.PendingUploads())
+	uploads, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bkt)})
+	require.NoError(t, err)
+	require.Empty(t, uploads.Uploads, "pending multipart uploads")
 }
 
 func TestRestoreOfAnOlderSchemaBackup(t *testing.T) {

@@ -17,12 +17,14 @@ import (
 	"github.com/scentmatch/pipeline/internal/embedding"
 	"github.com/scentmatch/pipeline/internal/importer"
 	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/mototest"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/settings"
 	"github.com/scentmatch/pipeline/internal/shareddata"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain stops the tests' moto server (started on first use) as well.
+func TestMain(m *testing.M) { dbtest.Main(m, mototest.Stop) }
 
 func connect(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()

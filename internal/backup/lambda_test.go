@@ -15,8 +15,8 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/backup"
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/mototest"
 	"github.com/scentmatch/pipeline/internal/postgres"
-	"github.com/scentmatch/pipeline/internal/s3test"
 )
 
 func TestBackupFunction(t *testing.T) {
@@ -25,18 +25,21 @@ func TestBackupFunction(t *testing.T) {
 	pool := connect(t, dbtest.URL(t))
 	_, err := pool.Exec(ctx, `INSERT INTO brands (name, match_key) VALUES ('Dior', 'dior')`)
 	require.NoError(t, err)
-	srv := s3test.New(t)
+	// The sample events name scentmatch-dev-backups; this test's bucket
+	// stands in for it.
+	client, bkt := mototest.S3(t), mototest.Bucket(t)
 	h := &backup.Handler{
 		Pool: func(context.Context) (*pgxpool.Pool, string, error) {
 			return pool, "postgres://app:xxxxx@db/catalog", nil
 		},
-		S3:   srv.Client(),
-		Root: "s3://scentmatch-dev-backups/backups/",
+		S3:   client,
+		Root: "s3://" + bkt + "/backups/",
 		Now:  func() time.Time { return time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC) },
 	}
 	invoke := func(file string) (backup.Result, error) {
 		payload, err := os.ReadFile("../../events/" + file)
 		require.NoError(t, err)
+		payload = []byte(strings.ReplaceAll(string(payload), "scentmatch-dev-backups", bkt))
 		raw, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
 		if err != nil {
 			return backup.Result{}, err
@@ -47,9 +50,9 @@ func TestBackupFunction(t *testing.T) {
 	}
 	res, err := invoke("backup.json")
 	require.NoError(t, err)
-	require.Equal(t, "s3://scentmatch-dev-backups/backups/20260301T030000Z/", res.Location)
+	require.Equal(t, "s3://"+bkt+"/backups/20260301T030000Z/", res.Location)
 	require.Equal(t, int64(1), res.Rows)
-	data, ok := srv.Object("scentmatch-dev-backups", "backups/20260301T030000Z/manifest.json")
+	data, ok := objectOf(t, client, bkt, "backups/20260301T030000Z/manifest.json")
 	require.True(t, ok)
 	var m backup.Manifest
 	require.NoError(t, json.Unmarshal(data, &m))
@@ -58,7 +61,7 @@ func TestBackupFunction(t *testing.T) {
 
 	res, err = invoke("backup-to.json")
 	require.NoError(t, err)
-	require.Equal(t, "s3://scentmatch-dev-backups/backups/manual-before-reimport/", res.Location)
+	require.Equal(t, "s3://"+bkt+"/backups/manual-before-reimport/", res.Location)
 
 	h.Root = ""
 	_, err = invoke("backup.json")
@@ -72,8 +75,7 @@ func TestBackupsPastRetentionArePruned(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := connect(t, dbtest.URL(t))
-	srv := s3test.New(t)
-	const bkt = "scentmatch-dev-backups"
+	client, bkt := mototest.S3(t), mototest.Bucket(t)
 	dir := t.TempDir()
 	for name, root := range map[string]string{"s3": "s3://" + bkt + "/backups/", "directory": dir} {
 		t.Run(name, func(t *testing.T) {
@@ -84,15 +86,15 @@ func TestBackupsPastRetentionArePruned(t *testing.T) {
 				require.NoError(t, os.MkdirAll(filepath.Join(dir, "20260101T030000Z"), 0o755))
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "20260101T030000Z", "brands.copy.gz"), []byte("partial"), 0o644))
 			} else {
-				srv.Put(bkt, "backups/manual-before-reimport/"+backup.ManifestFile, []byte("{}"))
-				srv.Put(bkt, "backups/20260101T030000Z/brands.copy.gz", []byte("partial"))
+				putObject(t, client, bkt, "backups/manual-before-reimport/"+backup.ManifestFile, []byte("{}"))
+				putObject(t, client, bkt, "backups/20260101T030000Z/brands.copy.gz", []byte("partial"))
 			}
 			var now time.Time
 			h := &backup.Handler{
 				Pool: func(context.Context) (*pgxpool.Pool, string, error) {
 					return pool, "postgres://app:xxxxx@db/catalog", nil
 				},
-				S3: srv.Client(), Root: root, Now: func() time.Time { return now },
+				S3: client, Root: root, Now: func() time.Time { return now },
 				Keep: func(context.Context) (int, error) { return 2, nil },
 			}
 			var pruned [][]string
@@ -116,7 +118,7 @@ func TestBackupsPastRetentionArePruned(t *testing.T) {
 					left[e.Name()] = true
 				}
 			} else {
-				for _, k := range srv.Keys(bkt) {
+				for _, k := range keysOf(t, client, bkt) {
 					name, _, _ := strings.Cut(strings.TrimPrefix(k, "backups/"), "/")
 					left[name] = true
 				}
@@ -124,7 +126,7 @@ func TestBackupsPastRetentionArePruned(t *testing.T) {
 			require.Equal(t, map[string]bool{"manual-before-reimport": true, "manual-20260502": true, "20260101T030000Z": true,
 				"20260401T030000Z": true, "20260501T030000Z": true}, left)
 			// What is left restores: the newest backup's files all check.
-			store, err := backup.OpenStore(backup.Join(root, "20260501T030000Z"), srv.Client())
+			store, err := backup.OpenStore(backup.Join(root, "20260501T030000Z"), client)
 			require.NoError(t, err)
 			_, files, err := backup.Check(ctx, store, postgres.EmbeddedVersions())
 			require.NoError(t, err)
