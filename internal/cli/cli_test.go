@@ -18,10 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
+	"github.com/scentmatch/pipeline/internal/mototest"
 	"github.com/scentmatch/pipeline/internal/pglocal"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain stops the tests' moto server (started on first use) as well.
+func TestMain(m *testing.M) { dbtest.Main(m, mototest.Stop) }
 
 type result struct {
 	code           int

@@ -11,8 +11,8 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/metrics"
+	"github.com/scentmatch/pipeline/internal/mototest"
 	"github.com/scentmatch/pipeline/internal/postgres"
-	"github.com/scentmatch/pipeline/internal/rehearse"
 )
 
 func TestCycleCommandRunsAFullCycleThenStatusShowsIt(t *testing.T) {
@@ -104,20 +104,17 @@ func TestCycleRemoteTakesTheStateMachineFromTheEnvironment(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	moto, err := rehearse.StartMoto(ctx, t.TempDir())
-	require.NoError(t, err) // says how to install moto_server when it is missing
-	t.Cleanup(moto.Stop)
-	sf := sfn.NewFromConfig(rehearse.AWSConfig(moto.URL))
+	sf := sfn.NewFromConfig(mototest.Config(t)) // the binary's moto: a state machine of this test's own
 	sm, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name:       aws.String("scentmatch-dev-cycle"),
+		Name:       aws.String(mototest.Name(t)),
 		Definition: aws.String(`{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}`),
-		RoleArn:    aws.String("arn:aws:iam::" + rehearse.AccountID + ":role/scentmatch-dev-cycle"),
+		RoleArn:    aws.String("arn:aws:iam::" + mototest.AccountID + ":role/scentmatch-dev-cycle"),
 	})
 	require.NoError(t, err)
 	arn := aws.ToString(sm.StateMachineArn)
 
-	env := map[string]string{"SCENTMATCH_HOME": t.TempDir(), "AWS_REGION": rehearse.Region, "AWS_ENDPOINT_URL": moto.URL,
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "STATE_MACHINE_ARN": arn}
+	env := map[string]string{"SCENTMATCH_HOME": t.TempDir(), "AWS_REGION": mototest.Region, "AWS_ENDPOINT_URL": mototest.URL(t),
+		"AWS_ACCESS_KEY_ID": mototest.AccessKey, "AWS_SECRET_ACCESS_KEY": mototest.SecretKey, "STATE_MACHINE_ARN": arn}
 	done := make(chan result, 1)
 	go func() { done <- run(t, env, "cycle", "--remote", "--name", "manual-from-env", "--log-level", "warn") }()
 

@@ -9,15 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scentmatch/pipeline/internal/app"
 	"github.com/scentmatch/pipeline/internal/bucket"
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/logging"
+	"github.com/scentmatch/pipeline/internal/mototest"
 	"github.com/scentmatch/pipeline/internal/postgres"
 	"github.com/scentmatch/pipeline/internal/runner"
-	"github.com/scentmatch/pipeline/internal/s3test"
 	"github.com/scentmatch/pipeline/internal/statemachine"
 	"github.com/scentmatch/pipeline/internal/steps"
 )
@@ -25,8 +27,9 @@ import (
 // TestEverySampleEventRunsThroughItsHandler feeds each events/<function>*.json
 // to that function's handler (lambda.NewHandler(h).Invoke, through
 // scentmatch invoke) against a fresh embedded database, with S3 served by
-// an httptest endpoint; events/schedule.json (the schedule's input) runs
-// the cycle definition.
+// moto (internal/mototest); events/schedule.json (the schedule's input)
+// runs the cycle definition. Each event runs on buckets of its own, named
+// in place of the ones the sample events name.
 func TestEverySampleEventRunsThroughItsHandler(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
@@ -47,25 +50,32 @@ func TestEverySampleEventRunsThroughItsHandler(t *testing.T) {
 		fn, _, _ := strings.Cut(name, "-")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s3 := s3test.New(t)
-			s3.Put("scentmatch-dev-bucket", "imports/sample.jsonl", []byte(strings.Join([]string{
-				`{"brand": "Acme", "name": "Sample One", "source_id": "s1", "notes": ["Rose"]}`,
-				`{"brand": "Acme", "name": "Sample Two", "source_id": "s2", "accords": ["woody"]}`,
-				`{"brand": "", "name": "No Brand", "source_id": "s3"}`,
-			}, "\n")+"\n"))
+			client, data, backups := mototest.S3(t), mototest.Bucket(t), mototest.Bucket(t)
+			_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(data), Key: aws.String("imports/sample.jsonl"),
+				Body: strings.NewReader(strings.Join([]string{
+					`{"brand": "Acme", "name": "Sample One", "source_id": "s1", "notes": ["Rose"]}`,
+					`{"brand": "Acme", "name": "Sample Two", "source_id": "s2", "accords": ["woody"]}`,
+					`{"brand": "", "name": "No Brand", "source_id": "s3"}`,
+				}, "\n") + "\n")})
+			require.NoError(t, err)
 			home := t.TempDir()
 			env := map[string]string{
 				"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": home,
-				"AWS_ENDPOINT_URL_S3": s3.URL, "AWS_REGION": "us-east-1",
-				"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_EC2_METADATA_DISABLED": "true",
+				"AWS_ENDPOINT_URL_S3": mototest.URL(t), "AWS_REGION": mototest.Region,
+				"AWS_ACCESS_KEY_ID": mototest.AccessKey, "AWS_SECRET_ACCESS_KEY": mototest.SecretKey, "AWS_EC2_METADATA_DISABLED": "true",
 				"AWS_CONFIG_FILE": filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "none"),
 			}
+			event, err := os.ReadFile(file)
+			require.NoError(t, err)
+			eventFile := filepath.Join(t.TempDir(), filepath.Base(file))
+			event = []byte(strings.NewReplacer("scentmatch-dev-bucket", data, "scentmatch-dev-backups", backups).Replace(string(event)))
+			require.NoError(t, os.WriteFile(eventFile, event, 0o644))
 			if fn == "schedule" {
-				runSchedule(t, env, file)
+				runSchedule(t, env, eventFile)
 				return
 			}
 			require.True(t, functions[fn], "events/%s.json names no function under functions/", name)
-			r := run(t, env, "invoke", fn, "-e", file, "--log-level", "error")
+			r := run(t, env, "invoke", fn, "-e", eventFile, "--log-level", "error")
 			require.Equal(t, ExitOK, r.code, "%s: %s", name, r.stderr)
 			require.True(t, json.Valid([]byte(r.stdout)), r.stdout)
 		})
