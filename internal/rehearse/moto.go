@@ -20,7 +20,7 @@ type Moto struct {
 }
 
 // MotoMissing is the error when moto_server is not on PATH.
-const MotoMissing = "moto_server is not installed: pip install 'moto[server]==5.2.1' (scripts/rehearse-tools.sh does it)"
+const MotoMissing = "moto_server is not installed: run scripts/rehearse.sh --tools-only (it installs moto[server]==5.2.1 with pip)"
 
 // StartMoto starts moto_server on a free loopback port, logging to dir.
 func StartMoto(ctx context.Context, dir string) (*Moto, error) {
