@@ -10,7 +10,7 @@ if [ -z "${SCENTMATCH_TEST_DATABASE_URL:-}" ]; then
 fi
 scripts/ensure-pgbouncer.sh
 scripts/ensure-node-tools.sh >/dev/null # asl-validator, aws-local-stepfunctions: internal/statemachine's tests
-scripts/rehearse.sh --tools-only # moto_server: go test ./... runs the rehearsal (internal/rehearse)
+scripts/rehearse.sh --tools-only # moto_server: the rehearsal (internal/rehearse) and the AWS tests (internal/mototest)
 
 echo "== gofmt" >&2
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.scentmatch/*'))
