@@ -247,11 +247,13 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	return nil
 }
 
-// readError turns an unreadable file into exit 2.
+// readError turns an unreadable file into exit 2. It is for errors before
+// anything is written (opening a file, reading the brands file, which is
+// written only once it is read whole).
 func readError(err error) error {
 	var se *dataset.SyntaxError
 	if errors.As(err, &se) {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nFix the file and rerun: records already committed are kept and not imported twice", se)}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nNothing was imported. Fix the file and rerun", se)}
 	}
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 		return &exitError{code: ExitUsage, err: err}
@@ -262,7 +264,10 @@ func readError(err error) error {
 func importError(err error, sum *importer.Summary) error {
 	var se *dataset.SyntaxError
 	if errors.As(err, &se) {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n%d batch(es) committed before the error (records 1-%d); the batch in progress was rolled back. Fix the file and rerun: committed records are not imported twice",
+		if sum.Batches == 0 {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nNothing was committed: the records read before the error, if any, were rolled back. Fix the file and rerun", se)}
+		}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n%d batch(es) committed before the error (records 1-%d) are kept; the batch in progress was rolled back. Fix the file and rerun: committed records are not imported twice",
 			se, sum.Batches, sum.Records)}
 	}
 	if postgres.IsTransient(err) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/dbtest"
 	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/postgres"
 )
 
 func TestImportCommand(t *testing.T) {
@@ -119,4 +121,60 @@ func TestImportWritesAHeapProfile(t *testing.T) {
 	n, err := zr.Read(make([]byte, 64))
 	require.NoError(t, err)
 	require.Positive(t, n)
+}
+
+// TestImportWithoutRecordsIsBadInput: an empty file, one of blank lines
+// only (past the 64 KiB the format sniffing once gave up at) or a CSV
+// header alone is not a successful import of nothing: exit 2, the file
+// and line named, nothing written.
+func TestImportWithoutRecordsIsBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	files := map[string]string{
+		"empty.jsonl":  "",
+		"blank.csv":    strings.Repeat("\n", 70<<10),
+		"header.csv":   strings.Repeat("\n", 70<<10) + "brand,name\n",
+		"nothing.json": "[]\n",
+	}
+	wants := map[string]string{
+		"empty.jsonl":  "empty.jsonl:1: the file is empty or holds only blank lines",
+		"blank.csv":    "blank.csv:1: the file is empty or holds only blank lines",
+		"header.csv":   "header.csv:71681: no records: the file has a header row and no data rows",
+		"nothing.json": "nothing.json:1: no records: the JSON array is empty",
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+		r := run(t, env, "import", "--fragrances", path, "--source", "s")
+		require.Equal(t, ExitUsage, r.code, "%s: %s", name, r.stdout+r.stderr)
+		require.Contains(t, r.stderr, wants[name], name)
+		require.Contains(t, r.stderr, "Nothing was", name)
+		require.NotContains(t, r.stderr, "records 1-0", name)
+	}
+	require.Equal(t, 0, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM fragrances`))
+	require.Equal(t, 0, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM quarantined_records`))
+	// A blank-line prefix however long does not turn a CSV into JSON Lines.
+	late := filepath.Join(dir, "late.csv")
+	require.NoError(t, os.WriteFile(late, []byte(strings.Repeat("\r\n", 70<<10)+"brand,name\nDior,Sauvage\n"), 0o644))
+	r := run(t, env, "import", "--fragrances", late, "--source", "s", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	sum := decode[struct {
+		Fragrances importer.Summary `json:"fragrances"`
+	}](t, r.stdout).Fragrances
+	require.Equal(t, "csv", sum.Format)
+	require.Equal(t, 1, sum.Counts["inserted"])
+	require.Equal(t, 1, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM fragrances`))
+}
+
+// countRows runs a count query against the database at url.
+func countRows(t *testing.T, url, query string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := postgres.ConnectOne(ctx, url, postgres.PoolOptions{})
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, query, args...).Scan(&n))
+	return n
 }

@@ -86,6 +86,8 @@ type Reader struct {
 	// Unmapped collects source columns or keys that map to no known field.
 	unmapped map[string]bool
 	known    map[string]bool
+	// firstLine is the line the content starts on (after blank lines).
+	firstLine int
 }
 
 // Open opens path for reading records. Names in known are the record
@@ -134,24 +136,28 @@ func NewReader(name string, src io.Reader, known []string, opts Options) (*Reade
 	if bom, _ := lines.r.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = lines.r.Discard(3)
 	}
-	first, err := lines.firstSignificant()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, r.ioError(err, 1)
+	// Blank lines ahead of the content are skipped however many there
+	// are, so they cannot hide the first byte that tells the format.
+	first, skipped, err := lines.skipBlankLines()
+	if err != nil {
+		return nil, r.ioError(err, skipped+1)
 	}
+	r.firstLine = skipped + 1
 	switch first {
 	case '[':
 		r.format = FormatJSON
 		lines.track = true
+		lines.passed = skipped
 		r.next = r.jsonArray(lines)
 	case '{':
 		r.format = FormatJSONL
+		lines.lineNo = skipped
 		r.next = r.jsonLines(lines)
 	case 0:
-		r.format = FormatJSONL
-		r.next = func() (*Raw, error) { return nil, io.EOF }
+		return nil, &SyntaxError{File: name, Line: 1, Msg: "the file is empty or holds only blank lines: expected records (a JSON array, JSON Lines, or CSV with a header row)"}
 	default:
 		r.format = FormatCSV
-		next, err := r.csvRows(lines)
+		next, err := r.csvRows(lines, skipped)
 		if err != nil {
 			return nil, err
 		}
@@ -181,8 +187,23 @@ func (r *Reader) Unmapped() []string {
 }
 
 // Next returns the next record, io.EOF at the end, or a *SyntaxError when
-// the file cannot be read further.
-func (r *Reader) Next() (*Raw, error) { return r.next() }
+// the file cannot be read further. A file that ends without a single
+// record (an empty JSON array, a CSV header alone) is a *SyntaxError too.
+func (r *Reader) Next() (*Raw, error) {
+	raw, err := r.next()
+	if err == io.EOF && r.index == 0 {
+		return nil, r.noRecords()
+	}
+	return raw, err
+}
+
+func (r *Reader) noRecords() error {
+	what := "the JSON array is empty"
+	if r.format == FormatCSV {
+		what = "the file has a header row and no data rows"
+	}
+	return &SyntaxError{File: r.name, Line: r.firstLine, Msg: "no records: " + what + "; expected at least one record"}
+}
 
 // Close releases the file.
 func (r *Reader) Close() error { return r.close() }
@@ -325,14 +346,15 @@ func (r *Reader) jsonError(err error, lines *lineReader, dec *json.Decoder) erro
 	return r.ioError(err, line)
 }
 
-// csvRows reads a header row and then one record per row.
-func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
+// csvRows reads a header row and then one record per row; skipped blank
+// lines came before the header.
+func (r *Reader) csvRows(lines *lineReader, skipped int) (func() (*Raw, error), error) {
 	cr := csv.NewReader(lines)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
-		return nil, r.csvError(err)
+		return nil, r.csvError(err, skipped)
 	}
 	names := make([]string, len(header))
 	for i, h := range header {
@@ -344,9 +366,10 @@ func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
 			if errors.Is(err, io.EOF) {
 				return nil, io.EOF
 			}
-			return nil, r.csvError(err)
+			return nil, r.csvError(err, skipped)
 		}
 		line, _ := cr.FieldPos(0)
+		line += skipped
 		r.index++
 		size := 0
 		for _, c := range row {
@@ -368,9 +391,17 @@ func (r *Reader) csvRows(lines *lineReader) (func() (*Raw, error), error) {
 	}, nil
 }
 
-func (r *Reader) csvError(err error) error {
+// csvError describes a CSV read error; lines are shifted by the blank
+// lines skipped ahead of the header, which the CSV reader did not see.
+func (r *Reader) csvError(err error, skipped int) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
+		if pe.StartLine != 0 {
+			pe.StartLine += skipped
+		}
+		if pe.Line != 0 {
+			pe.Line += skipped
+		}
 		msg := pe.Err.Error()
 		if errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
 			msg += ": expected a closing '\"' (a quote inside a cell is written \"\")"
@@ -384,9 +415,6 @@ func (r *Reader) csvError(err error) error {
 			return &SyntaxError{File: r.name, Line: pe.StartLine, Msg: fmt.Sprintf("%s (the record starting here runs on to line %d, column %d)", msg, pe.Line, pe.Column)}
 		}
 		return &SyntaxError{File: r.name, Line: pe.Line, Column: pe.Column, Msg: msg}
-	}
-	if errors.Is(err, io.EOF) {
-		return &SyntaxError{File: r.name, Line: 1, Msg: "empty file: expected a header row"}
 	}
 	return r.ioError(err, 0)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -116,4 +117,61 @@ func TestVeryLongLineIsOneRecordNotAFailedFile(t *testing.T) {
 	require.LessOrEqual(t, len(recs[1].Excerpt), 256)
 	require.Equal(t, "Guerlain", recs[2].Fields["brand"])
 	require.Equal(t, 3, recs[2].Line)
+}
+
+// TestNoRecordsIsBadInput: a file without a single record is not a
+// successful import of nothing: empty, blank, or a header or array alone.
+func TestNoRecordsIsBadInput(t *testing.T) {
+	t.Parallel()
+	blanks := strings.Repeat(" \r\n\t\n", 40<<10) // 160 KiB, past any buffer
+	cases := []struct {
+		name, content, want string
+	}{
+		{"empty.csv", "", "empty.csv:1: the file is empty or holds only blank lines"},
+		{"blank.jsonl", "\n  \r\n\t\n", "blank.jsonl:1: the file is empty or holds only blank lines"},
+		{"long-blank.csv", blanks, "long-blank.csv:1: the file is empty"},
+		{"empty.csv.gz", gz(""), "empty.csv.gz:1: the file is empty"},
+		{"bom.csv", "\ufeff\n", "bom.csv:1: the file is empty"},
+		{"header.csv", "brand,name\n", "header.csv:1: no records: the file has a header row and no data rows"},
+		{"late-header.csv", "\n\nbrand,name\n", "late-header.csv:3: no records"},
+		{"array.json", "[ ]", "array.json:1: no records: the JSON array is empty"},
+	}
+	for _, tc := range cases {
+		recs, _, err := readAll(t, tc.name, tc.content, Options{})
+		var se *SyntaxError
+		require.ErrorAs(t, err, &se, tc.name)
+		require.Contains(t, err.Error(), tc.want, tc.name)
+		require.Empty(t, recs, tc.name)
+	}
+}
+
+// TestBlankLinesBeforeTheContent: however many blank lines come first,
+// the format is told by the first byte after them and lines stay right.
+func TestBlankLinesBeforeTheContent(t *testing.T) {
+	t.Parallel()
+	const n = 70 << 10 // more blank lines than the 64 KiB format sniffing once looked at
+	blank := strings.Repeat("\n", n-1) + "  \r\n"
+	cases := []struct {
+		name, content string
+		format        Format
+		lines         []int
+	}{
+		{"late.csv", blank + "brand,name\nDior,Sauvage\n\"Chanel\",\"No\n5\"\n", FormatCSV, []int{n + 2, n + 3}},
+		{"late.jsonl", blank + "{\"brand\": \"Dior\"}\n\n{\"brand\": \"Chanel\"}\n", FormatJSONL, []int{n + 1, n + 3}},
+		{"late.json", blank + "[\n{\"brand\": \"Dior\"},\n {\"brand\": \"Chanel\"}]", FormatJSON, []int{n + 2, n + 3}},
+		{"late.csv.gz", gz(blank + "brand,name\nDior,Sauvage\nChanel,No 5\n"), FormatCSV, []int{n + 2, n + 3}},
+	}
+	for _, tc := range cases {
+		recs, r, err := readAll(t, tc.name, tc.content, Options{})
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.format, r.Format(), tc.name)
+		require.Len(t, recs, 2, tc.name)
+		require.Equal(t, "Dior", recs[0].Fields["brand"], tc.name)
+		require.Equal(t, tc.lines, []int{recs[0].Line, recs[1].Line}, tc.name)
+	}
+	// Errors name the line in the file, blank lines counted.
+	_, _, err := readAll(t, "late-broken.csv", blank+"brand,name\nDior,Sau\"vage\n", Options{})
+	require.ErrorContains(t, err, fmt.Sprintf("late-broken.csv:%d:", n+2))
+	_, _, err = readAll(t, "late-broken.json", blank+"[\n{\"brand\" \"Dior\"}]", Options{})
+	require.ErrorContains(t, err, fmt.Sprintf("late-broken.json:%d:", n+2))
 }
