@@ -27,8 +27,15 @@ import (
 var Fields = []string{"brand", "name", "source", "source_id", "concentration", "gender", "year",
 	"notes", "notes_top", "notes_middle", "notes_base", "accords", "perfumers", "rating", "votes", "url", "description"}
 
+// RequiredFields are the fragrance fields a record must carry (rule
+// required); a CSV header must have a column for each.
+var RequiredFields = []string{"brand", "name"}
+
 // BrandFields lists the fields of a brand record.
 var BrandFields = []string{"name", "aliases", "country", "website"}
+
+// BrandRequiredFields are the brand fields a record must carry.
+var BrandRequiredFields = []string{"name"}
 
 // Accord is a main accord with an optional weight.
 type Accord struct {

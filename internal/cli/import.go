@@ -173,7 +173,7 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 
 	var brandSum *importer.BrandSummary
 	if fl.brands != "" {
-		r, err := dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping})
+		r, err := dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping, Required: catalog.BrandRequiredFields})
 		if err != nil {
 			return readError(err)
 		}
@@ -184,7 +184,7 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 		}
 	}
 
-	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping})
+	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping, Required: catalog.RequiredFields})
 	if err != nil {
 		return readError(err)
 	}

@@ -178,3 +178,51 @@ func countRows(t *testing.T, url, query string, args ...any) int {
 	require.NoError(t, conn.QueryRow(ctx, query, args...).Scan(&n))
 	return n
 }
+
+// TestImportRefusesAHeaderThatWouldLoseData: a column named twice would
+// overwrite one cell with the other in every row, and a header without a
+// required column (no name column, a wrong --map, a UTF-16 file) would
+// quarantine every row under one rule. Both stop before any write: exit
+// 2, the file, line 1 and the column named.
+func TestImportRefusesAHeaderThatWouldLoseData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+		return path
+	}
+	utf16 := []byte{0xff, 0xfe}
+	for _, c := range "brand,name\nDior,Sauvage\n" {
+		utf16 = append(utf16, byte(c), 0)
+	}
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--fragrances", write("dup.csv", "brand,name,name,source_id\nDior,Sauvage,Fahrenheit,1\n")},
+			[]string{"dup.csv:1:", `column "name" appears twice (columns 2 and 3)`}},
+		{[]string{"--fragrances", write("noname.csv", "brand,perfume,year\nDior,Sauvage,2015\n")},
+			[]string{"noname.csv:1:", "no column for the required field(s) name", `columns found: "brand", "perfume", "year"`}},
+		{[]string{"--fragrances", write("wrongmap.csv", "house,perfume\nDior,Sauvage\n"), "--map", "house=brand,parfum=name"},
+			[]string{"wrongmap.csv:1:", "required field(s) name;", `"house", "perfume"`}},
+		{[]string{"--fragrances", write("clash.csv", "brand,perfume,name\nDior,Sauvage,x\n"), "--map", "perfume=name"},
+			[]string{"clash.csv:1:", `columns "perfume" (column 2) and "name" (column 3) both map to field "name"`}},
+		{[]string{"--fragrances", write("utf16.csv", string(utf16))},
+			[]string{"utf16.csv:1:", "UTF-16", "save it as UTF-8"}},
+		{[]string{"--fragrances", write("ok.csv", "brand,name\nDior,Sauvage\n"), "--brands", write("brands.csv", "house,country\nDior,France\n")},
+			[]string{"brands.csv:1:", "required field(s) name;"}},
+	}
+	for _, tc := range cases {
+		r := run(t, env, append([]string{"import", "--source", "s"}, tc.args...)...)
+		require.Equal(t, ExitUsage, r.code, "%v: %s", tc.args, r.stdout+r.stderr)
+		for _, w := range tc.want {
+			require.Contains(t, r.stderr, w, "%v", tc.args)
+		}
+		require.Contains(t, r.stderr, "Nothing was imported", "%v", tc.args)
+	}
+	for _, table := range []string{"fragrances", "brands", "quarantined_records", "import_runs"} {
+		require.Equal(t, 0, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM `+table), table)
+	}
+}

@@ -72,6 +72,10 @@ type Options struct {
 	// Map renames foreign column or key names to record fields
 	// (e.g. perfume -> name).
 	Map map[string]string
+	// Required names the fields a CSV header must have a column for
+	// (after Map): a header without one is a *SyntaxError, not a file of
+	// records that all lack the field.
+	Required []string
 }
 
 // Reader yields records one at a time.
@@ -133,8 +137,11 @@ func NewReader(name string, src io.Reader, known []string, opts Options) (*Reade
 		body = gz
 	}
 	lines := &lineReader{r: bufio.NewReaderSize(body, 64<<10), lastNL: -1}
-	if bom, _ := lines.r.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+	bom, _ := lines.r.Peek(3)
+	if bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = lines.r.Discard(3)
+	} else if bytes.HasPrefix(bom, []byte{0xFF, 0xFE}) || bytes.HasPrefix(bom, []byte{0xFE, 0xFF}) {
+		return nil, &SyntaxError{File: name, Line: 1, Msg: "the file is UTF-16 (it starts with a UTF-16 byte-order mark): expected UTF-8; save it as UTF-8"}
 	}
 	// Blank lines ahead of the content are skipped however many there
 	// are, so they cannot hide the first byte that tells the format.
@@ -210,7 +217,7 @@ func (r *Reader) Close() error { return r.close() }
 
 // field maps a source name to a record field, or "" when it maps to none.
 func (r *Reader) field(name string) string {
-	clean := strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
+	clean := cleanName(name)
 	if to, ok := r.opts.Map[clean]; ok {
 		clean = to
 	}
@@ -219,6 +226,12 @@ func (r *Reader) field(name string) string {
 		return ""
 	}
 	return clean
+}
+
+// cleanName is a column or key name without surrounding spaces or a
+// byte-order mark.
+func cleanName(name string) string {
+	return strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
 }
 
 func (r *Reader) ioError(err error, line int) error {
@@ -360,6 +373,9 @@ func (r *Reader) csvRows(lines *lineReader, skipped int) (func() (*Raw, error), 
 	for i, h := range header {
 		names[i] = r.field(h)
 	}
+	if err := r.checkHeader(header, names); err != nil {
+		return nil, err
+	}
 	return func() (*Raw, error) {
 		row, err := cr.Read()
 		if err != nil {
@@ -389,6 +405,68 @@ func (r *Reader) csvRows(lines *lineReader, skipped int) (func() (*Raw, error), 
 		}
 		return &Raw{Index: r.index, Line: line, Fields: fields}, nil
 	}, nil
+}
+
+// checkHeader refuses a header that would lose data or every record: two
+// columns for one field (the second would overwrite the first in every
+// row), or no column for a required field (every row would be rejected).
+func (r *Reader) checkHeader(header, names []string) error {
+	for i, n := range names {
+		if n == "" {
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if names[j] != n {
+				continue
+			}
+			msg := fmt.Sprintf("column %q appears twice (columns %d and %d): expected each field once; rename or remove one", n, j+1, i+1)
+			if cleanName(header[i]) != cleanName(header[j]) {
+				msg = fmt.Sprintf("columns %q (column %d) and %q (column %d) both map to field %q: expected each field once; check the column names and --map", header[j], j+1, header[i], i+1, n)
+			}
+			return &SyntaxError{File: r.name, Line: r.firstLine, Msg: msg}
+		}
+	}
+	var missing []string
+	for _, req := range r.opts.Required {
+		found := false
+		for _, n := range names {
+			found = found || n == req
+		}
+		if !found {
+			missing = append(missing, req)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("the header has no column for the required field(s) %s; columns found: %s. Expected a column named after each (or mapped to it with --map COLUMN=FIELD)",
+		strings.Join(missing, ", "), quotedList(header, 30))
+	if strings.Contains(strings.Join(header, ""), "\x00") {
+		msg += "; the header holds NUL bytes: the file looks UTF-16, save it as UTF-8"
+	}
+	return &SyntaxError{File: r.name, Line: r.firstLine, Msg: msg}
+}
+
+// quotedList quotes at most max names, each cut to 40 bytes.
+func quotedList(names []string, max int) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i == max {
+			fmt.Fprintf(&b, " and %d more", len(names)-max)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if len(n) > 40 {
+			n = n[:40] + "…"
+		}
+		fmt.Fprintf(&b, "%q", n)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return b.String()
 }
 
 // csvError describes a CSV read error; lines are shifted by the blank

@@ -175,3 +175,40 @@ func TestBlankLinesBeforeTheContent(t *testing.T) {
 	_, _, err = readAll(t, "late-broken.json", blank+"[\n{\"brand\" \"Dior\"}]", Options{})
 	require.ErrorContains(t, err, fmt.Sprintf("late-broken.json:%d:", n+2))
 }
+
+// TestCSVHeaderThatWouldLoseData: a column named twice, or two mapped to
+// one field, would overwrite one with the other in every row; a missing
+// required column would reject every row. Both stop at the header.
+func TestCSVHeaderThatWouldLoseData(t *testing.T) {
+	t.Parallel()
+	req := Options{Required: []string{"brand", "name"}}
+	cases := []struct {
+		name, content string
+		opts          Options
+		want          string
+	}{
+		{"dup.csv", "brand,name,name,source_id\nDior,Sauvage,Fahrenheit,1\n", req,
+			`dup.csv:1: column "name" appears twice (columns 2 and 3)`},
+		{"dup-late.csv", "\n\nbrand, name ,name\nDior,Sauvage,x\n", req, `dup-late.csv:3: column "name" appears twice`},
+		{"mapped.csv", "brand,perfume,name\nDior,Sauvage,x\n", Options{Map: map[string]string{"perfume": "name"}},
+			`mapped.csv:1: columns "perfume" (column 2) and "name" (column 3) both map to field "name"`},
+		{"noname.csv", "brand,perfume,year\nDior,Sauvage,2015\n", req,
+			`noname.csv:1: the header has no column for the required field(s) name; columns found: "brand", "perfume", "year"`},
+		{"wrongmap.csv", "brand,perfume\nDior,Sauvage\n", Options{Map: map[string]string{"perfum": "name"}, Required: req.Required},
+			`the required field(s) name; columns found: "brand", "perfume"`},
+		{"neither.csv", "a;b\n1;2\n", req, `neither.csv:1: the header has no column for the required field(s) brand, name; columns found: "a;b"`},
+		{"utf16.csv", "b\x00r\x00a\x00n\x00d\x00,\x00n\x00a\x00m\x00e\x00\n\x00", req, "looks UTF-16"},
+		{"bom16.csv", "\xff\xfeb\x00r\x00a\x00n\x00d\x00", req, "bom16.csv:1: the file is UTF-16"},
+	}
+	for _, tc := range cases {
+		_, _, err := readAll(t, tc.name, tc.content, tc.opts)
+		var se *SyntaxError
+		require.ErrorAs(t, err, &se, tc.name)
+		require.Contains(t, err.Error(), tc.want, tc.name)
+	}
+	// Columns that map to no field may repeat: they are dropped anyway.
+	recs, r, err := readAll(t, "extra.csv", "brand,name,notes_x,notes_x\nDior,Sauvage,a,b\n", req)
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"brand": "Dior", "name": "Sauvage"}, recs[0].Fields)
+	require.Equal(t, []string{"notes_x"}, r.Unmapped())
+}

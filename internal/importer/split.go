@@ -84,7 +84,7 @@ func (s *Splitter) Split(ctx context.Context, ev SplitEvent) (*SplitResult, erro
 	if ev.ETag != "" && strings.Trim(ev.ETag, `"`) != obj.ETag {
 		return nil, &BadInputError{Err: fmt.Errorf("%s changed: ETag %s, the event expected %s", ev.Object, obj.ETag, ev.ETag)}
 	}
-	r, err := dataset.NewReader(ev.Object, obj.Body, catalog.Fields, dataset.Options{Map: ev.Map})
+	r, err := dataset.NewReader(ev.Object, obj.Body, catalog.Fields, dataset.Options{Map: ev.Map, Required: catalog.RequiredFields})
 	if err != nil {
 		return nil, &BadInputError{Err: err}
 	}
