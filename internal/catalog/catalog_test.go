@@ -162,6 +162,15 @@ func TestValidationRules(t *testing.T) {
 	}
 	_, issues := v.Check(&dataset.Raw{TooLarge: true, Excerpt: "{\"brand\": ..."})
 	require.Equal(t, "too-large", issues[0].Rule)
+
+	// What the reader found wrong with a record is its one issue, an
+	// error under the reader's rule.
+	for _, rule := range []string{"json", "type"} {
+		f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "Dior", "name": "Sauv\ufffdge"}, Excerpt: "Sauv\ufffdge",
+			Problem: &dataset.Problem{Rule: rule, Field: "name", Msg: "what the reader says"}})
+		require.Nil(t, f, rule)
+		require.Equal(t, []Issue{{Rule: rule, Field: "name", Severity: Error, Message: "what the reader says", Excerpt: "Sauv\ufffdge"}}, issues)
+	}
 }
 
 func TestWarningsKeepTheRecord(t *testing.T) {

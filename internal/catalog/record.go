@@ -113,6 +113,7 @@ var Rules = map[string]Severity{
 	"votes-format":          Error,
 	"votes-range":           Error,
 	"type":                  Error,
+	"json":                  Error,
 	"url":                   Warning,
 	"concentration-unknown": Warning,
 	"gender-unknown":        Warning,
@@ -170,6 +171,12 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	c := &checker{}
 	if raw.TooLarge {
 		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
+		return nil, c.issues
+	}
+	if p := raw.Problem; p != nil {
+		// Found by the reader (a line that is no JSON object, invalid
+		// UTF-8 the JSON decoder would have replaced, a field twice).
+		c.add(p.Rule, p.Field, raw.Excerpt, "%s", p.Msg)
 		return nil, c.issues
 	}
 	if sc.items != nil {

@@ -226,3 +226,49 @@ func TestImportRefusesAHeaderThatWouldLoseData(t *testing.T) {
 		require.Equal(t, 0, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM `+table), table)
 	}
 }
+
+// TestImportQuarantinesSelfContainedBadRecords: the reviewer's cases. A
+// broken line or a line [1,2] is one rejected
+// record and the import goes on (exit 0). A syntax error inside a JSON
+// array still leaves the rest unreadable: exit 2, saying nothing was
+// committed rather than "records 1-0".
+func TestImportQuarantinesSelfContainedBadRecords(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+	type out struct {
+		Fragrances importer.Summary `json:"fragrances"`
+	}
+
+	lines := filepath.Join(dir, "lines.jsonl")
+	require.NoError(t, os.WriteFile(lines, []byte(`{"brand": "Dior", "name": "Sauvage", "source_id": "1"}
+{"brand": "Chanel", "name": "No 5", "source_id": "2"}
+{"brand": "Guerlain", "name": Shalimar, "source_id": "3"}
+[1,2]
+{"brand": "Hermès", "name": "Terre d'Hermès", "source_id": "5"}
+`), 0o644))
+	r := run(t, env, "import", "--fragrances", lines, "--source", "s", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	sum := decode[out](t, r.stdout).Fragrances
+	require.Equal(t, 5, sum.Records)
+	require.Equal(t, 3, sum.Counts["inserted"], "the records before and after the bad lines are imported")
+	require.Equal(t, map[string]int{"json": 1, "type": 1}, sum.RejectedByRule)
+	require.Equal(t, 3, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM fragrances`))
+	r = run(t, env, "quarantine", "list", "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	q := decode[[]importer.Quarantined](t, r.stdout)
+	lineRules := map[int]string{}
+	for _, row := range q {
+		lineRules[*row.Line] = row.Rule
+	}
+	require.Equal(t, map[int]string{3: "json", 4: "type"}, lineRules)
+	require.Len(t, q, 2)
+
+	arr := filepath.Join(dir, "broken.json")
+	require.NoError(t, os.WriteFile(arr, []byte("[\n{\"brand\": \"Acme\", \"name\": \"A\"},\n{\"brand\" \"Acme\"}\n]\n"), 0o644))
+	r = run(t, env, "import", "--fragrances", arr, "--source", "s")
+	require.Equal(t, ExitUsage, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stderr, "broken.json:3:")
+	require.Contains(t, r.stderr, "Nothing was committed")
+	require.NotContains(t, r.stderr, "records 1-0")
+}

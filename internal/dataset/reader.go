@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,6 +50,28 @@ type Raw struct {
 	// then empty and Excerpt holds its first bytes.
 	TooLarge bool
 	Excerpt  string
+	// Problem is set when the record was read but cannot be used as it
+	// is; Excerpt then shows the part to blame.
+	Problem *Problem
+}
+
+// Problem makes one self-contained record unusable: a JSON Lines line that
+// is not a JSON object, a JSON array element that is not an object. The record is
+// returned with it, to be rejected under Rule, and reading goes on with
+// the next record. (What leaves the rest of the file unreadable, such as a
+// syntax error inside a JSON array, is a *SyntaxError instead.)
+type Problem struct {
+	// Rule is the validation rule the record breaks: json or type.
+	Rule string
+	// Field is the field to blame, when there is one.
+	Field string
+	Msg   string
+	// Text is the record as it stands in the file (at most
+	// MaxRecordBytes), to be kept where Fields could not hold it all.
+	Text string
+
+	// incomplete: the record ends inside a JSON value.
+	incomplete bool
 }
 
 // SyntaxError says the file itself cannot be read: it names the file,
@@ -264,21 +287,32 @@ func (r *Reader) jsonLines(lines *lineReader) func() (*Raw, error) {
 				continue
 			}
 			r.index++
-			fields, perr := r.decodeObject(trimmed)
-			if perr != nil {
-				return nil, &SyntaxError{File: r.name, Line: start, Column: perr.column, Msg: perr.msg}
+			// Each line is a record of its own: one that is no JSON
+			// object is rejected and the next line read. Only a first
+			// line that leaves an object open stops the file: that is a
+			// JSON object spread over several lines, not JSON Lines.
+			lead := len(line) - len(bytes.TrimLeftFunc(line, unicode.IsSpace))
+			fields, p := r.decodeObject(trimmed, lead)
+			if p != nil && p.incomplete && r.index == 1 {
+				return nil, &SyntaxError{File: r.name, Line: start, Msg: "the first line holds an incomplete JSON object: expected one whole JSON object per line (for records spread over several lines, use a JSON array)"}
 			}
-			return &Raw{Index: r.index, Line: start, Fields: fields}, nil
+			return r.record(start, fields, p, trimmed), nil
 		}
 	}
 }
 
-type decodeErr struct {
-	column int
-	msg    string
+// record makes the Raw of a decoded record, or of one with a problem.
+func (r *Reader) record(line int, fields map[string]any, p *Problem, data []byte) *Raw {
+	raw := &Raw{Index: r.index, Line: line, Fields: fields}
+	if p != nil {
+		raw.Problem, p.Text, raw.Excerpt = p, string(data), excerpt(data)
+	}
+	return raw
 }
 
-func (r *Reader) decodeObject(data []byte) (map[string]any, *decodeErr) {
+// decodeObject decodes one JSON object (a JSON Lines line, a JSON array
+// element) and renames its keys; lead is where data starts on its line.
+func (r *Reader) decodeObject(data []byte, lead int) (map[string]any, *Problem) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var obj map[string]any
@@ -287,15 +321,20 @@ func (r *Reader) decodeObject(data []byte) (map[string]any, *decodeErr) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return nil, &decodeErr{column: int(se.Offset), msg: "invalid JSON: " + se.Error() + "; expected one JSON object per line"}
+			return nil, &Problem{Rule: "json", Msg: fmt.Sprintf("invalid JSON at column %d: %s; expected one JSON object per line", lead+int(se.Offset), se.Error())}
 		case errors.As(err, &te):
-			return nil, &decodeErr{column: 1, msg: "expected a JSON object (a record), found " + te.Value}
+			return nil, &Problem{Rule: "type", Msg: "expected a JSON object (a record), found " + te.Value}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, &Problem{Rule: "json", Msg: "the JSON object is not closed: expected one whole JSON object per line", incomplete: true}
 		default:
-			return nil, &decodeErr{column: 1, msg: "invalid JSON: " + err.Error()}
+			return nil, &Problem{Rule: "json", Msg: "invalid JSON: " + err.Error()}
 		}
 	}
 	if dec.More() {
-		return nil, &decodeErr{column: int(dec.InputOffset()) + 1, msg: "unexpected data after the record; expected one JSON object per line"}
+		return nil, &Problem{Rule: "json", Msg: fmt.Sprintf("unexpected data after the record at column %d; expected one JSON object per line", lead+int(dec.InputOffset())+1)}
+	}
+	if obj == nil {
+		return nil, &Problem{Rule: "type", Msg: "expected a JSON object (a record), found null"}
 	}
 	return r.rename(obj), nil
 }
@@ -338,11 +377,13 @@ func (r *Reader) jsonArray(lines *lineReader) func() (*Raw, error) {
 		if len(v) > MaxRecordBytes {
 			return &Raw{Index: r.index, Line: line, TooLarge: true, Excerpt: excerpt(v)}, nil
 		}
-		fields, perr := r.decodeObject(v)
-		if perr != nil {
-			return nil, &SyntaxError{File: r.name, Line: line, Msg: "array element " + fmt.Sprint(r.index) + ": " + perr.msg}
+		// The element is valid JSON (the decoder has read it whole): one
+		// that is no object is a record of its own to reject.
+		fields, p := r.decodeObject(v, 0)
+		if p != nil && p.Rule == "type" {
+			p.Msg = fmt.Sprintf("array element %d: %s", r.index, p.Msg)
 		}
-		return &Raw{Index: r.index, Line: line, Fields: fields}, nil
+		return r.record(line, fields, p, v), nil
 	}
 }
 

@@ -87,20 +87,18 @@ func TestUnreadableFilesNameLineAndExpectation(t *testing.T) {
 	}{
 		{"broken.csv", "brand,name\nDior,Sauvage\nChanel,\"No 5\nGuerlain,Shalimar\n", "broken.csv:3"},
 		{"bare.csv", "brand,name\nDior,Sau\"vage\n", "bare.csv:2:"},
-		{"bad.jsonl", "{\"brand\": \"Dior\"}\n{\"brand\": Chanel}\n", "bad.jsonl:2:"},
 		{"bad.json", "[\n{\"brand\": \"Dior\"},\n{\"brand\" \"Chanel\"}\n]", "bad.json:3:"},
 		{"short.json", "[\n{\"brand\": \"Dior\"},\n", "short.json:"},
 		{"trunc.jsonl.gz", full[:len(full)-12], "truncated"},
-		{"list.jsonl", "{\"brand\": \"Dior\"}\n[1, 2]\n", "bad.jsonl"},
+		// One object spread over lines is not JSON Lines: said at once,
+		// not as a rejected record per line.
+		{"pretty.jsonl", "{\n  \"brand\": \"Dior\",\n  \"name\": \"Sauvage\"\n}\n", "pretty.jsonl:1: the first line holds an incomplete JSON object"},
+		{"pretty2.jsonl", "\n{\"brand\": \"Dior\",\n  \"name\": \"Sauvage\"}\n", "pretty2.jsonl:2: the first line holds an incomplete JSON object"},
 	}
 	for _, tc := range cases {
 		_, _, err := readAll(t, tc.name, tc.content, Options{})
 		var se *SyntaxError
 		require.ErrorAs(t, err, &se, tc.name)
-		if tc.name == "list.jsonl" {
-			require.Contains(t, err.Error(), "list.jsonl:2")
-			continue
-		}
 		require.Contains(t, err.Error(), tc.want, tc.name)
 	}
 }
@@ -211,4 +209,65 @@ func TestCSVHeaderThatWouldLoseData(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"brand": "Dior", "name": "Sauvage"}, recs[0].Fields)
 	require.Equal(t, []string{"notes_x"}, r.Unmapped())
+}
+
+// TestSelfContainedBadRecordsAreRecords: a JSON Lines line that is no
+// JSON object, a JSON array element that is no object: each is one record with its
+// Problem (rule, field, message, the text as read), and the records
+// around it are read as usual.
+func TestSelfContainedBadRecordsAreRecords(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		line         int
+		rule, field  string
+		msg, excerpt string
+	}
+	cases := []struct {
+		name, content string
+		opts          Options
+		good          []string // brands of the good records, in order
+		bad           map[int]want
+	}{
+		{"lines.jsonl", "{\"brand\": \"Dior\"}\n{\"brand\": \"B\"\n {\"brand\": Chanel}\n[1, 2]\n42\nnull\n{\"brand\": \"C\"} x\n{\"brand\": \"Guerlain\"}\n{\"brand\": \"Last\"",
+			Options{}, []string{"Dior", "Guerlain"}, map[int]want{
+				2: {2, "json", "", "the JSON object is not closed", `{"brand": "B"`},
+				3: {3, "json", "", "invalid JSON at column 12: invalid character 'C' looking for beginning of value", `{"brand": Chanel}`},
+				4: {4, "type", "", "expected a JSON object (a record), found array", "[1, 2]"},
+				5: {5, "type", "", "found number", "42"},
+				6: {6, "type", "", "found null", "null"},
+				7: {7, "json", "", "unexpected data after the record at column 16", `{"brand": "C"} x`},
+				9: {9, "json", "", "the JSON object is not closed", `{"brand": "Last"`},
+			}},
+		{"elements.json", "[{\"brand\": \"Dior\"},\n 42,\n \"x\",\n [1],\n {\"brand\": \"Guerlain\"}]", Options{}, []string{"Dior", "Guerlain"}, map[int]want{
+			2: {2, "type", "", "array element 2: expected a JSON object (a record), found number", "42"},
+			3: {3, "type", "", "array element 3: expected a JSON object (a record), found string", `"x"`},
+			4: {4, "type", "", "found array", "[1]"},
+		}},
+	}
+	for _, tc := range cases {
+		recs, _, err := readAll(t, tc.name, tc.content, tc.opts)
+		require.NoError(t, err, tc.name)
+		var good []string
+		for i, rec := range recs {
+			require.Equal(t, i+1, rec.Index, tc.name)
+			w, bad := tc.bad[rec.Index]
+			if !bad {
+				require.Nil(t, rec.Problem, "%s record %d", tc.name, rec.Index)
+				good = append(good, rec.Fields["brand"].(string))
+				continue
+			}
+			p := rec.Problem
+			require.NotNil(t, p, "%s record %d", tc.name, rec.Index)
+			require.Equal(t, w.line, rec.Line, "%s record %d", tc.name, rec.Index)
+			require.Equal(t, w.rule, p.Rule, "%s record %d: %s", tc.name, rec.Index, p.Msg)
+			require.Equal(t, w.field, p.Field, "%s record %d", tc.name, rec.Index)
+			require.Contains(t, p.Msg, w.msg, "%s record %d", tc.name, rec.Index)
+			require.NotEmpty(t, p.Text, "the record as read is kept")
+			if w.excerpt != "" {
+				require.Equal(t, w.excerpt, rec.Excerpt, "%s record %d", tc.name, rec.Index)
+			}
+		}
+		require.Equal(t, tc.good, good, tc.name)
+		require.Len(t, recs, len(tc.good)+len(tc.bad), tc.name)
+	}
 }

@@ -485,13 +485,19 @@ func writeReport(w io.Writer, it *item) error {
 }
 
 // sanitizeRecord makes a raw record storable as jsonb: valid UTF-8, no NUL
-// (PostgreSQL refuses both), long values cut.
+// (PostgreSQL refuses both), long values cut. A record the reader found a
+// problem with keeps its rule (ProblemKey), so a replay does not take its
+// sanitized values for good ones, and its text as read (ProblemTextKey).
 func sanitizeRecord(raw *dataset.Raw) []byte {
 	if raw.TooLarge {
 		data, _ := json.Marshal(map[string]string{"_excerpt": raw.Excerpt})
 		return data
 	}
-	clean := make(map[string]any, len(raw.Fields))
+	clean := make(map[string]any, len(raw.Fields)+2)
+	if p := raw.Problem; p != nil {
+		clean[ProblemKey] = p.Rule
+		clean[ProblemTextKey] = sanitizeText(p.Text, 64<<10)
+	}
 	var fix func(v any) any
 	fix = func(v any) any {
 		switch x := v.(type) {
@@ -529,6 +535,12 @@ func sanitizeRecord(raw *dataset.Raw) []byte {
 	data, _ := json.Marshal(clean)
 	return data
 }
+
+// The keys a quarantined record's problem is kept under.
+const (
+	ProblemKey     = "_problem"
+	ProblemTextKey = "_text"
+)
 
 // sanitizeText makes s storable as text: valid UTF-8, no NUL, at most max bytes.
 func sanitizeText(s string, max int) string {

@@ -347,22 +347,26 @@ func TestHostileValuesAreQuarantinedOrStoredVerbatim(t *testing.T) {
 func TestUnreadableFileKeepsCommittedBatchesAndRerunCompletes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	var good strings.Builder
+	var good, broken strings.Builder
+	good.WriteString("source_id,brand,name\n")
 	for i := 1; i <= 30; i++ {
-		fmt.Fprintf(&good, `{"source_id": "%d", "brand": "Acme", "name": "Scent %d"}`+"\n", i, i)
+		fmt.Fprintf(&good, "%d,Acme,Scent %d\n", i, i)
+		if i == 15 {
+			// A quote that never closes: the rest of the file is one cell.
+			broken.WriteString(good.String() + "x,Acme,\"Scent x\n")
+		}
 	}
-	broken := good.String()[:len(good.String())/2] + "{\"source_id\": \"x\", \"brand\": Acme}\n"
-	path := writeFile(t, "broken.jsonl", broken)
+	path := writeFile(t, "broken.csv", broken.String())
 	sum, _, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 5})
 	var se *dataset.SyntaxError
 	require.ErrorAs(t, err, &se)
-	require.Equal(t, 16, se.Line)
+	require.Equal(t, 17, se.Line)
 	require.Equal(t, "failed", sum.Status)
 	committed := count(t, b.pool, "SELECT count(*) FROM fragrances")
 	require.Equal(t, 15, committed, "three batches of five committed, nothing of the batch in progress")
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM import_runs WHERE status = 'failed'"))
 
-	fixed := writeFile(t, "fixed.jsonl", good.String())
+	fixed := writeFile(t, "fixed.csv", good.String())
 	sum, _, err = b.run(t, fixed, nil, importer.Options{Source: "s", BatchSize: 5})
 	require.NoError(t, err)
 	require.Equal(t, 15, sum.Counts["inserted"])
@@ -569,4 +573,76 @@ func TestExactKeyBeatsManyFlankers(t *testing.T) {
 	require.Zero(t, again.Counts[importer.OutcomeInserted], "%+v", rep)
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE match_key = (SELECT match_key FROM fragrances ORDER BY id LIMIT 1)"))
 	require.Equal(t, importer.OutcomeUnchanged, rep[0].Outcome, "an identical record is the fragrance itself: %v", rep[0].Reasons)
+}
+
+// TestSelfContainedBadRecordsAreQuarantined: in JSON Lines each line is a
+// record of its own and in a JSON array each element: one that is no
+// object is quarantined with
+// its rule, line and text, and the records before and after it (in the
+// same batch too) are imported. A replay does not take them for fixed.
+func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := writeFile(t, "mixed.jsonl", strings.Join([]string{
+		`{"source_id": "1", "brand": "Acme", "name": "One"}`,
+		`{"source_id": "2", "brand": "Acme", "name": "Two"}`,
+		`{"source_id": "3", "brand": "Acme", "name": Three}`,
+		`[1, 2]`,
+		`42`,
+		`{"source_id": "6", "brand": "Acme", "name": "Six"`,
+		`{"source_id": "7", "brand": "Acme", "name": "Seven"}`,
+	}, "\n")+"\n")
+	sum, lines, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 3})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", sum.Status)
+	require.Equal(t, 7, sum.Records)
+	require.Equal(t, 3, sum.Counts["inserted"])
+	require.Equal(t, 4, sum.Counts["rejected"])
+	require.Equal(t, map[string]int{"json": 2, "type": 2}, sum.RejectedByRule)
+	outcomes := []string{}
+	for _, l := range lines {
+		outcomes = append(outcomes, l.Outcome)
+	}
+	require.Equal(t, []string{"inserted", "inserted", "rejected", "rejected", "rejected", "rejected", "inserted"}, outcomes)
+	require.Contains(t, lines[2].Reasons[0], "error: json: invalid JSON at column 45")
+	require.Contains(t, lines[3].Reasons[0], "error: type: expected a JSON object (a record), found array")
+	require.Contains(t, lines[4].Reasons[0], "error: type: expected a JSON object (a record), found number")
+	require.Contains(t, lines[5].Reasons[0], "error: json: the JSON object is not closed")
+
+	type qrow struct {
+		line              int
+		rule, field, text string
+		problem, excerpt  string
+	}
+	rows, err := b.pool.Query(context.Background(), `SELECT line, rule, coalesce(field, ''), coalesce(record->>'_problem', ''), coalesce(record->>'_text', ''), excerpt
+		FROM quarantined_records ORDER BY record_index`)
+	require.NoError(t, err)
+	var got []qrow
+	for rows.Next() {
+		var q qrow
+		require.NoError(t, rows.Scan(&q.line, &q.rule, &q.field, &q.problem, &q.text, &q.excerpt))
+		got = append(got, q)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []qrow{
+		{3, "json", "", `{"source_id": "3", "brand": "Acme", "name": Three}`, "json", `{"source_id": "3", "brand": "Acme", "name": Three}`},
+		{4, "type", "", `[1, 2]`, "type", `[1, 2]`},
+		{5, "type", "", `42`, "type", `42`},
+		{6, "json", "", `{"source_id": "6", "brand": "Acme", "name": "Six"`, "json", `{"source_id": "6", "brand": "Acme", "name": "Six"`},
+	}, got, "each with its line, rule and the record as read")
+
+	rep, err := b.im.Replay(context.Background(), 0, importer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 4, rep.StillFailing, "replaying does not clean what the file got wrong")
+	require.Equal(t, map[string]int{"json": 2, "type": 2}, rep.FailingByRule)
+	require.Equal(t, 3, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+
+	// A JSON array element that is no object is one record too.
+	arr := writeFile(t, "mixed.json", "[\n"+`{"source_id": "a1", "brand": "Acme", "name": "Alpha"},`+"\n42,\n"+`{"source_id": "a3", "brand": "Acme", "name": "Gamma"}`+"\n]")
+	sum, lines, err = b.run(t, arr, nil, importer.Options{Source: "s"})
+	require.NoError(t, err)
+	require.Equal(t, 2, sum.Counts["inserted"])
+	require.Equal(t, 3, lines[1].Line)
+	require.Equal(t, "rejected", lines[1].Outcome)
+	require.Contains(t, lines[1].Reasons[0], "array element 2: expected a JSON object (a record), found number")
 }
