@@ -165,7 +165,7 @@ func TestValidationRules(t *testing.T) {
 
 	// What the reader found wrong with a record is its one issue, an
 	// error under the reader's rule.
-	for _, rule := range []string{"json", "type"} {
+	for _, rule := range []string{"json", "type", "utf8", "duplicate-field"} {
 		f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "Dior", "name": "Sauv\ufffdge"}, Excerpt: "Sauv\ufffdge",
 			Problem: &dataset.Problem{Rule: rule, Field: "name", Msg: "what the reader says"}})
 		require.Nil(t, f, rule)

@@ -114,6 +114,7 @@ var Rules = map[string]Severity{
 	"votes-range":           Error,
 	"type":                  Error,
 	"json":                  Error,
+	"duplicate-field":       Error,
 	"url":                   Warning,
 	"concentration-unknown": Warning,
 	"gender-unknown":        Warning,

@@ -227,8 +227,9 @@ func TestImportRefusesAHeaderThatWouldLoseData(t *testing.T) {
 	}
 }
 
-// TestImportQuarantinesSelfContainedBadRecords: the reviewer's cases. A
-// broken line or a line [1,2] is one rejected
+// TestImportQuarantinesSelfContainedBadRecords: the reviewer's cases. Invalid
+// UTF-8 in JSON Lines is rejected under utf8 (name), as in a CSV, not
+// imported with U+FFFD; a broken line or a line [1,2] is one rejected
 // record and the import goes on (exit 0). A syntax error inside a JSON
 // array still leaves the rest unreadable: exit 2, saying nothing was
 // committed rather than "records 1-0".
@@ -239,6 +240,25 @@ func TestImportQuarantinesSelfContainedBadRecords(t *testing.T) {
 	type out struct {
 		Fragrances importer.Summary `json:"fragrances"`
 	}
+
+	for _, name := range []string{"a.jsonl", "a.csv"} {
+		content := "{\"brand\":\"Dior\",\"name\":\"Sauv\xe9ge\",\"source_id\":\"l1\"}\n"
+		if name == "a.csv" {
+			content = "brand,name,source_id\nDior,Sauv\xe9ge,c1\n"
+		}
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+		report := filepath.Join(dir, name+".report")
+		r := run(t, env, "import", "--fragrances", path, "--source", "s", "--report", report, "--json")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		sum := decode[out](t, r.stdout).Fragrances
+		require.Equal(t, 1, sum.Counts["rejected"], name)
+		require.Equal(t, map[string]int{"utf8": 1}, sum.RejectedByRule, name)
+		data, err := os.ReadFile(report)
+		require.NoError(t, err)
+		require.Contains(t, string(data), `"reasons":["error: utf8 (name): the value is not valid UTF-8"]`, name)
+	}
+	require.Equal(t, 0, countRows(t, env["DATABASE_URL"], `SELECT count(*) FROM fragrances`))
 
 	lines := filepath.Join(dir, "lines.jsonl")
 	require.NoError(t, os.WriteFile(lines, []byte(`{"brand": "Dior", "name": "Sauvage", "source_id": "1"}
@@ -259,10 +279,12 @@ func TestImportQuarantinesSelfContainedBadRecords(t *testing.T) {
 	q := decode[[]importer.Quarantined](t, r.stdout)
 	lineRules := map[int]string{}
 	for _, row := range q {
-		lineRules[*row.Line] = row.Rule
+		if row.SourceID == nil { // the two lines that held no record to take one from
+			lineRules[*row.Line] = row.Rule
+		}
 	}
 	require.Equal(t, map[int]string{3: "json", 4: "type"}, lineRules)
-	require.Len(t, q, 2)
+	require.Len(t, q, 4, "two utf8 rows and the two lines")
 
 	arr := filepath.Join(dir, "broken.json")
 	require.NoError(t, os.WriteFile(arr, []byte("[\n{\"brand\": \"Acme\", \"name\": \"A\"},\n{\"brand\" \"Acme\"}\n]\n"), 0o644))

@@ -56,12 +56,14 @@ type Raw struct {
 }
 
 // Problem makes one self-contained record unusable: a JSON Lines line that
-// is not a JSON object, a JSON array element that is not an object. The record is
+// is not a JSON object, a JSON array element that is not an object, a
+// value that is not valid UTF-8, a field given twice. The record is
 // returned with it, to be rejected under Rule, and reading goes on with
 // the next record. (What leaves the rest of the file unreadable, such as a
 // syntax error inside a JSON array, is a *SyntaxError instead.)
 type Problem struct {
-	// Rule is the validation rule the record breaks: json or type.
+	// Rule is the validation rule the record breaks: json, type, utf8 or
+	// duplicate-field.
 	Rule string
 	// Field is the field to blame, when there is one.
 	Field string
@@ -72,6 +74,8 @@ type Problem struct {
 
 	// incomplete: the record ends inside a JSON value.
 	incomplete bool
+	// value is the part of the record to show, when not all of it.
+	value []byte
 }
 
 // SyntaxError says the file itself cannot be read: it names the file,
@@ -306,12 +310,20 @@ func (r *Reader) record(line int, fields map[string]any, p *Problem, data []byte
 	raw := &Raw{Index: r.index, Line: line, Fields: fields}
 	if p != nil {
 		raw.Problem, p.Text, raw.Excerpt = p, string(data), excerpt(data)
+		if s, ok := fields[p.Field].(string); ok && p.value != nil {
+			// A string as decoded, not as escaped in the file.
+			raw.Excerpt = excerpt([]byte(s))
+		} else if p.value != nil {
+			raw.Excerpt = excerpt(p.value)
+		}
 	}
 	return raw
 }
 
 // decodeObject decodes one JSON object (a JSON Lines line, a JSON array
 // element) and renames its keys; lead is where data starts on its line.
+// Valid input pays for one UTF-8 check and one scan counting the
+// object's members; only a record that fails either is looked at again.
 func (r *Reader) decodeObject(data []byte, lead int) (map[string]any, *Problem) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -336,17 +348,132 @@ func (r *Reader) decodeObject(data []byte, lead int) (map[string]any, *Problem) 
 	if obj == nil {
 		return nil, &Problem{Rule: "type", Msg: "expected a JSON object (a record), found null"}
 	}
-	return r.rename(obj), nil
+	fields, mapped := r.rename(obj)
+	// encoding/json has replaced invalid UTF-8 by U+FFFD: the bytes as
+	// written tell whether a field held any.
+	if !utf8.Valid(data) {
+		if p := r.invalidUTF8(data); p != nil {
+			return fields, p
+		}
+	}
+	// A key given twice (or two keys for one field) left one value only.
+	if mapped != len(fields) || countMembers(data) != len(obj) {
+		if p := r.duplicateField(data); p != nil {
+			return fields, p
+		}
+	}
+	return fields, nil
 }
 
-func (r *Reader) rename(obj map[string]any) map[string]any {
+// rename maps obj's keys to fields; mapped counts the keys that map to one.
+func (r *Reader) rename(obj map[string]any) (map[string]any, int) {
 	out := make(map[string]any, len(obj))
+	mapped := 0
 	for k, v := range obj {
 		if f := r.field(k); f != "" {
 			out[f] = v
+			mapped++
 		}
 	}
-	return out
+	return out, mapped
+}
+
+// members lists the top-level members of the JSON object data, which has
+// decoded: each key as decoded and its value as written.
+func members(data []byte) ([]string, []json.RawMessage) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return nil, nil
+	}
+	var keys []string
+	var vals []json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		k, _ := tok.(string)
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals
+}
+
+// invalidUTF8 names the first field whose value is not valid UTF-8, or
+// returns nil when the invalid bytes are only in keys or values that map
+// to no field (dropped anyway, as a CSV column would be).
+func (r *Reader) invalidUTF8(data []byte) *Problem {
+	keys, vals := members(data)
+	for i, k := range keys {
+		if f := r.field(k); f != "" && !utf8.Valid(vals[i]) {
+			return &Problem{Rule: "utf8", Field: f, Msg: "the value is not valid UTF-8", value: vals[i]}
+		}
+	}
+	return nil
+}
+
+// duplicateField names the first field given twice, or returns nil when
+// only keys that map to no field repeat.
+func (r *Reader) duplicateField(data []byte) *Problem {
+	keys, _ := members(data)
+	first := make(map[string]int, len(keys))
+	for i, k := range keys {
+		f := r.field(k)
+		if f == "" {
+			continue
+		}
+		j, seen := first[f]
+		if !seen {
+			first[f] = i
+			continue
+		}
+		msg := fmt.Sprintf("the key %q appears twice: expected each field once (only the last value would be kept)", f)
+		if cleanName(keys[j]) != cleanName(k) {
+			msg = fmt.Sprintf("the keys %q and %q both map to field %q: expected each field once (only one value would be kept)", keys[j], k, f)
+		}
+		return &Problem{Rule: "duplicate-field", Field: f, Msg: msg}
+	}
+	return nil
+}
+
+// countMembers counts the members of the JSON object data, which has
+// decoded: the colons outside strings at depth 1. Strings are skipped
+// with IndexByte, so it costs little next to decoding.
+func countMembers(data []byte) int {
+	n, depth := 0, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			// Find the closing quote: one not escaped by an odd run of
+			// backslashes.
+			for {
+				j := bytes.IndexByte(data[i+1:], '"')
+				if j < 0 {
+					return n
+				}
+				i += j + 1
+				bs := 0
+				for k := i - 1; k >= 0 && data[k] == '\\'; k-- {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ':':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // jsonArray streams the elements of a top-level JSON array.

@@ -212,7 +212,8 @@ func TestCSVHeaderThatWouldLoseData(t *testing.T) {
 }
 
 // TestSelfContainedBadRecordsAreRecords: a JSON Lines line that is no
-// JSON object, a JSON array element that is no object: each is one record with its
+// JSON object, a JSON array element that is no object, a value that is
+// not valid UTF-8, a field given twice: each is one record with its
 // Problem (rule, field, message, the text as read), and the records
 // around it are read as usual.
 func TestSelfContainedBadRecordsAreRecords(t *testing.T) {
@@ -243,6 +244,22 @@ func TestSelfContainedBadRecordsAreRecords(t *testing.T) {
 			3: {3, "type", "", "array element 3: expected a JSON object (a record), found string", `"x"`},
 			4: {4, "type", "", "found array", "[1]"},
 		}},
+		{"utf8.jsonl", "{\"brand\": \"Dior\", \"name\": \"Sauv\xe9ge\", \"source_id\": \"l1\"}\n{\"brand\": \"Dior\", \"notes\": [\"Ros\xe9\"]}\n" +
+			"{\"brand\": \"Guerlain\", \"other\": \"\xe9\", \"\xe9\": 1}\n",
+			Options{}, []string{"Guerlain"}, map[int]want{
+				1: {1, "utf8", "name", "the value is not valid UTF-8", "Sauv\ufffdge"},
+				2: {2, "utf8", "notes", "the value is not valid UTF-8", `["Ros` + "\ufffd" + `"]`},
+			}},
+		{"utf8.json", "[\n{\"brand\": \"Dior\",\n \"name\": \"Sauv\xe9ge\"},\n{\"brand\": \"Guerlain\"}]", Options{}, []string{"Guerlain"}, map[int]want{
+			1: {2, "utf8", "name", "the value is not valid UTF-8", "Sauv\ufffdge"},
+		}},
+		{"dup.jsonl", "{\"brand\": \"Dior\", \"name\": \"Sauvage\", \"name\": \"Fahrenheit\"}\n{\"brand\": \"Dior\", \"n\\u0061me\": \"A\", \"name\": \"B\"}\n" +
+			"{\"brand\": \"Guerlain\", \"x\": 1, \"x\": 2, \"notes\": {\"top\": 1, \"top\": 2}, \"name\": \"a\\\"b:\\\\\"}\n{\"perfume\": \"P\", \"name\": \"N\", \"brand\": \"Chanel\"}\n",
+			Options{Map: map[string]string{"perfume": "name"}}, []string{"Guerlain"}, map[int]want{
+				1: {1, "duplicate-field", "name", `the key "name" appears twice`, `{"brand": "Dior", "name": "Sauvage", "name": "Fahrenheit"}`},
+				2: {2, "duplicate-field", "name", `the key "name" appears twice`, ""},
+				4: {4, "duplicate-field", "name", `the keys "perfume" and "name" both map to field "name"`, ""},
+			}},
 	}
 	for _, tc := range cases {
 		recs, _, err := readAll(t, tc.name, tc.content, tc.opts)
@@ -269,5 +286,18 @@ func TestSelfContainedBadRecordsAreRecords(t *testing.T) {
 		}
 		require.Equal(t, tc.good, good, tc.name)
 		require.Len(t, recs, len(tc.good)+len(tc.bad), tc.name)
+	}
+}
+
+func TestCountMembers(t *testing.T) {
+	t.Parallel()
+	for data, want := range map[string]int{
+		`{}`:                                    0,
+		`{"a": 1}`:                              1,
+		`{"a:b": "c:d", "e": {"f": 1, "g": 2}}`: 2,
+		`{"a": "x\"y:z", "b": "\\", "c": [":", {"d": 1}]}`: 3,
+		`{"a": "\\\"", "b": 1}`:                            2,
+	} {
+		require.Equal(t, want, countMembers([]byte(data)), data)
 	}
 }

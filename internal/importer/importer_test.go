@@ -324,7 +324,7 @@ func TestHostileValuesAreQuarantinedOrStoredVerbatim(t *testing.T) {
 	require.Equal(t, "inserted", outcomes["b"])
 	require.Equal(t, "rejected", outcomes["c"])
 	require.Equal(t, "rejected", outcomes["d"])
-	require.Equal(t, "inserted", outcomes["e"], "encoding/json already replaced the invalid bytes")
+	require.Equal(t, "rejected", outcomes["e"], "invalid UTF-8 is refused in JSON as in CSV, though encoding/json replaced it")
 	require.Equal(t, "rejected", outcomes["f"])
 	require.Equal(t, "rejected", lines[6].Outcome, "a 16 MiB line is one quarantined record")
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name = $1", "<script>alert('x')</script>"))
@@ -341,7 +341,7 @@ func TestHostileValuesAreQuarantinedOrStoredVerbatim(t *testing.T) {
 		require.Less(t, recordLen, 1<<20, "stored records are bounded")
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, map[string]string{"c": "length", "d": "nul-byte", "f": "year-range", "": "too-large"}, rules)
+	require.Equal(t, map[string]string{"c": "length", "d": "nul-byte", "e": "utf8", "f": "year-range", "": "too-large"}, rules)
 }
 
 func TestUnreadableFileKeepsCommittedBatchesAndRerunCompletes(t *testing.T) {
@@ -577,7 +577,7 @@ func TestExactKeyBeatsManyFlankers(t *testing.T) {
 
 // TestSelfContainedBadRecordsAreQuarantined: in JSON Lines each line is a
 // record of its own and in a JSON array each element: one that is no
-// object is quarantined with
+// object, holds invalid UTF-8 or gives a field twice is quarantined with
 // its rule, line and text, and the records before and after it (in the
 // same batch too) are imported. A replay does not take them for fixed.
 func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
@@ -588,8 +588,8 @@ func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
 		`{"source_id": "2", "brand": "Acme", "name": "Two"}`,
 		`{"source_id": "3", "brand": "Acme", "name": Three}`,
 		`[1, 2]`,
-		`42`,
-		`{"source_id": "6", "brand": "Acme", "name": "Six"`,
+		"{\"source_id\": \"5\", \"brand\": \"Acme\", \"name\": \"Sauv\xe9ge\"}",
+		`{"source_id": "6", "brand": "Acme", "name": "Six", "name": "Sechs"}`,
 		`{"source_id": "7", "brand": "Acme", "name": "Seven"}`,
 	}, "\n")+"\n")
 	sum, lines, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 3})
@@ -598,7 +598,7 @@ func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
 	require.Equal(t, 7, sum.Records)
 	require.Equal(t, 3, sum.Counts["inserted"])
 	require.Equal(t, 4, sum.Counts["rejected"])
-	require.Equal(t, map[string]int{"json": 2, "type": 2}, sum.RejectedByRule)
+	require.Equal(t, map[string]int{"json": 1, "type": 1, "utf8": 1, "duplicate-field": 1}, sum.RejectedByRule)
 	outcomes := []string{}
 	for _, l := range lines {
 		outcomes = append(outcomes, l.Outcome)
@@ -606,8 +606,9 @@ func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
 	require.Equal(t, []string{"inserted", "inserted", "rejected", "rejected", "rejected", "rejected", "inserted"}, outcomes)
 	require.Contains(t, lines[2].Reasons[0], "error: json: invalid JSON at column 45")
 	require.Contains(t, lines[3].Reasons[0], "error: type: expected a JSON object (a record), found array")
-	require.Contains(t, lines[4].Reasons[0], "error: type: expected a JSON object (a record), found number")
-	require.Contains(t, lines[5].Reasons[0], "error: json: the JSON object is not closed")
+	require.Equal(t, "error: utf8 (name): the value is not valid UTF-8", lines[4].Reasons[0])
+	require.Contains(t, lines[5].Reasons[0], `error: duplicate-field (name): the key "name" appears twice`)
+	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name LIKE '%'||chr(65533)||'%'"), "no replacement character imported")
 
 	type qrow struct {
 		line              int
@@ -627,14 +628,15 @@ func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
 	require.Equal(t, []qrow{
 		{3, "json", "", `{"source_id": "3", "brand": "Acme", "name": Three}`, "json", `{"source_id": "3", "brand": "Acme", "name": Three}`},
 		{4, "type", "", `[1, 2]`, "type", `[1, 2]`},
-		{5, "type", "", `42`, "type", `42`},
-		{6, "json", "", `{"source_id": "6", "brand": "Acme", "name": "Six"`, "json", `{"source_id": "6", "brand": "Acme", "name": "Six"`},
+		{5, "utf8", "name", "{\"source_id\": \"5\", \"brand\": \"Acme\", \"name\": \"Sauv\ufffdge\"}", "utf8", "Sauv\ufffdge"},
+		{6, "duplicate-field", "name", `{"source_id": "6", "brand": "Acme", "name": "Six", "name": "Sechs"}`, "duplicate-field",
+			`{"source_id": "6", "brand": "Acme", "name": "Six", "name": "Sechs"}`},
 	}, got, "each with its line, rule and the record as read")
 
 	rep, err := b.im.Replay(context.Background(), 0, importer.Options{})
 	require.NoError(t, err)
 	require.Equal(t, 4, rep.StillFailing, "replaying does not clean what the file got wrong")
-	require.Equal(t, map[string]int{"json": 2, "type": 2}, rep.FailingByRule)
+	require.Equal(t, map[string]int{"json": 1, "type": 1, "utf8": 1, "duplicate-field": 1}, rep.FailingByRule)
 	require.Equal(t, 3, count(t, b.pool, "SELECT count(*) FROM fragrances"))
 
 	// A JSON array element that is no object is one record too.
