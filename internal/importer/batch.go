@@ -217,7 +217,7 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 			sourceID = &s
 		}
 		rows = append(rows, []any{b.runID, it.raw.Index, it.raw.Line, source, sourceID, first.Rule, nullStr(first.Field),
-			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(sanitizeRecord(it.raw))})
+			sanitizeText(first.Message, 1000), sanitizeText(first.Excerpt, 200), string(sanitizeRecord(it.raw, first.Rule))})
 	}
 	if len(rows) == 0 {
 		return nil

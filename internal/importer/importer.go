@@ -487,8 +487,9 @@ func writeReport(w io.Writer, it *item) error {
 // sanitizeRecord makes a raw record storable as jsonb: valid UTF-8, no NUL
 // (PostgreSQL refuses both), long values cut. A record the reader found a
 // problem with keeps its rule (ProblemKey), so a replay does not take its
-// sanitized values for good ones, and its text as read (ProblemTextKey).
-func sanitizeRecord(raw *dataset.Raw) []byte {
+// sanitized values for good ones, and its text as read (ProblemTextKey);
+// so does one rejected (rule) for the very bytes sanitizing replaces.
+func sanitizeRecord(raw *dataset.Raw, rule string) []byte {
 	if raw.TooLarge {
 		data, _ := json.Marshal(map[string]string{"_excerpt": raw.Excerpt})
 		return data
@@ -497,6 +498,8 @@ func sanitizeRecord(raw *dataset.Raw) []byte {
 	if p := raw.Problem; p != nil {
 		clean[ProblemKey] = p.Rule
 		clean[ProblemTextKey] = sanitizeText(p.Text, 64<<10)
+	} else if rule == "utf8" || rule == "nul-byte" {
+		clean[ProblemKey] = rule
 	}
 	var fix func(v any) any
 	fix = func(v any) any {

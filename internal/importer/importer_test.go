@@ -648,3 +648,29 @@ func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
 	require.Equal(t, "rejected", lines[1].Outcome)
 	require.Contains(t, lines[1].Reasons[0], "array element 2: expected a JSON object (a record), found number")
 }
+
+// TestReplayDoesNotImportSanitizedBytes: the quarantined copy of a record
+// rejected for invalid UTF-8 or a NUL byte holds U+FFFD in their place
+// (jsonb takes neither); a replay must not validate that copy and import
+// the replacement character.
+func TestReplayDoesNotImportSanitizedBytes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	csvPath := writeFile(t, "bytes.csv", "source_id,brand,name\nc1,Acme,Sauv\xe9ge\nc2,Acme,Fine\n")
+	sum, _, err := b.run(t, csvPath, nil, importer.Options{Source: "s"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"utf8": 1}, sum.RejectedByRule)
+	jsonPath := writeFile(t, "bytes.jsonl", `{"source_id": "j1", "brand": "Acme", "name": "Nul\u0000Byte"}`+"\n")
+	sum, _, err = b.run(t, jsonPath, nil, importer.Options{Source: "s"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"nul-byte": 1}, sum.RejectedByRule)
+
+	rep, err := b.im.Replay(context.Background(), 0, importer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Checked)
+	require.Equal(t, map[string]int{"utf8": 1, "nul-byte": 1}, rep.FailingByRule)
+	require.Nil(t, rep.Import, "nothing passed, nothing imported")
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name LIKE '%'||chr(65533)||'%'"))
+	require.Equal(t, 2, count(t, b.pool, "SELECT count(*) FROM quarantined_records WHERE status = 'open'"))
+}
