@@ -162,6 +162,15 @@ func TestValidationRules(t *testing.T) {
 	}
 	_, issues := v.Check(&dataset.Raw{TooLarge: true, Excerpt: "{\"brand\": ..."})
 	require.Equal(t, "too-large", issues[0].Rule)
+
+	// What the reader found wrong with a record is its one issue, an
+	// error under the reader's rule.
+	for _, rule := range []string{"json", "type", "utf8", "duplicate-field"} {
+		f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "Dior", "name": "Sauv\ufffdge"}, Excerpt: "Sauv\ufffdge",
+			Problem: &dataset.Problem{Rule: rule, Field: "name", Msg: "what the reader says"}})
+		require.Nil(t, f, rule)
+		require.Equal(t, []Issue{{Rule: rule, Field: "name", Severity: Error, Message: "what the reader says", Excerpt: "Sauv\ufffdge"}}, issues)
+	}
 }
 
 func TestWarningsKeepTheRecord(t *testing.T) {
@@ -285,4 +294,27 @@ func TestYearRangeOnTheSystemClock(t *testing.T) {
 		}
 		require.Equal(t, int32(latest-q.MaxYearAhead), v.clockYear.Load())
 	}
+}
+
+// TestVotesThousandsSeparators: a separator is taken for a thousands
+// separator only between groups of three digits; "4,9" is not 49.
+func TestVotesThousandsSeparators(t *testing.T) {
+	t.Parallel()
+	v := &Validator{Quality: settings.Default().Monitoring.Quality}
+	for in, want := range map[string]int64{"4,900": 4900, "1,234": 1234, "1 000": 1000, "10_000": 10000, "1,234,567": 1234567,
+		"144": 144, " 12 345 ": 12345, "1,234.0": 1234} {
+		f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "X", "name": "Y", "votes": in}})
+		require.NotNil(t, f, "%q: %v", in, issues)
+		require.Equal(t, want, *f.Votes, in)
+	}
+	for _, in := range []string{"4,9", "4,90", "1,2345", "12,34,567", "1,234 567", ",123", "1234,567", "1,,234", "1,23a", "1_2"} {
+		f, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "X", "name": "Y", "votes": in}})
+		require.Nil(t, f, in)
+		first, _ := FirstError(issues)
+		require.Equal(t, "votes-format", first.Rule, in)
+		require.Equal(t, "votes", first.Field, in)
+	}
+	_, issues := v.Check(&dataset.Raw{Fields: map[string]any{"brand": "X", "name": "Y", "votes": "4,9"}})
+	require.Contains(t, issues[0].Message, "groups of three digits")
+	require.Equal(t, "4,9", issues[0].Excerpt)
 }

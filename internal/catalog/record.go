@@ -27,8 +27,15 @@ import (
 var Fields = []string{"brand", "name", "source", "source_id", "concentration", "gender", "year",
 	"notes", "notes_top", "notes_middle", "notes_base", "accords", "perfumers", "rating", "votes", "url", "description"}
 
+// RequiredFields are the fragrance fields a record must carry (rule
+// required); a CSV header must have a column for each.
+var RequiredFields = []string{"brand", "name"}
+
 // BrandFields lists the fields of a brand record.
 var BrandFields = []string{"name", "aliases", "country", "website"}
+
+// BrandRequiredFields are the brand fields a record must carry.
+var BrandRequiredFields = []string{"name"}
 
 // Accord is a main accord with an optional weight.
 type Accord struct {
@@ -106,6 +113,8 @@ var Rules = map[string]Severity{
 	"votes-format":          Error,
 	"votes-range":           Error,
 	"type":                  Error,
+	"json":                  Error,
+	"duplicate-field":       Error,
 	"url":                   Warning,
 	"concentration-unknown": Warning,
 	"gender-unknown":        Warning,
@@ -163,6 +172,12 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	c := &checker{}
 	if raw.TooLarge {
 		c.add("too-large", "", raw.Excerpt, "the record is larger than %d MiB", dataset.MaxRecordBytes>>20)
+		return nil, c.issues
+	}
+	if p := raw.Problem; p != nil {
+		// Found by the reader (a line that is no JSON object, invalid
+		// UTF-8 the JSON decoder would have replaced, a field twice).
+		c.add(p.Rule, p.Field, raw.Excerpt, "%s", p.Msg)
 		return nil, c.issues
 	}
 	if sc.items != nil {
@@ -276,11 +291,15 @@ func (v *Validator) Check(raw *dataset.Raw) (*Fragrance, []Issue) {
 	}
 	if s := str(rawVotes, "votes", 30); s != "" {
 		digits := s
+		grouped := true
 		if strings.ContainsAny(s, ", _") {
 			digits = votesSeparators.Replace(s)
+			grouped = thousandsGrouped(s)
 		}
 		n, err := parseInt(digits)
 		switch {
+		case !grouped:
+			c.add("votes-format", "votes", s, "expected a whole number; a thousands separator (, space or _) goes between groups of three digits, as in 4,900")
 		case err != nil:
 			c.add("votes-format", "votes", s, "expected a whole number")
 		case n < 0 || n > q.MaxVotes:
@@ -836,6 +855,41 @@ func parseInt(s string) (int64, error) {
 		return 0, fmt.Errorf("not a whole number")
 	}
 	return int64(f), nil
+}
+
+// thousandsGrouped reports whether the separators (",", " " or "_", one
+// kind) in s split its whole part into a group of one to three digits and
+// groups of exactly three: "4,900" and "1 234 567" are, "4,9" (a decimal
+// comma, not 49) and "1,23,456" are not. A sign before and a fraction
+// after are left to the number parser.
+func thousandsGrouped(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		s = s[:i]
+	}
+	i := strings.IndexAny(s, ", _")
+	if i < 1 || i > 3 {
+		return false
+	}
+	sep := s[i]
+	for rest := s[i:]; rest != ""; rest = rest[4:] {
+		if len(rest) < 4 || rest[0] != sep {
+			return false
+		}
+		for _, d := range []byte(rest[1:4]) {
+			if d < '0' || d > '9' {
+				return false
+			}
+		}
+	}
+	for _, d := range []byte(s[:i]) {
+		if d < '0' || d > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseDecimal accepts "4.2" and the decimal comma "4,2".

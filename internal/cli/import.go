@@ -161,12 +161,12 @@ func (c *CLI) runImport(cmd *cobra.Command, g *globals, fl importFlags) error {
 	}
 	var brandReader *dataset.Reader
 	if fl.brands != "" {
-		if brandReader, err = dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping}); err != nil {
+		if brandReader, err = dataset.Open(fl.brands, catalog.BrandFields, dataset.Options{Map: mapping, Required: catalog.BrandRequiredFields}); err != nil {
 			return readError(err, nothingWritten)
 		}
 		defer brandReader.Close()
 	}
-	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping})
+	r, err := dataset.Open(fl.fragrances, catalog.Fields, dataset.Options{Map: mapping, Required: catalog.RequiredFields})
 	if err != nil {
 		return readError(err, nothingWritten)
 	}
@@ -362,7 +362,10 @@ func (o *outputFiles) file(flag string) *os.File {
 func importError(err error, sum *importer.Summary) error {
 	var se *dataset.SyntaxError
 	if errors.As(err, &se) {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n%d batch(es) committed before the error (records 1-%d); the batch in progress was rolled back. Fix the file and rerun: committed records are not imported twice",
+		if sum.Batches == 0 {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nNothing was committed: the records read before the error, if any, were rolled back. Fix the file and rerun", se)}
+		}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n%d batch(es) committed before the error (records 1-%d) are kept; the batch in progress was rolled back. Fix the file and rerun: committed records are not imported twice",
 			se, sum.Batches, sum.Records)}
 	}
 	if postgres.IsTransient(err) {

@@ -77,30 +77,46 @@ func (l *lineReader) position(off int64) (int, int) {
 	return l.passed + 1, col
 }
 
-// firstSignificant peeks (without consuming) at the first byte that is not
-// whitespace; 0 for an empty stream.
-func (l *lineReader) firstSignificant() (byte, error) {
-	for size := 64; ; size *= 2 {
+// skipBlankLines consumes the lines that hold nothing but whitespace ahead
+// of the first significant byte, however many there are, and returns that
+// byte (0 when the input holds nothing else) and the number of lines
+// consumed. The whitespace before the byte on its own line is left, so
+// columns stay right; only a single line of more than a buffer of blanks
+// is consumed in part.
+func (l *lineReader) skipBlankLines() (byte, int, error) {
+	skipped := 0
+	for size := 64; ; {
 		buf, err := l.r.Peek(size)
-		for i := 0; i < len(buf); i++ {
-			switch buf[i] {
-			case ' ', '\t', '\r', '\n':
+		lastNL := -1
+		for i, c := range buf {
+			switch c {
+			case '\n':
+				lastNL = i
+				continue
+			case ' ', '\t', '\r':
 				continue
 			}
-			return buf[i], nil
+			skipped += bytes.Count(buf[:lastNL+1], []byte{'\n'})
+			_, _ = l.r.Discard(lastNL + 1)
+			return c, skipped, nil
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, nil
-			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return 0, nil
-			}
-			return 0, err
+		switch {
+		case errors.Is(err, io.EOF):
+			return 0, skipped, nil
+		case err != nil && !errors.Is(err, bufio.ErrBufferFull):
+			return 0, skipped, err
+		case len(buf) < l.r.Size():
+			size = min(2*size, l.r.Size())
+			continue
 		}
-		if size >= 1<<16 {
-			return 0, nil
+		// A whole buffer of blanks: consume its complete lines (all of it
+		// when it holds no newline) and look further.
+		n := lastNL + 1
+		if n == 0 {
+			n = len(buf)
 		}
+		skipped += bytes.Count(buf[:n], []byte{'\n'})
+		_, _ = l.r.Discard(n)
 	}
 }
 

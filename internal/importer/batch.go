@@ -223,7 +223,7 @@ func (b *batcher) quarantine(ctx context.Context, tx pgx.Tx, items []*item) erro
 			s = sanitizeText(s, 500)
 			sourceID = &s
 		}
-		record, altered := sanitizeRecord(it.raw)
+		record, altered := sanitizeRecord(it.raw, first.Rule)
 		if altered == nil {
 			altered = []string{}
 		}

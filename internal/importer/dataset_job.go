@@ -23,6 +23,7 @@ type DatasetSummary struct {
 	ChunksFailed int            `json:"chunks_failed"`
 	Counts       map[string]int `json:"counts"`
 	TooLarge     []int          `json:"too_large_lines,omitempty"`
+	Unreadable   []int          `json:"unreadable_lines,omitempty"`
 	Outcome      string         `json:"outcome"` // succeeded | partial | failed
 	Error        string         `json:"error,omitempty"`
 }
@@ -61,6 +62,7 @@ func Summarise(input json.RawMessage) (*DatasetSummary, error) {
 	sum := &DatasetSummary{Counts: map[string]int{}}
 	if st.Split != nil {
 		sum.Object, sum.Records, sum.Chunks, sum.TooLarge = st.Split.Object, st.Split.Records, len(st.Split.Chunks), st.Split.TooLarge
+		sum.Unreadable = st.Split.Unreadable
 	}
 	for _, raw := range st.Chunks {
 		var res ObjectResult

@@ -502,14 +502,23 @@ const (
 // sanitizeRecord makes a raw record storable as jsonb: valid UTF-8, no NUL
 // (PostgreSQL refuses both), long values cut. altered says which of these
 // changed the copy (nil: it is the record as read), so that a replay does
-// not import the changed copy.
-func sanitizeRecord(raw *dataset.Raw) (data []byte, altered []string) {
+// not import the changed copy. A record the reader found a problem with
+// keeps its rule (ProblemKey), so a replay does not take its sanitized
+// values for good ones, and its text as read (ProblemTextKey); so does one
+// rejected (rule) for the very bytes sanitizing replaces.
+func sanitizeRecord(raw *dataset.Raw, rule string) (data []byte, altered []string) {
 	if raw.TooLarge {
 		data, _ := json.Marshal(map[string]string{"_excerpt": raw.Excerpt})
 		return data, []string{alteredExcerpt}
 	}
 	var replaced, truncated bool
-	clean := make(map[string]any, len(raw.Fields))
+	clean := make(map[string]any, len(raw.Fields)+2)
+	if p := raw.Problem; p != nil {
+		clean[ProblemKey] = p.Rule
+		clean[ProblemTextKey] = sanitizeText(p.Text, 64<<10)
+	} else if rule == "utf8" || rule == "nul-byte" {
+		clean[ProblemKey] = rule
+	}
 	var fix func(v any) any
 	fix = func(v any) any {
 		switch x := v.(type) {
@@ -557,6 +566,12 @@ func sanitizeRecord(raw *dataset.Raw) (data []byte, altered []string) {
 	}
 	return data, altered
 }
+
+// The keys a quarantined record's problem is kept under.
+const (
+	ProblemKey     = "_problem"
+	ProblemTextKey = "_text"
+)
 
 // sanitizeText makes s storable as text: valid UTF-8, no NUL, at most max bytes.
 func sanitizeText(s string, max int) string {

@@ -324,7 +324,7 @@ func TestHostileValuesAreQuarantinedOrStoredVerbatim(t *testing.T) {
 	require.Equal(t, "inserted", outcomes["b"])
 	require.Equal(t, "rejected", outcomes["c"])
 	require.Equal(t, "rejected", outcomes["d"])
-	require.Equal(t, "inserted", outcomes["e"], "encoding/json already replaced the invalid bytes")
+	require.Equal(t, "rejected", outcomes["e"], "invalid UTF-8 is refused in JSON as in CSV, though encoding/json replaced it")
 	require.Equal(t, "rejected", outcomes["f"])
 	require.Equal(t, "rejected", lines[6].Outcome, "a 16 MiB line is one quarantined record")
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name = $1", "<script>alert('x')</script>"))
@@ -341,28 +341,32 @@ func TestHostileValuesAreQuarantinedOrStoredVerbatim(t *testing.T) {
 		require.Less(t, recordLen, 1<<20, "stored records are bounded")
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, map[string]string{"c": "length", "d": "nul-byte", "f": "year-range", "": "too-large"}, rules)
+	require.Equal(t, map[string]string{"c": "length", "d": "nul-byte", "e": "utf8", "f": "year-range", "": "too-large"}, rules)
 }
 
 func TestUnreadableFileKeepsCommittedBatchesAndRerunCompletes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	var good strings.Builder
+	var good, broken strings.Builder
+	good.WriteString("source_id,brand,name\n")
 	for i := 1; i <= 30; i++ {
-		fmt.Fprintf(&good, `{"source_id": "%d", "brand": "Acme", "name": "Scent %d"}`+"\n", i, i)
+		fmt.Fprintf(&good, "%d,Acme,Scent %d\n", i, i)
+		if i == 15 {
+			// A quote that never closes: the rest of the file is one cell.
+			broken.WriteString(good.String() + "x,Acme,\"Scent x\n")
+		}
 	}
-	broken := good.String()[:len(good.String())/2] + "{\"source_id\": \"x\", \"brand\": Acme}\n"
-	path := writeFile(t, "broken.jsonl", broken)
+	path := writeFile(t, "broken.csv", broken.String())
 	sum, _, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 5})
 	var se *dataset.SyntaxError
 	require.ErrorAs(t, err, &se)
-	require.Equal(t, 16, se.Line)
+	require.Equal(t, 17, se.Line)
 	require.Equal(t, "failed", sum.Status)
 	committed := count(t, b.pool, "SELECT count(*) FROM fragrances")
 	require.Equal(t, 15, committed, "three batches of five committed, nothing of the batch in progress")
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM import_runs WHERE status = 'failed'"))
 
-	fixed := writeFile(t, "fixed.jsonl", good.String())
+	fixed := writeFile(t, "fixed.csv", good.String())
 	sum, _, err = b.run(t, fixed, nil, importer.Options{Source: "s", BatchSize: 5})
 	require.NoError(t, err)
 	require.Equal(t, 15, sum.Counts["inserted"])
@@ -569,4 +573,107 @@ func TestExactKeyBeatsManyFlankers(t *testing.T) {
 	require.Zero(t, again.Counts[importer.OutcomeInserted], "%+v", rep)
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE match_key = (SELECT match_key FROM fragrances ORDER BY id LIMIT 1)"))
 	require.Equal(t, importer.OutcomeUnchanged, rep[0].Outcome, "an identical record is the fragrance itself: %v", rep[0].Reasons)
+}
+
+// TestSelfContainedBadRecordsAreQuarantined: in JSON Lines each line is a
+// record of its own and in a JSON array each element: one that is no
+// object, holds invalid UTF-8 or gives a field twice is quarantined with
+// its rule, line and text, and the records before and after it (in the
+// same batch too) are imported. A replay does not take them for fixed.
+func TestSelfContainedBadRecordsAreQuarantined(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := writeFile(t, "mixed.jsonl", strings.Join([]string{
+		`{"source_id": "1", "brand": "Acme", "name": "One"}`,
+		`{"source_id": "2", "brand": "Acme", "name": "Two"}`,
+		`{"source_id": "3", "brand": "Acme", "name": Three}`,
+		`[1, 2]`,
+		"{\"source_id\": \"5\", \"brand\": \"Acme\", \"name\": \"Sauv\xe9ge\"}",
+		`{"source_id": "6", "brand": "Acme", "name": "Six", "name": "Sechs"}`,
+		`{"source_id": "7", "brand": "Acme", "name": "Seven"}`,
+	}, "\n")+"\n")
+	sum, lines, err := b.run(t, path, nil, importer.Options{Source: "s", BatchSize: 3})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", sum.Status)
+	require.Equal(t, 7, sum.Records)
+	require.Equal(t, 3, sum.Counts["inserted"])
+	require.Equal(t, 4, sum.Counts["rejected"])
+	require.Equal(t, map[string]int{"json": 1, "type": 1, "utf8": 1, "duplicate-field": 1}, sum.RejectedByRule)
+	outcomes := []string{}
+	for _, l := range lines {
+		outcomes = append(outcomes, l.Outcome)
+	}
+	require.Equal(t, []string{"inserted", "inserted", "rejected", "rejected", "rejected", "rejected", "inserted"}, outcomes)
+	require.Contains(t, lines[2].Reasons[0], "error: json: invalid JSON at column 45")
+	require.Contains(t, lines[3].Reasons[0], "error: type: expected a JSON object (a record), found array")
+	require.Equal(t, "error: utf8 (name): the value is not valid UTF-8", lines[4].Reasons[0])
+	require.Contains(t, lines[5].Reasons[0], `error: duplicate-field (name): the key "name" appears twice`)
+	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name LIKE '%'||chr(65533)||'%'"), "no replacement character imported")
+
+	type qrow struct {
+		line              int
+		rule, field, text string
+		problem, excerpt  string
+	}
+	rows, err := b.pool.Query(context.Background(), `SELECT line, rule, coalesce(field, ''), coalesce(record->>'_problem', ''), coalesce(record->>'_text', ''), excerpt
+		FROM quarantined_records ORDER BY record_index`)
+	require.NoError(t, err)
+	var got []qrow
+	for rows.Next() {
+		var q qrow
+		require.NoError(t, rows.Scan(&q.line, &q.rule, &q.field, &q.problem, &q.text, &q.excerpt))
+		got = append(got, q)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []qrow{
+		{3, "json", "", `{"source_id": "3", "brand": "Acme", "name": Three}`, "json", `{"source_id": "3", "brand": "Acme", "name": Three}`},
+		{4, "type", "", `[1, 2]`, "type", `[1, 2]`},
+		{5, "utf8", "name", "{\"source_id\": \"5\", \"brand\": \"Acme\", \"name\": \"Sauv\ufffdge\"}", "utf8", "Sauv\ufffdge"},
+		{6, "duplicate-field", "name", `{"source_id": "6", "brand": "Acme", "name": "Six", "name": "Sechs"}`, "duplicate-field",
+			`{"source_id": "6", "brand": "Acme", "name": "Six", "name": "Sechs"}`},
+	}, got, "each with its line, rule and the record as read")
+
+	rep, err := b.im.Replay(context.Background(), 0, importer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 4, rep.StillFailing, "replaying does not clean what the file got wrong")
+	require.Equal(t, map[string]int{"json": 1, "type": 1, "utf8": 1, "duplicate-field": 1}, rep.FailingByRule)
+	require.Equal(t, 3, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+
+	// A JSON array element that is no object is one record too.
+	arr := writeFile(t, "mixed.json", "[\n"+`{"source_id": "a1", "brand": "Acme", "name": "Alpha"},`+"\n42,\n"+`{"source_id": "a3", "brand": "Acme", "name": "Gamma"}`+"\n]")
+	sum, lines, err = b.run(t, arr, nil, importer.Options{Source: "s"})
+	require.NoError(t, err)
+	require.Equal(t, 2, sum.Counts["inserted"])
+	require.Equal(t, 3, lines[1].Line)
+	require.Equal(t, "rejected", lines[1].Outcome)
+	require.Contains(t, lines[1].Reasons[0], "array element 2: expected a JSON object (a record), found number")
+}
+
+// TestReplayDoesNotImportSanitizedBytes: the quarantined copy of a record
+// rejected for invalid UTF-8 or a NUL byte holds U+FFFD in their place
+// (jsonb takes neither); a replay must not validate that copy and import
+// the replacement character.
+func TestReplayDoesNotImportSanitizedBytes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	csvPath := writeFile(t, "bytes.csv", "source_id,brand,name\nc1,Acme,Sauv\xe9ge\nc2,Acme,Fine\n")
+	sum, _, err := b.run(t, csvPath, nil, importer.Options{Source: "s"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"utf8": 1}, sum.RejectedByRule)
+	jsonPath := writeFile(t, "bytes.jsonl", `{"source_id": "j1", "brand": "Acme", "name": "Nul\u0000Byte"}`+"\n")
+	sum, _, err = b.run(t, jsonPath, nil, importer.Options{Source: "s"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"nul-byte": 1}, sum.RejectedByRule)
+
+	rep, err := b.im.Replay(context.Background(), 0, importer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Checked)
+	require.Len(t, rep.Refused, 2, "both stored copies were altered: refused, naming the row")
+	for _, r := range rep.Refused {
+		require.Contains(t, r.Reason, "invalid UTF-8 or NUL bytes replaced")
+	}
+	require.Nil(t, rep.Import, "nothing passed, nothing imported")
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM fragrances"))
+	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM fragrances WHERE name LIKE '%'||chr(65533)||'%'"))
+	require.Equal(t, 2, count(t, b.pool, "SELECT count(*) FROM quarantined_records WHERE status = 'open'"))
 }

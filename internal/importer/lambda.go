@@ -70,7 +70,7 @@ func (im *Importer) ImportObject(ctx context.Context, ev ObjectEvent, client buc
 			return res, nil
 		}
 	}
-	r, err := dataset.NewReader(ev.Object, obj.Body, catalog.Fields, dataset.Options{Map: ev.Map})
+	r, err := dataset.NewReader(ev.Object, obj.Body, catalog.Fields, dataset.Options{Map: ev.Map, Required: catalog.RequiredFields})
 	if err != nil {
 		return nil, &BadInputError{Err: err}
 	}

@@ -166,6 +166,13 @@ func (im *Importer) Replay(ctx context.Context, runID int64, opts Options) (*Rep
 				Reason: alteredReason(e.altered)})
 			continue
 		}
+		if rule, ok := fields[ProblemKey].(string); ok {
+			// The reader's finding is about the file, which a new
+			// threshold or alias does not change.
+			sum.StillFailing++
+			sum.FailingByRule[rule]++
+			continue
+		}
 		if _, ok := fields["source"]; !ok && e.source != "" {
 			fields["source"] = e.source
 		}

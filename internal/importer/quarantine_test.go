@@ -86,7 +86,9 @@ func TestRerunAfterAnInterruptedImportKeepsOneQuarantineRowPerRecord(t *testing.
 		`{"brand": "Acme", "name": "F"}`,
 		`{"brand": "Acme", "name": "G", "year": 1403}`,
 	}
-	broken := writeFile(t, "broken.jsonl", strings.Join(lines[:7], "\n")+"\n{\"brand\": Acme}\n")
+	// A syntax error inside a JSON array stops the import (a JSON Lines
+	// line that does not parse is one rejected record instead).
+	broken := writeFile(t, "broken.json", "[\n"+strings.Join(lines[:7], ",\n")+",\n{\"brand\": Acme}\n]\n")
 	sum, _, err := b.run(t, broken, nil, importer.Options{Source: "s", BatchSize: 2})
 	var se *dataset.SyntaxError
 	require.ErrorAs(t, err, &se)

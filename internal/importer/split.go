@@ -44,13 +44,17 @@ type Chunk struct {
 
 // SplitResult lists the chunks, in order.
 type SplitResult struct {
-	Object   string  `json:"object"`
-	ETag     string  `json:"etag"`
-	Source   string  `json:"source"`
-	Format   string  `json:"format"`
-	Records  int     `json:"records"`
-	TooLarge []int   `json:"too_large_lines,omitempty"`
-	Chunks   []Chunk `json:"chunks"`
+	Object   string `json:"object"`
+	ETag     string `json:"etag"`
+	Source   string `json:"source"`
+	Format   string `json:"format"`
+	Records  int    `json:"records"`
+	TooLarge []int  `json:"too_large_lines,omitempty"`
+	// Unreadable are the lines of records the reader found a problem
+	// with (a JSON Lines line that is no object, invalid UTF-8, a field
+	// twice).
+	Unreadable []int   `json:"unreadable_lines,omitempty"`
+	Chunks     []Chunk `json:"chunks"`
 }
 
 // Splitter writes chunks next to the dataset, under
@@ -84,7 +88,7 @@ func (s *Splitter) Split(ctx context.Context, ev SplitEvent) (*SplitResult, erro
 	if ev.ETag != "" && strings.Trim(ev.ETag, `"`) != obj.ETag {
 		return nil, &BadInputError{Err: fmt.Errorf("%s changed: ETag %s, the event expected %s", ev.Object, obj.ETag, ev.ETag)}
 	}
-	r, err := dataset.NewReader(ev.Object, obj.Body, catalog.Fields, dataset.Options{Map: ev.Map})
+	r, err := dataset.NewReader(ev.Object, obj.Body, catalog.Fields, dataset.Options{Map: ev.Map, Required: catalog.RequiredFields})
 	if err != nil {
 		return nil, &BadInputError{Err: err}
 	}
@@ -127,6 +131,13 @@ func (s *Splitter) Split(ctx context.Context, ev SplitEvent) (*SplitResult, erro
 		res.Records++
 		if raw.TooLarge {
 			res.TooLarge = append(res.TooLarge, raw.Line)
+			continue
+		}
+		if raw.Problem != nil {
+			// Written to a chunk its fields would lose what is wrong
+			// with them (JSON encoding replaces invalid UTF-8): listed
+			// like a record too large, to find in the object.
+			res.Unreadable = append(res.Unreadable, raw.Line)
 			continue
 		}
 		if cur.Records == 0 {

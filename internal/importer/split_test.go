@@ -64,3 +64,35 @@ func TestSplitWritesDeterministicJSONLinesChunks(t *testing.T) {
 	var bad *importer.BadInputError
 	require.ErrorAs(t, err, &bad)
 }
+
+// TestSplitListsUnreadableRecords: a record the reader found a problem
+// with (a line that is no JSON object, invalid UTF-8) does not stop the
+// split; it stays out of the chunks, where JSON encoding would hide what
+// is wrong with it, and its line is listed, as a too-large record's is.
+func TestSplitListsUnreadableRecords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root := t.TempDir()
+	src := filepath.Join(root, "imports", "drop.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(src), 0o755))
+	require.NoError(t, os.WriteFile(src, []byte("{\"brand\": \"Acme\", \"name\": \"One\"}\n{\"brand\": Acme}\n"+
+		"{\"brand\": \"Acme\", \"name\": \"Sauv\xe9ge\"}\n{\"brand\": \"Beta\", \"name\": \"Two\"}\n"), 0o644))
+	s := &importer.Splitter{ChunkRecords: 10}
+	res, err := s.Split(ctx, importer.SplitEvent{Object: "file://" + src, Execution: "exec-u", Source: "drop"})
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Records)
+	require.Equal(t, []int{2, 3}, res.Unreadable)
+	require.Len(t, res.Chunks, 1)
+	require.Equal(t, 2, res.Chunks[0].Records)
+	data, err := os.ReadFile(strings.TrimPrefix(res.Chunks[0].Object, "file://"))
+	require.NoError(t, err)
+	require.NotContains(t, string(data), "\ufffd", "no record with replaced bytes is passed on")
+
+	state, _ := json.Marshal(map[string]any{"split": res, "chunks": []any{
+		importer.ObjectResult{Object: res.Chunks[0].Object, Summary: &importer.Summary{Counts: map[string]int{"inserted": 2}}},
+	}})
+	sum, err := importer.Summarise(state)
+	require.NoError(t, err)
+	require.Equal(t, []int{2, 3}, sum.Unreadable)
+	require.Equal(t, "succeeded", sum.Outcome)
+}
