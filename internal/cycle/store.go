@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/redact"
 )
 
 // Cycle outcomes, as stored in cycles.status.
@@ -188,7 +189,10 @@ func (s *Store) SaveStep(ctx context.Context, id, step string, result any, start
 func (s *Store) Finish(ctx context.Context, id, status string, failure *Failure) error {
 	var step, typ, msg *string
 	if failure != nil {
-		step, typ, msg = &failure.Step, &failure.Type, &failure.Message
+		// An error message may quote a connection string: the row is
+		// read by status, metrics and the error alert.
+		m := redact.Secrets(failure.Message)
+		step, typ, msg = &failure.Step, &failure.Type, &m
 	}
 	_, err := s.DB.Exec(ctx, `UPDATE cycles SET status = $2,
 		finished_at = coalesce(finished_at, greatest($3, started_at)),

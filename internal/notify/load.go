@@ -15,6 +15,7 @@ import (
 
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/postgres"
+	"github.com/scentmatch/pipeline/internal/redact"
 )
 
 // cycleRow is the part of a cycles row the report reads.
@@ -155,7 +156,7 @@ func (n *Notifier) loadReport(ctx context.Context, st cycle.State) (rep *Report,
 	rep.Candidates = detect.CandidateCount
 	rep.Warnings = detect.Warnings
 	rep.Crawl = figures(detect.Crawl, "requests", "not_modified", "status_429", "retries", "robots_blocked", "errors", "effective_rate_per_min", "circuit_open", "degraded")
-	rep.Import = figures(results[cycle.StepImport], "inserted", "updated", "unchanged", "merged", "review", "rejected", "new_fragrances", "embedded", "pending_embeddings")
+	rep.Import = importFigures(results[cycle.StepImport])
 	for _, step := range []string{cycle.StepDetect, cycle.StepImport, cycle.StepMaintain, cycle.StepMetrics, cycle.StepNotify} {
 		var t struct {
 			Seconds *float64 `json:"seconds"`
@@ -381,6 +382,54 @@ func failureOf(st cycle.State, row *cycleRow) *Failure {
 	return f
 }
 
+// importFigures are the Import step's counts for the weekly report: the
+// result nests outcomes under "counts" and embedding under "embedding"
+// (importer.CycleResult).
+func importFigures(raw json.RawMessage) []Figure {
+	var res struct {
+		Candidates       *float64           `json:"candidates"`
+		Fetched          *float64           `json:"fetched"`
+		FetchErrorsCount *float64           `json:"fetch_errors_count"`
+		Counts           map[string]float64 `json:"counts"`
+		NewFragrances    *float64           `json:"new_fragrances"`
+		Embedding        *struct {
+			Embedded float64 `json:"embedded"`
+			Failed   float64 `json:"failed"`
+			Pending  float64 `json:"pending"`
+		} `json:"embedding"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &res) != nil {
+		return nil
+	}
+	var out []Figure
+	add := func(name string, v *float64) {
+		if v != nil {
+			out = append(out, Figure{Name: name, Value: formatNumber(*v)})
+		}
+	}
+	add("candidates", res.Candidates)
+	add("fetched", res.Fetched)
+	if res.FetchErrorsCount != nil || res.Candidates != nil {
+		n := 0.0
+		if res.FetchErrorsCount != nil {
+			n = *res.FetchErrorsCount
+		}
+		add("fetch_errors", &n)
+	}
+	for _, k := range []string{"inserted", "updated", "unchanged", "duplicate", "review", "rejected"} {
+		if v, ok := res.Counts[k]; ok {
+			add(k, &v)
+		}
+	}
+	add("new_fragrances", res.NewFragrances)
+	if e := res.Embedding; e != nil {
+		add("embedded", &e.Embedded)
+		add("embedding_failed", &e.Failed)
+		add("pending_embeddings", &e.Pending)
+	}
+	return out
+}
+
 // inferStep is the first step of the cycle without a result: where a
 // failure no record names happened.
 func inferStep(st cycle.State) string {
@@ -410,7 +459,7 @@ func describe(se *cycle.StepError) (typ, msg string) {
 			typ = lambdaErr.ErrorType
 		}
 	}
-	return typ, msg
+	return typ, redact.Secrets(msg)
 }
 
 // clip keeps an error message to what an e-mail shows.

@@ -81,6 +81,16 @@ func TestCycleSucceedsOnTheSandboxUpstream(t *testing.T) {
 		require.FileExists(t, m.MessageID, "locally a message id is its outbox file")
 	}
 	require.True(t, kinds["weekly_report"], "%+v", sum.Messages)
+	for _, m := range sum.Messages {
+		if m.Kind == "weekly_report" {
+			body, err := os.ReadFile(m.MessageID)
+			require.NoError(t, err)
+			// The import's counts, nested in its result, reach the report.
+			require.Regexp(t, `inserted +4\b`, string(body))
+			require.Regexp(t, `new_fragrances +4\b`, string(body))
+			require.Regexp(t, `fetch_errors +0\b`, string(body))
+		}
+	}
 	// The first cycle on a fresh database (what make run does on a fresh
 	// clone): KPIs like coverage_completeness start past their thresholds,
 	// which the weekly report shows; no component is unhealthy, so no
@@ -265,6 +275,32 @@ func TestAbortedByTheStopEndsStopped(t *testing.T) {
 		require.Len(t, res.Sent, 1)
 		require.Equal(t, "error", string(res.Sent[0].Kind))
 	}
+}
+
+// TestFailureAlertHidesPasswords: a step's error that quotes a
+// connection string reaches neither the cycle row nor the error alert
+// with its password.
+func TestFailureAlertHidesPasswords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	fns := b.steps.Functions()
+	fns[definitions.MaintainFunction] = runner.Handle(func(ctx context.Context, st cycle.State) (any, error) {
+		return nil, &cycle.BadInputError{Err: errors.New("injected: cannot reach postgres://admin:hunter2@db.example.com:5432/x")}
+	})
+	sum, err := b.steps.RunCycle(ctx, steps.CycleOptions{Name: "manual-20261129T0330", MaxFragrances: 1, Options: b.options(), Functions: fns})
+	require.NoError(t, err)
+	require.Equal(t, "failed", sum.Outcome)
+	rec, err := b.store.Get(ctx, sum.CycleID)
+	require.NoError(t, err)
+	require.NotNil(t, rec.ErrorMessage)
+	require.Contains(t, *rec.ErrorMessage, "admin:xxxxx@db.example.com")
+	require.NotContains(t, *rec.ErrorMessage, "hunter2")
+	require.Len(t, sum.Messages, 1)
+	body, err := os.ReadFile(sum.Messages[0].MessageID)
+	require.NoError(t, err)
+	require.Contains(t, string(body), "admin:xxxxx@db.example.com")
+	require.NotContains(t, string(body), "hunter2")
 }
 
 func TestTransientFailureIsAbsorbedByRetry(t *testing.T) {
