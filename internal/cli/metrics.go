@@ -126,6 +126,12 @@ func storedReport(cy *metrics.Cycle) *metrics.Report {
 }
 
 func (c *CLI) emitEMF(rep *metrics.Report, file string) error {
+	if rep.DryRun {
+		// A dry run imported nothing: its figures are what would have
+		// changed, and CloudWatch must not chart them (as the step does).
+		fmt.Fprintf(c.Stderr, "cycle %s was a dry run: no EMF line written\n", rep.CycleID)
+		return nil
+	}
 	var w io.Writer = c.Stderr
 	if file != "" {
 		f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

@@ -166,6 +166,16 @@ func TestOperatorViewsWithFixtureCycles(t *testing.T) {
 	r = run(t, env, "metrics", "--cycle", "schedule-b", "--json")
 	require.Equal(t, "stored", decode[metricsOutput](t, r.stdout).Source)
 
+	// A dry run's figures are what would have changed: no EMF line.
+	execSQL(t, url, `INSERT INTO cycles (id, trigger, status, started_at, finished_at, dry_run) VALUES
+		('manual-dry', 'manual', 'succeeded', $1::timestamptz - interval '40 days', $1::timestamptz - interval '40 days' + interval '1 hour', true)`, now)
+	dryFile := filepath.Join(t.TempDir(), "dry.jsonl")
+	r = run(t, env, "metrics", "--cycle", "manual-dry", "--recompute", "--metrics-file", dryFile, "--json")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stderr, "was a dry run: no EMF line written")
+	_, err = os.Stat(dryFile)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
 	// Health: the last cycle failed, the error rate (10%) is above 5%.
 	r = run(t, env, "health", "--json")
 	require.Equal(t, ExitFailure, r.code, r.stdout)

@@ -430,3 +430,21 @@ func TestDashboardShowsWhatTheCodeEmits(t *testing.T) {
 		require.True(t, shown[want], "the dashboard does not show %s", want)
 	}
 }
+
+// TestAlarmsWithAnOKNoticeHoldTheirStateWithoutData: an alarm that tells
+// the topic when it recovers watches a metric written once a cycle; an
+// hour without a point must not read as recovered.
+func TestAlarmsWithAnOKNoticeHoldTheirStateWithoutData(t *testing.T) {
+	t.Parallel()
+	tpl := load(t)
+	n := 0
+	for _, id := range ofType(tpl, "AWS::CloudWatch::Alarm") {
+		p := tpl.Resources[id].Properties
+		if _, ok := p["OKActions"]; !ok {
+			continue
+		}
+		n++
+		require.Equal(t, "ignore", p["TreatMissingData"], "%s sends OK notices: missing data must keep its state", id)
+	}
+	require.Positive(t, n)
+}

@@ -44,7 +44,7 @@ func FixtureReport(kind Kind, now time.Time) *Report {
 		},
 		NewFragranceCount: 4,
 		Candidates:        func() *int { c := 5; return &c }(),
-		Import: []Figure{{"inserted", "3"}, {"updated", "1"}, {"unchanged", "0"}, {"merged", "1"}, {"review", "1"}, {"rejected", "0"},
+		Import: []Figure{{"inserted", "3"}, {"updated", "1"}, {"unchanged", "0"}, {"duplicate", "1"}, {"review", "1"}, {"rejected", "0"},
 			{"new_fragrances", "4"}, {"embedded", "4"}, {"pending_embeddings", "64"}},
 		Crawl: []Figure{{"requests", "42"}, {"not_modified", "30"}, {"status_429", "1"}, {"retries", "1"}, {"robots_blocked", "0"},
 			{"errors", "0"}, {"effective_rate_per_min", "18.5"}, {"circuit_open", "false"}},

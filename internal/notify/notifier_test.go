@@ -93,7 +93,7 @@ func results(health float64, unhealthy bool, candidates ...map[string]any) map[s
 	return map[string]any{
 		"detect": map[string]any{"candidate_count": len(candidates), "candidates": candidates,
 			"crawl": map[string]any{"requests": 12, "not_modified": 3, "status_429": 1, "retries": 1, "robots_blocked": 0, "errors": 0, "effective_rate_per_min": 19.5, "circuit_open": false}},
-		"import": map[string]any{"inserted": len(candidates), "updated": 0, "new_fragrances": len(candidates)},
+		"import": map[string]any{"counts": map[string]any{"inserted": len(candidates), "updated": 0}, "new_fragrances": len(candidates)},
 		"metrics": map[string]any{"health_score": health, "components": components, "kpis": map[string]any{
 			"import_success_rate":    map[string]any{"value": 100, "unit": "percent", "warn": 99, "error": 98, "status": "ok"},
 			"execution_time_minutes": map[string]any{"value": 75, "unit": "minutes", "warn": 15, "error": 30, "status": "error"},
@@ -337,7 +337,7 @@ func TestFailurePathSendsOneErrorAlert(t *testing.T) {
 	ctx := context.Background()
 	id := "manual-20260301T0200"
 	st := b.insertCycle(t, cycleSpec{id: id, started: t0, results: map[string]any{
-		"detect": map[string]any{"candidate_count": 1}, "import": map[string]any{"inserted": 1}}})
+		"detect": map[string]any{"candidate_count": 1}, "import": map[string]any{"counts": map[string]any{"inserted": 1}}}})
 	st.Error = &cycle.StepError{Error: "BadInputError", Cause: `{"errorMessage":"maintain: <b>table</b> \"fragrances\" is locked","errorType":"BadInputError","stackTrace":[]}`}
 	b.setClock(t0.Add(12 * time.Minute))
 

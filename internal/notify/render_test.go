@@ -45,6 +45,14 @@ func TestTemplatesGolden(t *testing.T) {
 		{"error", ErrorAlert, FixtureReport(ErrorAlert, fixtureNow), RenderOptions{}},
 		{"health_failure", HealthFailure, FixtureReport(HealthFailure, fixtureNow), RenderOptions{}},
 		{"health_failure_resolved", HealthFailure, healthy(HealthFailure), RenderOptions{Resolved: true, AlertSince: fixtureNow.AddDate(0, 0, -14)}},
+		// Resolved although a component is still unhealthy: the message
+		// says so rather than "every component is healthy".
+		{"health_failure_resolved_watch", HealthFailure, func() *Report {
+			r := FixtureReport(HealthFailure, fixtureNow)
+			s := 91.0
+			r.HealthScore = &s
+			return r
+		}(), RenderOptions{Resolved: true, AlertSince: fixtureNow.AddDate(0, 0, -14)}},
 		{"performance_warning_resolved", PerformanceWarning, healthy(PerformanceWarning), RenderOptions{Resolved: true, AlertSince: fixtureNow.AddDate(0, 0, -7)}},
 		{"error_resolved", ErrorAlert, healthy(WeeklyReport), RenderOptions{Resolved: true, AlertSince: fixtureNow.Add(-3 * time.Hour)}},
 	}
