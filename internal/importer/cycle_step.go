@@ -171,6 +171,11 @@ func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, e
 	}
 	res.ImportRunID, res.Records, res.Counts = sum.RunID, sum.Records, sum.Counts
 	res.ValidationPassRate, res.ImportSuccessRate = sum.ValidationPassRate, sum.ImportSuccessRate
+	// A candidate that could not be fetched was not imported: it counts
+	// against the success rate as the metrics step's KPI counts it.
+	if valid := sum.Records - sum.Counts[OutcomeRejected]; len(fetchErrs) > 0 {
+		res.ImportSuccessRate = sum.ImportSuccessRate * float64(valid) / float64(valid+len(fetchErrs))
+	}
 	if sum.Embedding != nil {
 		res.Embedding = &embeddingResult{Embedded: sum.Embedding.Embedded, Failed: sum.Embedding.Failed, Pending: sum.Embedding.Pending}
 	}

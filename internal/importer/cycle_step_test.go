@@ -63,6 +63,8 @@ func TestCycleImportStepFetchesCandidatesOnceAndIsIdempotent(t *testing.T) {
 	require.Equal(t, "999", res.FetchErrors[0].SourceID)
 	require.Equal(t, 2, res.Counts[importer.OutcomeInserted], "a flanker is its own product")
 	require.Equal(t, 2, res.NewFragrances)
+	require.InDelta(t, 200.0/3, res.ImportSuccessRate, 0.001, "the candidate never fetched was not imported")
+	require.Equal(t, 100.0, res.ValidationPassRate, "a fetch error is no record")
 
 	// A retry of the step (after a crash before its result was stored)
 	// reuses the fetched records and adds nothing.
@@ -122,6 +124,7 @@ func TestCycleImportResultStaysSmallWhenEveryFetchFails(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Fetched)
 	require.Equal(t, n, res.FetchErrorsCount)
+	require.Zero(t, res.ImportSuccessRate, "no candidate was imported")
 	require.Len(t, res.FetchErrors, importer.MaxInlineFetchErrors)
 	require.Equal(t, "0", res.FetchErrors[0].SourceID)
 	encoded, err := json.Marshal(res)
