@@ -15,6 +15,7 @@ import (
 	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/dataset"
+	"github.com/scentmatch/pipeline/internal/rusage"
 )
 
 // Candidate is one entry of the detect step's candidate list: what the
@@ -79,6 +80,9 @@ type CycleResult struct {
 	// reuses the stored records).
 	FetchSeconds float64 `json:"fetch_seconds"`
 	Seconds      float64 `json:"seconds"`
+	// MaxRSSMB is the process's peak memory (every step result carries
+	// one; the metrics step takes the maximum for peak_memory_mb).
+	MaxRSSMB float64 `json:"max_rss_mb"`
 }
 
 // MaxInlineFetchErrors is how many fetch errors the Import step's result
@@ -118,6 +122,14 @@ type embeddingResult struct {
 // idempotent by cycle id; within it, the fetched records are stored
 // under cycles/<id>/import/ and a rerun reuses them.
 func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, error) {
+	res, err := s.handle(ctx, st)
+	if res != nil {
+		res.MaxRSSMB = rusage.MaxRSSMB()
+	}
+	return res, err
+}
+
+func (s *CycleStep) handle(ctx context.Context, st cycle.State) (*CycleResult, error) {
 	start := time.Now()
 	cands, err := s.candidates(ctx, st)
 	if err != nil {
@@ -171,6 +183,11 @@ func (s *CycleStep) Handle(ctx context.Context, st cycle.State) (*CycleResult, e
 	}
 	res.ImportRunID, res.Records, res.Counts = sum.RunID, sum.Records, sum.Counts
 	res.ValidationPassRate, res.ImportSuccessRate = sum.ValidationPassRate, sum.ImportSuccessRate
+	// A candidate that could not be fetched was not imported: it counts
+	// against the success rate as the metrics step's KPI counts it.
+	if valid := sum.Records - sum.Counts[OutcomeRejected]; len(fetchErrs) > 0 {
+		res.ImportSuccessRate = sum.ImportSuccessRate * float64(valid) / float64(valid+len(fetchErrs))
+	}
 	if sum.Embedding != nil {
 		res.Embedding = &embeddingResult{Embedded: sum.Embedding.Embedded, Failed: sum.Embedding.Failed, Pending: sum.Embedding.Pending}
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,6 +65,8 @@ func TestCycleImportStepFetchesCandidatesOnceAndIsIdempotent(t *testing.T) {
 	require.Equal(t, "999", res.FetchErrors[0].SourceID)
 	require.Equal(t, 2, res.Counts[importer.OutcomeInserted], "a flanker is its own product")
 	require.Equal(t, 2, res.NewFragrances)
+	require.InDelta(t, 200.0/3, res.ImportSuccessRate, 0.001, "the candidate never fetched was not imported")
+	require.Equal(t, 100.0, res.ValidationPassRate, "a fetch error is no record")
 
 	// A retry of the step (after a crash before its result was stored)
 	// reuses the fetched records and adds nothing.
@@ -122,6 +126,7 @@ func TestCycleImportResultStaysSmallWhenEveryFetchFails(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Fetched)
 	require.Equal(t, n, res.FetchErrorsCount)
+	require.Zero(t, res.ImportSuccessRate, "no candidate was imported")
 	require.Len(t, res.FetchErrors, importer.MaxInlineFetchErrors)
 	require.Equal(t, "0", res.FetchErrors[0].SourceID)
 	encoded, err := json.Marshal(res)
@@ -193,4 +198,43 @@ func TestCycleImportRefreshesOnlyTheFetchedPastTheInlineErrors(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{last}, fresh, "only the fetched candidate was refreshed")
+}
+
+// TestCycleImportResultCarriesPeakMemory: the Import step's result has
+// max_rss_mb, as every step's does (docs/state-contract.md), whether it
+// imported or had no candidates; the metrics step's peak_memory_mb takes
+// the maximum over the steps.
+func TestCycleImportResultCarriesPeakMemory(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("getrusage's peak is checked on Linux (Lambda's) only")
+	}
+	ctx := context.Background()
+	b := setup(t)
+	src := recordsByID{"7": {"brand": "Acme", "name": "Oud Night", "notes": []any{"Oud"}}}
+	step := &importer.CycleStep{Importer: b.im, BucketRoot: "file://" + t.TempDir(),
+		Fetcher: func(context.Context, string) (importer.RecordFetcher, func(), error) { return src, nil, nil }}
+	for _, cands := range [][]importer.Candidate{
+		{{Source: "sandbox", SourceID: "7", Brand: "Acme", Name: "Oud Night", Reason: "trending"}},
+		{},
+	} {
+		detect, _ := json.Marshal(map[string]any{"candidate_count": len(cands), "candidates": cands})
+		st := cycle.State{CycleID: fmt.Sprintf("manual-20261129T14%02d", len(cands)), Trigger: "manual",
+			Results: map[string]json.RawMessage{"detect": detect}}
+		store := &cycle.Store{DB: b.pool}
+		_, err := store.Begin(ctx, st)
+		require.NoError(t, err)
+		res, err := step.Handle(ctx, st)
+		require.NoError(t, err)
+		require.NoError(t, store.Finish(ctx, st.CycleID, "succeeded", nil))
+		require.Equal(t, len(cands), res.Counts[importer.OutcomeInserted])
+		encoded, err := json.Marshal(res)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(encoded, &m))
+		rss, ok := m["max_rss_mb"].(float64)
+		require.True(t, ok, "max_rss_mb in %s", encoded)
+		require.Positive(t, rss)
+		require.Equal(t, rss, math.Round(rss*10)/10, "rounded to 0.1 MB")
+	}
 }

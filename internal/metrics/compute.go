@@ -128,19 +128,26 @@ func (c *Computer) Compute(ctx context.Context, in Input) (*Report, error) {
 	set(PeakMemoryMB, peakMemory(res, in.SelfRSSMB))
 
 	imp := importCounts(res[cycle.StepImport])
-	var validation, success, duplicates *float64
+	fetch := fetchCounts(res[cycle.StepImport])
+	var validation, success, duplicates, fetchErrors *float64
 	if imp.known {
 		if imp.total() > 0 {
 			validation = ptr(100 * float64(imp.total()-imp.rejected) / float64(imp.total()))
 		}
-		if a := imp.attempted(); a > 0 {
-			success = ptr(100 * float64(a-imp.failed) / float64(a))
-		}
 		duplicates = ptr(float64(imp.merged))
+	}
+	// A candidate whose record could not be fetched was not imported: it
+	// counts against the success rate as a record that failed to write.
+	if a := imp.attempted() + fetch.failed; a > 0 {
+		success = ptr(100 * float64(imp.attempted()-imp.failed) / float64(a))
+	}
+	if fetch.known {
+		fetchErrors = ptr(float64(fetch.failed))
 	}
 	set(ValidationPassRate, validation)
 	set(ImportSuccessRate, success)
 	set(Duplicates, duplicates)
+	set(FetchErrors, fetchErrors)
 
 	embedded, embedFailed := embeddingCounts(res)
 	var embedRate *float64
@@ -149,13 +156,15 @@ func (c *Computer) Compute(ctx context.Context, in Input) (*Report, error) {
 	}
 	set(EmbeddingSuccessRate, embedRate)
 
-	// Error rate: failed work among all work the cycle did (requests,
-	// records written, vectors).
+	// Error rate: failed work among all work the cycle did (detect's
+	// requests, the candidates' record fetches, records written, vectors).
 	ops, errs := embedded+embedFailed, embedFailed
 	if imp.known {
 		ops += float64(imp.attempted())
 		errs += float64(imp.failed)
 	}
+	ops += float64(fetch.attempted)
+	errs += float64(fetch.failed)
 	if req, ok := num(res[cycle.StepDetect], "crawl", "requests"); ok {
 		ops += req
 		rep.Crawl = &CrawlCounts{Requests: req}
@@ -361,6 +370,31 @@ func importCounts(m map[string]any) counts {
 		}
 	}
 	return c
+}
+
+// fetches are the import step's fetches of the candidates' records.
+type fetches struct {
+	known             bool
+	attempted, failed int64
+}
+
+// fetchCounts reads the import step's candidate fetches: fetched plus
+// fetch_errors_count (left out when 0) attempted, fetch_errors_count
+// failed. A result without "fetched" (a dataset import) fetched nothing.
+func fetchCounts(m map[string]any) fetches {
+	var f fetches
+	ok, failed := false, 0.0
+	if v, found := num(m, "fetched"); found {
+		f.attempted, ok = int64(v), true
+	}
+	if v, found := num(m, "fetch_errors_count"); found {
+		failed, ok = v, true
+	} else if errs, found := m["fetch_errors"].([]any); found {
+		failed, ok = float64(len(errs)), true // an older result without the count
+	}
+	f.known, f.failed = ok, int64(failed)
+	f.attempted += f.failed
+	return f
 }
 
 // embeddingCounts adds the vectors the import and the maintenance

@@ -30,6 +30,9 @@ const (
 	// NewFragrances counts the fragrances this cycle added (informational;
 	// new_fragrances_per_week is the judged one).
 	NewFragrances = "new_fragrances"
+	// FetchErrors counts the candidates whose record the import could not
+	// fetch (informational: error_rate and import_success_rate judge them).
+	FetchErrors = "fetch_errors"
 )
 
 // Statuses of a KPI.
@@ -57,12 +60,13 @@ var units = map[string]string{
 	ErrorRate:                     "percent",
 	Duplicates:                    "records",
 	NewFragrances:                 "fragrances",
+	FetchErrors:                   "candidates",
 }
 
 // Names lists every KPI, in report order.
 var Names = []string{
 	ExecutionTimeMinutes, PeakMemoryMB, DatabaseConnections,
-	ImportSuccessRate, ValidationPassRate, Duplicates, ReviewQueueSize,
+	ImportSuccessRate, ValidationPassRate, Duplicates, FetchErrors, ReviewQueueSize,
 	EmbeddingSuccessRate, PendingEmbeddings,
 	NewFragrances, NewFragrancesPerWeek, DatabaseGrowthPercentPerMonth,
 	DataFreshnessDays, CoverageCompleteness, ErrorRate,

@@ -183,10 +183,12 @@ func (n *Notifier) loadReport(ctx context.Context, st cycle.State) (rep *Report,
 
 // candidate is one entry of results.detect.candidates.
 type candidate struct {
-	Brand  string   `json:"brand"`
-	Name   string   `json:"name"`
-	Reason string   `json:"reason"`
-	Score  *float64 `json:"score"`
+	Source   string   `json:"source"`
+	SourceID string   `json:"source_id"`
+	Brand    string   `json:"brand"`
+	Name     string   `json:"name"`
+	Reason   string   `json:"reason"`
+	Score    *float64 `json:"score"`
 }
 
 func candidateKey(brand, name string) string {
@@ -194,15 +196,35 @@ func candidateKey(brand, name string) string {
 }
 
 // loadFragrances lists the fragrances the cycle added, with the reason
-// detection gave for each when the candidates travelled inline.
+// detection gave for each when the candidates travelled inline. A
+// candidate is matched by its source identity (source_identities): the
+// catalog's brand and name are normalised (Dior becomes Christian Dior, a
+// name loses its concentration), so they seldom equal the candidate's. A
+// candidate without an identity (an older result) is matched on its brand
+// and name as they are.
 func (n *Notifier) loadFragrances(ctx context.Context, rep *Report, candidates []candidate) error {
 	reasons := make(map[string]candidate, len(candidates))
+	var sources, ids []string
+	var byIdentity []candidate
 	for _, c := range candidates {
 		reasons[candidateKey(c.Brand, c.Name)] = c
+		if c.Source != "" && c.SourceID != "" {
+			sources, ids = append(sources, c.Source), append(ids, c.SourceID)
+			byIdentity = append(byIdentity, c)
+		}
 	}
-	rows, err := n.DB.Query(ctx, `SELECT b.name, f.name, f.year, coalesce(f.concentration, ''), count(*) OVER ()
-		FROM fragrances f JOIN brands b ON b.id = f.brand_id
-		WHERE f.created_cycle_id = $1 ORDER BY b.name, f.name, f.id LIMIT $2`, rep.CycleID, MaxListed)
+	// The page first, then one identity probe per listed fragrance (by
+	// source_identities_fragrance): the first candidate, in detection's
+	// order, whose identity the fragrance holds.
+	rows, err := n.DB.Query(ctx, `SELECT l.brand, l.name, l.year, l.concentration, l.total,
+			(SELECT min(c.i) FROM source_identities si
+				JOIN unnest($3::text[], $4::text[]) WITH ORDINALITY AS c(source, source_id, i)
+					ON c.source = si.source AND c.source_id = si.source_id
+				WHERE si.fragrance_id = l.id)
+		FROM (SELECT f.id, b.name AS brand, f.name, f.year, coalesce(f.concentration, '') AS concentration, count(*) OVER () AS total
+			FROM fragrances f JOIN brands b ON b.id = f.brand_id
+			WHERE f.created_cycle_id = $1 ORDER BY b.name, f.name, f.id LIMIT $2) l
+		ORDER BY l.brand, l.name, l.id`, rep.CycleID, MaxListed, sources, ids)
 	if err != nil {
 		return fmt.Errorf("listing the cycle's new fragrances: %w", err)
 	}
@@ -210,14 +232,18 @@ func (n *Notifier) loadFragrances(ctx context.Context, rep *Report, candidates [
 	for rows.Next() {
 		var f Fragrance
 		var year *int16
-		if err := rows.Scan(&f.Brand, &f.Name, &year, &f.Concentration, &rep.NewFragranceCount); err != nil {
+		var match *int64
+		if err := rows.Scan(&f.Brand, &f.Name, &year, &f.Concentration, &rep.NewFragranceCount, &match); err != nil {
 			return fmt.Errorf("listing the cycle's new fragrances: %w", err)
 		}
 		if year != nil {
 			y := int(*year)
 			f.Year = &y
 		}
-		if c, ok := reasons[candidateKey(f.Brand, f.Name)]; ok {
+		if match != nil && *match >= 1 && int(*match) <= len(byIdentity) {
+			c := byIdentity[*match-1]
+			f.Reason, f.Score = c.Reason, c.Score
+		} else if c, ok := reasons[candidateKey(f.Brand, f.Name)]; ok {
 			f.Reason, f.Score = c.Reason, c.Score
 		}
 		rep.NewFragrances = append(rep.NewFragrances, f)

@@ -40,8 +40,17 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupEnv(t, nil)
+}
+
+// setupEnv is setup with more environment (SCENTMATCH_CONFIG_DIR).
+func setupEnv(t *testing.T, extra map[string]string) *bundle {
+	t.Helper()
 	home := t.TempDir()
 	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": home}
+	for k, v := range extra {
+		env[k] = v
+	}
 	e := &app.Env{Getenv: func(k string) string { return env[k] }, Logger: logging.Discard()}
 	deps := &app.Lazy{Env: e, Pool: postgres.PoolOptions{MaxConns: 4}}
 	t.Cleanup(deps.Close)
