@@ -46,7 +46,7 @@ func (c *Client) ensureRobots(ctx context.Context) error {
 			c.robots, c.robotsReason = disallowAll(), fmt.Sprintf("robots.txt (HTTP %d) does not parse (%v): treated as disallow all", resp.status, perr)
 		} else {
 			c.robots = data
-			if g := data.FindGroup(c.cfg.UserAgent); g != nil && g.CrawlDelay > 0 {
+			if g := data.FindGroup(c.token); g != nil && g.CrawlDelay > 0 {
 				c.applyCrawlDelay(g.CrawlDelay)
 			}
 		}
@@ -81,13 +81,16 @@ func (c *Client) allowed(u *url.URL) (bool, string) {
 	}
 	c.robotsMu.Lock()
 	defer c.robotsMu.Unlock()
-	if c.robots == nil || c.robots.TestAgent(u.RequestURI(), c.cfg.UserAgent) {
+	if c.robots == nil || c.robots.TestAgent(u.RequestURI(), c.token) {
 		return true, ""
 	}
 	if c.robotsReason != "" {
 		return false, c.robotsReason
 	}
-	return false, "disallowed by robots.txt for " + c.cfg.UserAgent
+	if c.token == "" {
+		return false, "disallowed by robots.txt for User-agent: * (no product token in user agent " + c.cfg.UserAgent + ")"
+	}
+	return false, "disallowed by robots.txt for " + c.token
 }
 
 // Allowed fetches robots.txt if needed and says whether path may be

@@ -173,6 +173,9 @@ func checkSources(sources map[string]Source, add addFunc) {
 		if !strings.Contains(s.UserAgent, "@") && !strings.Contains(s.UserAgent, "http") {
 			add(SeverityWarning, p+".user_agent", "contact", "the user agent should say how to reach us (a URL or an e-mail address)")
 		}
+		if ProductToken(s.UserAgent) == "" {
+			add(SeverityWarning, p+".user_agent", "product-token", "no robots.txt product token can be derived from %q (expected e.g. ScentMatchBot/1.0, or Mozilla/5.0 (compatible; ScentMatchBot/1.0)): only robots.txt's User-agent: * group would apply", s.UserAgent)
+		}
 	}
 	if enabled == 0 {
 		add(SeverityWarning, "$", "enabled-source", "no source is enabled: detection will find nothing")
