@@ -469,3 +469,30 @@ func TestUserAgentWithoutProductTokenIsWarned(t *testing.T) {
 		require.Empty(t, problems.Errors(), dump(problems))
 	}
 }
+
+// Two brands that detect would take for one (accents, case and "&"/"and"
+// ignored: its brand key) fail rule unique, naming both entries; an alias
+// spelling its own brand another way is fine.
+func TestBrandsUniqueByDetectsBrandKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ first, second, path string }{
+		{"Hermès", "Hermes", "$.brands[1].name"},
+		{"Dolce & Gabbana", "Dolce and Gabbana", "$.brands[1].name"},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, BrandsFile), []byte(fmt.Sprintf(`{"brands": [
+  {"name": %q, "aliases": [], "tier": "luxury", "priority": 1, "market_leader": true},
+  {"name": %q, "aliases": [], "tier": "luxury", "priority": 2, "market_leader": false}
+]}`, tc.first, tc.second)), 0o644))
+		_, problems, err := Check(context.Background(), Dir(dir))
+		require.NoError(t, err)
+		errs := problems.Errors()
+		require.Len(t, errs, 1, dump(problems))
+		require.Equal(t, filepath.Join(dir, BrandsFile), errs[0].File)
+		require.Equal(t, tc.path, errs[0].Path)
+		require.Equal(t, "unique", errs[0].Rule)
+		require.Contains(t, errs[0].Message, fmt.Sprintf("%q", tc.first))
+		require.Contains(t, errs[0].Message, fmt.Sprintf("%q", tc.second))
+		require.Contains(t, errs[0].Message, "$.brands[0].name")
+	}
+}
