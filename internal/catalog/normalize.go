@@ -4,24 +4,9 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
-	"sync"
-	"unicode"
-	"unicode/utf8"
 	"unsafe"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
-)
-
-var (
-	// foldChain decomposes, drops combining marks (diacritics) and
-	// recomposes. Chains are stateful: each Fold takes one from the pool.
-	foldChains = sync.Pool{New: func() any {
-		return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	}}
-	foldReplacer = strings.NewReplacer("n°", "no ", "nº", "no ", "&", " and ", "+", " and ",
-		"ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "ł", "l", "đ", "d")
+	"github.com/scentmatch/pipeline/internal/namefold"
 )
 
 // Fold turns a name into its comparison form: Unicode NFKC, diacritics
@@ -48,36 +33,9 @@ func Fold(s string) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// foldSlow is Fold for text with non-ASCII characters.
-func foldSlow(s string) string {
-	s = norm.NFKC.String(s)
-	t := foldChains.Get().(transform.Transformer)
-	if out, _, err := transform.String(t, s); err == nil {
-		s = out
-	}
-	foldChains.Put(t)
-	s = strings.ToLower(s)
-	s = foldReplacer.Replace(s)
-	var b strings.Builder
-	b.Grow(len(s))
-	space := true
-	for _, r := range s {
-		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
-			space = false
-			continue
-		}
-		if !space {
-			b.WriteByte(' ')
-			space = true
-		}
-	}
-	out := b.String()
-	if n := len(out); n > 0 && out[n-1] == ' ' {
-		out = out[:n-1]
-	}
-	return out
-}
+// foldSlow is Fold for text with non-ASCII characters: the general form,
+// shared with settings' brand rules (namefold.Fold).
+func foldSlow(s string) string { return namefold.Fold(s) }
 
 // Canonical concentrations.
 const (

@@ -156,10 +156,26 @@ func (c *CLI) runLocalCycle(cmd *cobra.Command, g *globals, fl cycleFlags) error
 	if sum.Outcome != cycle.StatusSucceeded {
 		return failed()
 	}
-	if sum.NewFragrancesImported == 0 {
+	c.printNothingNew(sum)
+	return nil
+}
+
+// printNothingNew says why a successful cycle imported nothing: the
+// candidates' fetches failed, or the catalog already has them.
+func (c *CLI) printNothingNew(sum *steps.Summary) {
+	if sum.NewFragrancesImported != 0 {
+		return
+	}
+	switch {
+	case sum.FetchErrorsCount > 0 && sum.FetchErrorsCount >= sum.Candidates:
+		fmt.Fprintf(c.Stderr, "No new fragrances this cycle: every candidate fetch failed (%d of %d; the import step's fetch_errors say why).\n",
+			sum.FetchErrorsCount, sum.Candidates)
+	case sum.FetchErrorsCount > 0:
+		fmt.Fprintf(c.Stderr, "No new fragrances this cycle: %d of %d candidate fetch(es) failed (the import step's fetch_errors say why); the catalog has the rest.\n",
+			sum.FetchErrorsCount, sum.Candidates)
+	default:
 		fmt.Fprintln(c.Stderr, "No new fragrances this cycle: the catalog already has what the upstream offers.")
 	}
-	return nil
 }
 
 func (c *CLI) runRemoteCycle(cmd *cobra.Command, g *globals, fl cycleFlags) error {
@@ -224,7 +240,9 @@ func remoteSummary(ex *runner.RemoteExecution) *steps.Summary {
 		DryRun  bool `json:"dry_run"`
 		Results struct {
 			Import struct {
-				NewFragrances int `json:"new_fragrances"`
+				NewFragrances    int `json:"new_fragrances"`
+				Candidates       int `json:"candidates"`
+				FetchErrorsCount int `json:"fetch_errors_count"`
 			} `json:"import"`
 			Metrics struct {
 				HealthScore *float64 `json:"health_score"`
@@ -237,6 +255,7 @@ func remoteSummary(ex *runner.RemoteExecution) *steps.Summary {
 	if len(ex.Output) > 0 && json.Unmarshal(ex.Output, &out) == nil {
 		sum.DryRun = out.DryRun
 		sum.NewFragrancesImported = out.Results.Import.NewFragrances
+		sum.Candidates, sum.FetchErrorsCount = out.Results.Import.Candidates, out.Results.Import.FetchErrorsCount
 		sum.SystemHealthScore = out.Results.Metrics.HealthScore
 		sum.Messages = append(sum.Messages, out.Results.Notify.Sent...)
 	}

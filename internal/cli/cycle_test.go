@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,4 +149,32 @@ func TestCycleRemoteTakesTheStateMachineFromTheEnvironment(t *testing.T) {
 	r = run(t, env, "cycle", "--remote")
 	require.Equal(t, ExitUsage, r.code)
 	require.Contains(t, r.stderr, "--state-machine ARN or $STATE_MACHINE_ARN")
+}
+
+// TestCycleWhoseFetchesAllFailedSaysSo: a request budget the detect crawl
+// spends entirely leaves the import's fetch nothing, so every candidate
+// fetch fails; the cycle must not claim the catalog has everything.
+func TestCycleWhoseFetchesAllFailedSaysSo(t *testing.T) {
+	t.Parallel()
+	dir := fastSandbox(t)
+	path := filepath.Join(dir, "scraping_ethics.json")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	tight := strings.Replace(string(data), `"max_requests_per_cycle": 200`, `"max_requests_per_cycle": 5`, 1)
+	require.NotEqual(t, string(data), tight)
+	require.NoError(t, os.WriteFile(path, []byte(tight), 0o644))
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": t.TempDir(), "SCENTMATCH_CONFIG_DIR": dir}
+
+	r := run(t, env, "cycle", "--max-fragrances", "3", "--name", "manual-20261129T0930", "--log-level", "warn")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	sum := decode[struct {
+		NewFragrancesImported int `json:"new_fragrances_imported"`
+		Candidates            int `json:"candidates"`
+		FetchErrorsCount      int `json:"fetch_errors_count"`
+	}](t, r.stdout)
+	require.Zero(t, sum.NewFragrancesImported)
+	require.Positive(t, sum.Candidates)
+	require.Equal(t, sum.Candidates, sum.FetchErrorsCount)
+	require.Contains(t, r.stderr, "every candidate fetch failed")
+	require.NotContains(t, r.stderr, "already has what the upstream offers")
 }

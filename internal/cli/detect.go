@@ -54,7 +54,9 @@ a rerun returns the stored result. --dry-run stores no observations (the
 HTTP validators cache is still updated).
 
 Exit 1 when the source is blocked by robots.txt (no catalog request is sent)
-or the database fails; 2 on bad input (an unknown or disabled source).`,
+or the database fails; 2 on bad input (an unknown or disabled source). No
+enabled source at all is not a failure: exit 0 with no candidates and the
+warning "no source enabled".`,
 		Example: `  scentmatch detect
   scentmatch detect --max-fragrances 5 --json | jq '.candidates[] | {reason, brand, name, score}'
   scentmatch detect --source sandbox --dry-run
@@ -87,7 +89,9 @@ func (c *CLI) runDetect(cmd *cobra.Command, g *globals, fl detectFlags) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := detect.PickSource(cfg, fl.source); err != nil {
+	// No enabled source is not bad input: the step succeeds with no
+	// candidates and the "no source enabled" warning (d.Run says so).
+	if _, _, err := detect.PickSource(cfg, fl.source); err != nil && !(fl.source == "" && errors.Is(err, detect.ErrNoSourceEnabled)) {
 		return &exitError{code: ExitUsage, err: err}
 	}
 	pool, _, err := g.env.Connect(ctx, postgres.PoolOptions{MaxConns: 4})
@@ -130,7 +134,14 @@ func (c *CLI) printDetect(res *detect.Result, asJSON bool) error {
 	if asJSON {
 		return c.printJSON(res)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.Stdout, "Warning: %s\n", w)
+	}
 	cr := res.Crawl
+	if cr.Source == "" {
+		fmt.Fprintln(c.Stdout, "No source crawled: no candidates.")
+		return nil
+	}
 	fmt.Fprintf(c.Stdout, "Source %s: %d request(s), %d not modified, %d retried, %d HTTP 429, %d robots-blocked, %d error(s), %.1f requests/min",
 		cr.Source, cr.Requests, cr.NotModified, cr.Retries, cr.Status429, cr.RobotsBlocked, cr.Errors, cr.EffectiveRatePerMin)
 	switch {

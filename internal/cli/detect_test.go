@@ -128,3 +128,32 @@ func TestSandboxServeUntilInterrupted(t *testing.T) {
 	r := run(t, nil, "sandbox", "serve", "--week", "someday")
 	require.Equal(t, ExitUsage, r.code)
 }
+
+// No enabled source is what the step treats as success with a warning:
+// the CLI exits 0 and prints the warning, human and JSON.
+func TestDetectWithNoSourceEnabledSucceedsWithAWarning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data, err := config.Files.ReadFile("scraping_ethics.json")
+	require.NoError(t, err)
+	off := strings.ReplaceAll(string(data), `"enabled": true`, `"enabled": false`)
+	require.NotEqual(t, string(data), off)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "scraping_ethics.json"), []byte(off), 0o644))
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "SCENTMATCH_HOME": t.TempDir(), "SCENTMATCH_CONFIG_DIR": dir}
+
+	r := run(t, env, "detect")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stdout, "Warning: "+detect.NoSourceEnabled+":")
+	require.Contains(t, r.stdout, "No source crawled")
+
+	r = run(t, env, "detect", "--json")
+	require.Equal(t, ExitOK, r.code, r.stdout+r.stderr)
+	res := decode[detect.Result](t, r.stdout)
+	require.Zero(t, res.CandidateCount)
+	require.Len(t, res.Warnings, 1)
+	require.True(t, strings.HasPrefix(res.Warnings[0], detect.NoSourceEnabled), res.Warnings[0])
+
+	// Naming a source that is disabled is still bad input.
+	r = run(t, env, "detect", "--source", "sandbox")
+	require.Equal(t, ExitUsage, r.code)
+}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/temoto/robotstxt"
 	"golang.org/x/time/rate"
+
+	"github.com/scentmatch/pipeline/internal/settings"
 )
 
 // Options are a Client's collaborators. All are optional.
@@ -109,6 +111,9 @@ type Client struct {
 	robotsDone   bool
 	robots       *robotstxt.RobotsData
 	robotsReason string // why robots is disallow-all, when it is
+	// token is the user agent's product token that robots.txt groups are
+	// matched against (RFC 9309 §2.2.1), not the whole User-Agent string.
+	token string
 
 	mu          sync.Mutex
 	stats       Stats
@@ -168,6 +173,7 @@ func New(cfg Config, opts Options) *Client {
 		sem:     make(chan struct{}, cfg.MaxConcurrency),
 	}
 	c.stats.Source = cfg.Source
+	c.token = settings.ProductToken(cfg.UserAgent)
 	c.spacing = cfg.interval()
 	if opts.Spent > 0 {
 		c.reserved = opts.Spent

@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scentmatch/pipeline/internal/bucket"
-	"github.com/scentmatch/pipeline/internal/catalog"
 	"github.com/scentmatch/pipeline/internal/crawl"
 	"github.com/scentmatch/pipeline/internal/cycle"
 	"github.com/scentmatch/pipeline/internal/importer"
+	"github.com/scentmatch/pipeline/internal/namefold"
 	"github.com/scentmatch/pipeline/internal/settings"
 	"github.com/scentmatch/pipeline/internal/upstream"
 )
@@ -439,17 +439,9 @@ func (r *run) candidate(it upstream.Item, signal float64) Candidate {
 		Score: round3(signal + priorityBonus(prio)), BrandPriority: prio, Votes: it.Votes, Rating: it.Rating}
 }
 
-// looseKey compares brand spellings as the upstreams write them: folded,
-// "and" ignored ("Dolce Gabbana" is "Dolce & Gabbana").
-func looseKey(s string) string {
-	var out []string
-	for _, t := range strings.Fields(catalog.Fold(s)) {
-		if t != "and" {
-			out = append(out, t)
-		}
-	}
-	return strings.Join(out, " ")
-}
+// looseKey compares brand spellings as the upstreams write them (the
+// key brand_priorities.json's rule unique uses too).
+func looseKey(s string) string { return namefold.BrandKey(s) }
 
 func (r *run) priorityOf(brand string) int {
 	k := looseKey(brand)

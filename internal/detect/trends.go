@@ -36,9 +36,17 @@ func windows(d settings.Detection) (minAge, maxAge time.Duration) {
 // upstream's order decides: every listed fragrance is rising, with a
 // signal of at most 0.5 by position (unconfirmed by our own observations).
 func scoreTrends(items []upstream.Item, base map[string]baseline, listedThen bool, now time.Time, d settings.Detection) []trend {
+	// n is where the list ends: its highest rank seen, not the number of
+	// items read (a trending page that failed leaves a gap, and the items
+	// after it keep their ranks).
 	n := len(items)
+	for _, it := range items {
+		if it.Rank != nil && *it.Rank > n {
+			n = *it.Rank
+		}
+	}
 	anyHistory := listedThen || len(base) > 0
-	out := make([]trend, 0, n)
+	out := make([]trend, 0, len(items))
 	window := time.Duration(d.TrendWindowDays) * 24 * time.Hour
 	for _, it := range items {
 		t := trend{item: it}
@@ -72,7 +80,7 @@ func scoreTrends(items []upstream.Item, base map[string]baseline, listedThen boo
 		case seen && b.rank != nil:
 			baseRank = b.rank
 		case listedThen:
-			r := n + 1 // not in the list then: it entered it since
+			r := n + 1 // not in the list then: it entered it since, from past its end
 			baseRank = &r
 		}
 		if baseRank != nil && it.Rank != nil {

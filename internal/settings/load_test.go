@@ -434,3 +434,65 @@ func TestRequestBudgetFitsTheCycle(t *testing.T) {
 		}
 	}
 }
+
+func TestProductToken(t *testing.T) {
+	for ua, want := range map[string]string{
+		"ScentMatchBot/1.0 (+mailto:ops@scentmatch.local)":                                                                "ScentMatchBot",
+		"Mozilla/5.0 (compatible; ScentMatchBot/1.0; +mailto:ops@x)":                                                      "ScentMatchBot",
+		"Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Googlebot/2.1; +http://g) Chrome/1 Safari/537.36": "Googlebot",
+		"scent_match-bot":                 "scent_match-bot",
+		"Mozilla/5.0 (X11; Linux x86_64)": "",
+		"ScentMatch2/1.0":                 "",
+		"":                                "",
+	} {
+		require.Equal(t, want, ProductToken(ua), ua)
+	}
+}
+
+// A user agent without a robots.txt product token is a warning naming the
+// file, the field and the rule.
+func TestUserAgentWithoutProductTokenIsWarned(t *testing.T) {
+	t.Parallel()
+	for ua, warned := range map[string]bool{
+		"Mozilla/5.0 (Windows NT 10.0; +mailto:ops@x)":               true,
+		"Mozilla/5.0 (compatible; ScentMatchBot/1.0; +mailto:ops@x)": false,
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, EthicsFile), []byte(fmt.Sprintf(`{
+  "site": {"enabled": true, "kind": "http", "base_url": "https://example.com", "user_agent": %q,
+    "respect_robots_txt": true, "terms_reviewed": true, "rate_limit": 30, "delay_ms": 2000, "max_concurrency": 1,
+    "timeout_ms": 1000, "max_retries": 2, "max_requests_per_cycle": 1000}
+}`, ua)), 0o644))
+		_, problems, err := Check(context.Background(), Dir(dir))
+		require.NoError(t, err)
+		require.Equal(t, warned, hasProblem(problems, EthicsFile, "$.site.user_agent", "product-token"), "%s:\n%s", ua, dump(problems))
+		require.Empty(t, problems.Errors(), dump(problems))
+	}
+}
+
+// Two brands that detect would take for one (accents, case and "&"/"and"
+// ignored: its brand key) fail rule unique, naming both entries; an alias
+// spelling its own brand another way is fine.
+func TestBrandsUniqueByDetectsBrandKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ first, second, path string }{
+		{"Hermès", "Hermes", "$.brands[1].name"},
+		{"Dolce & Gabbana", "Dolce and Gabbana", "$.brands[1].name"},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, BrandsFile), []byte(fmt.Sprintf(`{"brands": [
+  {"name": %q, "aliases": [], "tier": "luxury", "priority": 1, "market_leader": true},
+  {"name": %q, "aliases": [], "tier": "luxury", "priority": 2, "market_leader": false}
+]}`, tc.first, tc.second)), 0o644))
+		_, problems, err := Check(context.Background(), Dir(dir))
+		require.NoError(t, err)
+		errs := problems.Errors()
+		require.Len(t, errs, 1, dump(problems))
+		require.Equal(t, filepath.Join(dir, BrandsFile), errs[0].File)
+		require.Equal(t, tc.path, errs[0].Path)
+		require.Equal(t, "unique", errs[0].Rule)
+		require.Contains(t, errs[0].Message, fmt.Sprintf("%q", tc.first))
+		require.Contains(t, errs[0].Message, fmt.Sprintf("%q", tc.second))
+		require.Contains(t, errs[0].Message, "$.brands[0].name")
+	}
+}

@@ -10,8 +10,7 @@ import (
 	"time"
 	_ "time/tzdata" // timezones must resolve in Lambda too
 
-	"golang.org/x/text/cases"
-
+	"github.com/scentmatch/pipeline/internal/namefold"
 	"github.com/scentmatch/pipeline/internal/schedule"
 )
 
@@ -173,16 +172,21 @@ func checkSources(sources map[string]Source, add addFunc) {
 		if !strings.Contains(s.UserAgent, "@") && !strings.Contains(s.UserAgent, "http") {
 			add(SeverityWarning, p+".user_agent", "contact", "the user agent should say how to reach us (a URL or an e-mail address)")
 		}
+		if ProductToken(s.UserAgent) == "" {
+			add(SeverityWarning, p+".user_agent", "product-token", "no robots.txt product token can be derived from %q (expected e.g. ScentMatchBot/1.0, or Mozilla/5.0 (compatible; ScentMatchBot/1.0)): only robots.txt's User-agent: * group would apply", s.UserAgent)
+		}
 	}
 	if enabled == 0 {
 		add(SeverityWarning, "$", "enabled-source", "no source is enabled: detection will find nothing")
 	}
 }
 
-var fold = cases.Fold()
-
 func checkBrands(b *BrandPriorities, add addFunc) {
-	seen := map[string]string{}
+	type entry struct {
+		brand      int
+		name, path string
+	}
+	seen := map[string]entry{}
 	leaders := 0
 	for i, brand := range b.Brands {
 		if brand.MarketLeader {
@@ -190,16 +194,23 @@ func checkBrands(b *BrandPriorities, add addFunc) {
 		}
 		names := append([]string{brand.Name}, brand.Aliases...)
 		for j, n := range names {
-			key := fold.String(strings.TrimSpace(n))
+			// The key detect identifies brands by: accents, case and
+			// "&"/"and" ignored ("Hermès" is "Hermes").
+			key := namefold.BrandKey(n)
 			path := fmt.Sprintf("$.brands[%d].name", i)
 			if j > 0 {
 				path = fmt.Sprintf("$.brands[%d].aliases[%d]", i, j-1)
 			}
 			if prev, ok := seen[key]; ok {
-				add(SeverityError, path, "unique", "%q is already listed at %s", n, prev)
+				if prev.brand == i {
+					// An alias spelling its own brand's name another way
+					// ("Hermès", "Hermes") is redundant, not a conflict.
+					continue
+				}
+				add(SeverityError, path, "unique", "%q is the same brand as %q at %s (case, accents and \"&\"/\"and\" are ignored)", n, prev.name, prev.path)
 				continue
 			}
-			seen[key] = path
+			seen[key] = entry{i, n, path}
 		}
 	}
 	if leaders == 0 {

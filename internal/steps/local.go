@@ -33,16 +33,20 @@ type CycleOptions struct {
 
 // Summary is what a cycle run prints at the end.
 type Summary struct {
-	CycleID               string   `json:"cycle_id"`
-	Outcome               string   `json:"outcome"` // succeeded | failed | stopped
-	ExecutionStatus       string   `json:"execution_status"`
-	NewFragrancesImported int      `json:"new_fragrances_imported"`
-	ExecutionTimeMinutes  float64  `json:"execution_time_minutes"`
-	SystemHealthScore     *float64 `json:"system_health_score"`
-	FailedStep            string   `json:"failed_step,omitempty"`
-	Error                 string   `json:"error,omitempty"`
-	Cause                 string   `json:"cause,omitempty"`
-	DryRun                bool     `json:"dry_run"`
+	CycleID               string `json:"cycle_id"`
+	Outcome               string `json:"outcome"` // succeeded | failed | stopped
+	ExecutionStatus       string `json:"execution_status"`
+	NewFragrancesImported int    `json:"new_fragrances_imported"`
+	// Candidates is how many candidates the import step was given, and
+	// FetchErrorsCount how many of them it could not fetch.
+	Candidates           int      `json:"candidates"`
+	FetchErrorsCount     int      `json:"fetch_errors_count"`
+	ExecutionTimeMinutes float64  `json:"execution_time_minutes"`
+	SystemHealthScore    *float64 `json:"system_health_score"`
+	FailedStep           string   `json:"failed_step,omitempty"`
+	Error                string   `json:"error,omitempty"`
+	Cause                string   `json:"cause,omitempty"`
+	DryRun               bool     `json:"dry_run"`
 	// Messages says where each e-mail went (outbox paths locally, SES
 	// message ids in AWS).
 	Messages []Message `json:"messages"`
@@ -158,6 +162,16 @@ func (s *Steps) summarise(ctx context.Context, store *cycle.Store, exec *statema
 	sum.ExecutionTimeMinutes = float64(int(end.Sub(rec.StartedAt).Minutes()*100+0.5)) / 100
 	if rec.FailedStep != nil {
 		sum.FailedStep = *rec.FailedStep
+	}
+	if raw, ok := rec.StepResults["import"]; ok {
+		var ires struct {
+			Candidates       int `json:"candidates"`
+			FetchErrorsCount int `json:"fetch_errors_count"`
+		}
+		if err := json.Unmarshal(raw, &ires); err != nil {
+			return nil, fmt.Errorf("reading the import result: %w", err)
+		}
+		sum.Candidates, sum.FetchErrorsCount = ires.Candidates, ires.FetchErrorsCount
 	}
 	var nres notify.Result
 	if raw, ok := rec.StepResults["notify"]; ok {

@@ -3,11 +3,10 @@ package upstream
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/scentmatch/pipeline/internal/crawl"
 	"github.com/scentmatch/pipeline/internal/settings"
 )
 
@@ -43,30 +42,34 @@ func CheckHealth(ctx context.Context, name string, s settings.Source, sandboxURL
 		}
 		base = sandboxURL
 	}
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	u := strings.TrimRight(base, "/") + "/robots.txt"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	// The request goes through the crawl's own client, so it is sent as
+	// detect would send it: the user agent, timeout_ms, robots.txt's
+	// redirects (up to five) and spacing. One attempt: a health check
+	// reports, it does not insist.
+	cfg, err := crawl.ConfigFrom(name, s, base)
 	if err != nil {
-		return Health{Status: HealthUnhealthy, Detail: fmt.Sprintf("source %s: %v", name, err)}
+		return Health{Status: HealthUnhealthy, Detail: err.Error()}
 	}
-	req.Header.Set("User-Agent", s.UserAgent)
+	cfg.MaxRetries = 0
+	client := crawl.New(cfg, crawl.Options{Transport: transport})
 	start := time.Now()
-	resp, err := (&http.Client{Transport: transport}).Do(req)
+	p, err := client.ProbeRobots(ctx)
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
 		if s.Kind == "sandbox" {
 			return Health{Status: HealthSkipped, Detail: fmt.Sprintf("source %s is the sandbox and %s does not answer: not running", name, base)}
 		}
-		return Health{Status: HealthUnhealthy, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s unreachable: %v", name, u, err)}
+		return Health{Status: HealthUnhealthy, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s unreachable: %v", name, p.URL, err)}
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		return Health{Status: HealthUnhealthy, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s answered %d", name, u, resp.StatusCode)}
+	via := ""
+	if p.Redirects > 0 {
+		via = fmt.Sprintf(" after %d redirect(s)", p.Redirects)
 	}
-	return Health{Status: HealthOK, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s answered %d", name, u, resp.StatusCode)}
+	switch {
+	case p.Status >= 500:
+		return Health{Status: HealthUnhealthy, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s answered %d%s", name, p.URL, p.Status, via)}
+	case p.Status >= 300 && p.Status < 400:
+		return Health{Status: HealthUnhealthy, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s answered %d%s: robots.txt cannot be reached, detect would treat it as disallow all", name, p.URL, p.Status, via)}
+	}
+	return Health{Status: HealthOK, LatencyMS: &ms, Detail: fmt.Sprintf("source %s: %s answered %d%s", name, p.URL, p.Status, via)}
 }

@@ -342,3 +342,53 @@ func TestCheckHealth(t *testing.T) {
 	h = CheckHealth(context.Background(), "files", settings.Source{Kind: "snapshot", SnapshotDir: t.TempDir()}, "", nil)
 	require.Equal(t, HealthUnhealthy, h.Status)
 }
+
+// The health check fetches robots.txt as detect does: through the crawl
+// client (its user agent, robots.txt's redirects), so the two agree.
+func TestCheckHealthFollowsRobotsRedirectsLikeDetect(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" "+r.UserAgent())
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/robots.txt":
+			http.Redirect(w, r, "/site/robots.txt", http.StatusMovedPermanently)
+		case "/site/robots.txt":
+			fmt.Fprint(w, "User-agent: *\nAllow: /\n")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	src := politeSource(srv.URL)
+	h := CheckHealth(context.Background(), "site", src, "", nil)
+	require.Equal(t, HealthOK, h.Status, h.Detail)
+	require.Contains(t, h.Detail, "/site/robots.txt answered 200 after 1 redirect(s)")
+	mu.Lock()
+	require.Equal(t, []string{"/robots.txt " + src.UserAgent, "/site/robots.txt " + src.UserAgent}, seen)
+	mu.Unlock()
+
+	// detect reads the same robots.txt and crawls.
+	client := crawl.New(mustConfig(t, src), crawl.Options{})
+	ok, reason, err := client.Allowed(context.Background(), "/api/v1/fragrances")
+	require.NoError(t, err)
+	require.True(t, ok, reason)
+
+	// A robots.txt that redirects without end is unhealthy, as detect
+	// would be blocked.
+	loop := httptest.NewServer(http.RedirectHandler("/loop", http.StatusFound))
+	t.Cleanup(loop.Close)
+	h = CheckHealth(context.Background(), "site", politeSource(loop.URL), "", nil)
+	require.Equal(t, HealthUnhealthy, h.Status, h.Detail)
+	require.Contains(t, h.Detail, "after 5 redirect(s)")
+}
+
+func mustConfig(t *testing.T, s settings.Source) crawl.Config {
+	t.Helper()
+	cfg, err := crawl.ConfigFrom("site", s, "")
+	require.NoError(t, err)
+	return cfg
+}
